@@ -1,0 +1,106 @@
+"""What the timing engine needs to know, in whole clock cycles: built from the Mapping and the Hardware.
+
+The engine never sees a component model or a weight; it sees counts and cycle latencies. That keeps it
+testable against hand-computed schedules and lets the closed form and the event engine share one input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Schedule = Literal["sequential", "layer_pipelined", "replicated"]
+Regenerate = Literal["per_pass", "per_input", "per_window"]
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """Timing of one layer for one job (one input, one MC pass) on one copy of the weights.
+
+    All ``*_cycles`` are clock cycles of one occurrence.
+
+    Attributes:
+        name: layer name.
+        mvms: matrix-vector products per job (conv: output positions; linear: 1).
+        arrays: arrays holding the layer (row blocks × column blocks); they compute in parallel.
+        tile_ids: tiles those arrays occupy on replica 0 (arrays of a tile share that tile's buffer ports;
+            replica r uses tile_ids + r·tiles_per_replica).
+        row_groups: row-group reads per MVM on the busiest array.
+        read_cycles: one row-group read (word lines on, bit lines sensed).
+        conversions: column conversions per row group on the busiest array.
+        converters: converters per array (columns share them; a contended resource).
+        convert_cycles: one conversion.
+        accumulate_cycles: digital accumulation of one row group's converted partial sums.
+        reduce_cycles: per MVM, adding the row blocks' partial sums and comparing to the threshold.
+        buffer_accesses: buffer port accesses per MVM on each of the layer's tiles to store its outputs.
+        buffer_cycles: one buffer access.
+        transfer_flits: bus transfers per job to move the layer's output to the next layer.
+        transfer_cycles: one flit on the bus.
+        dropout: whether this layer's input rows are gated by dropout bits.
+        modules: Spindrop modules serving the layer (they work in parallel).
+        generations: sequential bit generations per module for one mask (rows or channels it serves).
+        generate_cycles: one generation (reset → stochastic write → read).
+        regenerate: when masks are redrawn: ``per_pass`` one mask per pass index t shared by every input
+            (generated while the first input runs, then latched in a T-entry mask buffer), ``per_input`` a fresh
+            mask for every (input, pass) job, ``per_window`` a fresh mask before every MVM.
+    """
+
+    name: str
+    mvms: int
+    arrays: int
+    tile_ids: tuple[int, ...]
+    row_groups: int
+    read_cycles: int
+    conversions: int
+    converters: int
+    convert_cycles: int
+    accumulate_cycles: int
+    reduce_cycles: int
+    buffer_accesses: int
+    buffer_cycles: int
+    transfer_flits: int
+    transfer_cycles: int
+    dropout: bool = False
+    modules: int = 0
+    generations: int = 0
+    generate_cycles: int = 0
+    regenerate: Regenerate = "per_pass"
+
+    @property
+    def convert_rounds(self) -> int:
+        """Conversion rounds per row group when the converters are not shared with another array."""
+        return -(-self.conversions // self.converters) if self.conversions else 0
+
+    @property
+    def mask_cycles(self) -> int:
+        """Cycles to generate one full mask with all modules in parallel."""
+        return self.generations * self.generate_cycles if self.dropout else 0
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """Everything the engine schedules.
+
+    Attributes:
+        layers: layers in execution order.
+        schedule: controller policy.
+        replicas: copies of the weights (replicated schedule), each with its own arrays and modules.
+        inputs: inputs to process.
+        passes: MC passes per input (T).
+        inputs_in_flight: inputs whose jobs may be in the machine at once.
+        buffer_ports: ports per tile buffer.
+        bus_channels: independent interconnect channels (shared by all layers and replicas).
+        tiles_per_replica: tiles one copy of the weights occupies.
+        clock_hz: clock, Hz (only to convert cycles to seconds in reports).
+    """
+
+    layers: tuple[LayerTiming, ...]
+    schedule: Schedule = "sequential"
+    replicas: int = 1
+    inputs: int = 1
+    passes: int = 1
+    inputs_in_flight: int = 1
+    buffer_ports: int = 1
+    bus_channels: int = 1
+    tiles_per_replica: int = 1
+    clock_hz: float = 1e9

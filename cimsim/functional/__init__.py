@@ -1,0 +1,1 @@
+"""Functional (accuracy and uncertainty) evaluation."""

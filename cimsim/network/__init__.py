@@ -1,0 +1,1 @@
+"""Binary neural network model, weights I/O, data sets, OOD sets, corruptions and training recipe."""
