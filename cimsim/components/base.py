@@ -15,6 +15,17 @@ from typing import ClassVar
 
 from cimsim.errors import ConfigError
 
+# Modules holding shipped models; importing them defines their classes, which the registry then finds.
+MODEL_MODULES = ("adc", "sense_amp", "crossbar", "spindrop", "lfsr", "digital", "buffer", "interconnect",
+                 "controller")
+
+
+def _import_models() -> None:
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(f"cimsim.components.{name}")
+
 
 @dataclass(frozen=True)
 class Action:
@@ -75,8 +86,7 @@ def model_class(kind: str, model: str, *, field: str | None = None, file: str | 
     Raises:
         ConfigError: no such model; the message lists the models of that kind.
     """
-    import cimsim.components  # noqa: F401  (importing the package registers every shipped model)
-
+    _import_models()
     found = {c.model: c for c in _all_subclasses(Component) if c.kind == kind and c.model}
     if model not in found:
         raise ConfigError(f"unknown {kind} model {model!r}", file=file, field=field,
@@ -86,8 +96,7 @@ def model_class(kind: str, model: str, *, field: str | None = None, file: str | 
 
 def model_names(kind: str) -> list[str]:
     """Names of every registered model of ``kind``."""
-    import cimsim.components  # noqa: F401
-
+    _import_models()
     return sorted({c.model for c in _all_subclasses(Component) if c.kind == kind and c.model})
 
 

@@ -6,8 +6,14 @@ testable against hand-computed schedules and lets the closed form and the event 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from cimsim.hardware import Hardware
+    from cimsim.mapping import Mapping
+    from cimsim.spec.workload import WorkloadSpec
 
 Schedule = Literal["sequential", "layer_pipelined", "replicated"]
 Regenerate = Literal["per_pass", "per_input", "per_window"]
@@ -104,3 +110,38 @@ class TimingPlan:
     bus_channels: int = 1
     tiles_per_replica: int = 1
     clock_hz: float = 1e9
+
+
+def build_plan(hw: Hardware, mapping: Mapping, workload: WorkloadSpec, *, inputs: int, passes: int) -> TimingPlan:
+    """The timing plan of ``mapping`` on ``hw`` for ``inputs`` inputs × ``passes`` MC passes.
+
+    The bit-serial first layer reads every row group once per input bit plane. Reduce = ⌈log2 row_blocks⌉
+    adder levels across row blocks + the threshold comparator (hidden layers).
+    """
+    arch = hw.arch
+    port = arch.buffer.port_width_bits
+    cyc = hw.cycles
+    if arch.spindrop.model == "mtj_spindrop":
+        gen = cyc("dropout_source", "reset") + cyc("dropout_source", "stochastic_write") + cyc("dropout_source", "read")
+    else:
+        gen = cyc("dropout_source", "generate")
+    layers = []
+    for lm in mapping.layers:
+        # one adder level (≥ one accumulate time) per halving of the row blocks' partial sums
+        levels = math.ceil(math.log2(lm.row_blocks)) if lm.row_blocks > 1 else 0
+        reduce = levels * cyc("accumulator", "accumulate") + (0 if lm.last else cyc("comparator", "compare"))
+        layers.append(LayerTiming(
+            name=lm.name, mvms=lm.mvms, arrays=lm.arrays, tile_ids=lm.tile_ids,
+            row_groups=lm.row_groups * lm.planes, read_cycles=cyc("crossbar", "read_row_group"),
+            conversions=lm.conversions, converters=hw.converters_per_array,
+            convert_cycles=cyc("column_periphery", "convert"), accumulate_cycles=cyc("accumulator", "accumulate"),
+            reduce_cycles=reduce, buffer_accesses=lm.buffer_writes_per_mvm(port),
+            buffer_cycles=cyc("global_buffer" if lm.last else "local_buffer", "write"),
+            transfer_flits=math.ceil(lm.out_bits / arch.interconnect.bus_width_bits),
+            transfer_cycles=cyc("interconnect", "transfer"), dropout=lm.dropout, modules=lm.modules,
+            generations=lm.generations, generate_cycles=gen if lm.dropout else 0,
+            regenerate=workload.dropout.regenerate))
+    return TimingPlan(layers=tuple(layers), schedule=arch.controller.schedule, replicas=mapping.replicas,
+                      inputs=inputs, passes=passes, inputs_in_flight=arch.controller.inputs_in_flight,
+                      buffer_ports=arch.buffer.ports, bus_channels=arch.interconnect.channels,
+                      clock_hz=hw.ctx.clock_hz, tiles_per_replica=mapping.tiles_per_replica)

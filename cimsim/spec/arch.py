@@ -114,7 +114,9 @@ class SpindropSpec(Spec):
                                    description="drop probability the write current is tuned for; None: the workload's p")
     write_current_a: float | None = Field(default=None, gt=0, le=1e-3,
                                           description="explicit stochastic-write current, A (overrides target_p)")
-    write_pulse_s: float = Field(default=1e-9, gt=0, le=1e-7, description="stochastic-write pulse, s (utinclab t_pulse 1 ns) [code]")
+    write_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7,
+                                 description="stochastic-write pulse, s: 10 ns keeps the operating point (I/I_c0 ≈ 0.9 for p = 0.2)"
+                                             " where the Néel–Brown law holds (REFERENCES §1.1: i < 0.9, pulses ≥ 10 ns) [derived]")
     reset_current_a: float = Field(default=100e-6, gt=0, le=1e-3,
                                    description="reset current, A: 3× I_c0 of the dropout MTJ for a deterministic reset [derived]")
     reset_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7, description="reset pulse, s (utinclab t_reset 10 ns) [code]")
@@ -156,8 +158,11 @@ class InterconnectSpec(Spec):
 
 
 class ChipSpec(Spec):
-    tiles: int = Field(default=16, ge=1, le=4096)
-    arrays_per_tile: int = Field(default=8, ge=1, le=256)
+    tiles: int = Field(default=4, ge=1, le=4096, description="tiles on the chip")
+    arrays_per_tile: int = Field(default=4, ge=1, le=256, description="crossbar arrays per tile")
+    power_gate_unused: bool = Field(default=False,
+                                    description="charge leakage only for tiles the mapping uses (idle tiles "
+                                                "power-gated); false charges every provisioned instance, as NeuroSim")
 
 
 class ControllerSpec(Spec):

@@ -1,0 +1,90 @@
+"""STT-MRAM crossbar array: row-group reads by current summation on the bit lines (REFERENCES §3).
+
+Energy of a row-group read is linear in the activity the functional run counts, so the crossbar exposes
+one action per activity unit and the ledger multiplies counts by them:
+
+- ``drive_row``: one word line swung to Vdd (C_WL·Vdd², C_WL = wire capacitance × cols × pitch);
+- ``precharge_column``: one bit line charged to V_read (C_BL·V_read², C_BL = wire capacitance × rows × pitch);
+- ``conduct_lrs`` / ``conduct_hrs``: one driven cell conducting through its low / high resistance device
+  for the read pulse (V_read²/(R + R_access)·t_read);
+- ``read_row_group``: the typical read used for timing and ``describe`` (rows_active rows, all columns,
+  half the cells conducting in the low-resistance state);
+- ``write_weight``: programming one weight (every device of the cell, supply energy Vdd·I·t).
+"""
+
+from __future__ import annotations
+
+from cimsim.components.base import Action, Component, Context
+from cimsim.components.cell import CellGeometry
+
+
+class Crossbar(Component):
+    """One R×C array of weight cells.
+
+    Args:
+        ctx: operating point.
+        rows, cols: array size (word lines, bit lines).
+        rows_active: rows driven at once.
+        cell: cell geometry.
+        r_lrs_ohm, r_hrs_ohm: read-path resistance of a cell in its low/high state incl. access transistor, Ω.
+        read_voltage_v: bit-line read voltage, V.
+        read_pulse_s: sense window of one row-group read, s.
+        wire_cap_f_per_m: word/bit-line capacitance per length, F/m.
+        write_current_a, write_pulse_s: weight programming current (A) and pulse (s).
+    """
+
+    kind = "crossbar"
+    model = "stt_mram"
+
+    def __init__(self, ctx: Context, *, rows: int, cols: int, rows_active: int, cell: CellGeometry,
+                 r_lrs_ohm: float, r_hrs_ohm: float, read_voltage_v: float, read_pulse_s: float,
+                 wire_cap_f_per_m: float, write_current_a: float, write_pulse_s: float) -> None:
+        self.ctx = ctx
+        self.rows, self.cols, self.rows_active = rows, cols, rows_active
+        self.cell = cell
+        self.r_lrs_ohm, self.r_hrs_ohm = r_lrs_ohm, r_hrs_ohm
+        self.read_voltage_v, self.read_pulse_s = read_voltage_v, read_pulse_s
+        self.wire_cap_f_per_m = wire_cap_f_per_m
+        self.write_current_a, self.write_pulse_s = write_current_a, write_pulse_s
+        # 1T-1MTJ needs one reference column per array to turn the {0,1} current into a ±1 sum.
+        self.physical_cols = cols + (1 if cell.cell_type == "1T1MTJ" else 0)
+
+    @property
+    def i_lrs_a(self) -> float:
+        """Current through one conducting low-resistance cell, A."""
+        return self.read_voltage_v / self.r_lrs_ohm
+
+    @property
+    def i_hrs_a(self) -> float:
+        return self.read_voltage_v / self.r_hrs_ohm
+
+    def area_m2(self) -> float:
+        return self.rows * self.physical_cols * self.cell.area_m2
+
+    def leakage_w(self) -> float:
+        # Non-volatile cells hold their state unpowered; the array itself leaks only through off access
+        # transistors, which the word-line drivers keep at 0 V. Periphery leakage is counted on the periphery.
+        return 0.0
+
+    def actions(self) -> dict[str, Action]:
+        pitch = self.cell.pitch_m
+        # A 2T-2MTJ weight has two word lines (WL, WL̄) but only one is swung per input.
+        c_wl = self.wire_cap_f_per_m * self.physical_cols * pitch
+        c_bl = self.wire_cap_f_per_m * self.rows * pitch
+        vdd, vr, t = self.ctx.vdd_v, self.read_voltage_v, self.read_pulse_s
+        drive = c_wl * vdd ** 2
+        pre = c_bl * vr ** 2
+        lrs = vr * self.i_lrs_a * t
+        hrs = vr * self.i_hrs_a * t
+        typical = (self.rows_active * drive + self.physical_cols * pre
+                   + self.rows_active * self.physical_cols * 0.5 * (lrs + hrs))
+        r_mean = 0.5 * (self.r_lrs_ohm + self.r_hrs_ohm)
+        write = self.cell.devices_per_weight * self.write_current_a ** 2 * r_mean * self.write_pulse_s
+        return {
+            "read_row_group": Action(typical, t),
+            "drive_row": Action(drive),
+            "precharge_column": Action(pre),
+            "conduct_lrs": Action(lrs),
+            "conduct_hrs": Action(hrs),
+            "write_weight": Action(write, self.write_pulse_s),
+        }

@@ -1,0 +1,166 @@
+"""Closed-form cycle counts of the three schedules with no contention on buffer ports or the bus.
+
+Everything else follows docs/timing.md exactly (converters shared by columns, module generations, mask
+regeneration policy, ``inputs_in_flight``), so on a plan whose ports and bus never queue the event engine
+must return these numbers to the cycle. Sequential and replicated are explicit sums; the layer pipeline is
+the exact max-plus recurrence over jobs × layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cimsim.engine.cycles import (
+    array_hold_cycles,
+    buffer_write_cycles,
+    mask_mode,
+    serial_step_cycles,
+    transfer_cycles,
+    validate_plan,
+)
+from cimsim.engine.plan import TimingPlan
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """Uncontended schedule length.
+
+    Attributes:
+        total_cycles: makespan of all jobs.
+        latency_cycles: per input, finish of its last pass − start of its first (docs/timing.md).
+        first_input_latency_cycles: ``latency_cycles[0]``.
+    """
+
+    total_cycles: int
+    latency_cycles: tuple[int, ...]
+    first_input_latency_cycles: int
+
+
+def _job_cycles(plan: TimingPlan, input_index: int) -> int:
+    return sum(serial_step_cycles(layer, input_index) for layer in plan.layers)
+
+
+def _sequential(plan: TimingPlan) -> ClosedForm:
+    now = 0
+    latencies = []
+    for i in range(plan.inputs):
+        span = plan.passes * _job_cycles(plan, i)
+        latencies.append(span)
+        now += span
+    return ClosedForm(now, tuple(latencies), latencies[0])
+
+
+def _replicated(plan: TimingPlan) -> ClosedForm:
+    k, passes, flight = plan.replicas, plan.passes, plan.inputs_in_flight
+    free = [0] * k
+    admitted_prev = 0
+    finish: list[int] = []
+    latencies = []
+    for i in range(plan.inputs):
+        admit = max(admitted_prev, finish[i - flight] if i >= flight else 0)
+        admitted_prev = admit
+        job = _job_cycles(plan, i)
+        first, last = None, 0
+        for r in range(k):
+            for _t in range(r, passes, k):
+                start = max(free[r], admit)
+                free[r] = start + job
+                first = start if first is None else min(first, start)
+                last = max(last, free[r])
+        finish.append(last)
+        latencies.append(last - first)
+    return ClosedForm(max(finish), tuple(latencies), latencies[0])
+
+
+def _pipelined(plan: TimingPlan) -> ClosedForm:
+    layers = plan.layers
+    n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
+    hold = [array_hold_cycles(layer) for layer in layers]
+    after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
+    mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
+    # jobs that get a look-ahead mask: all (per_input) or the first input's passes (per_pass)
+    n_masks = [
+        0 if mask_mode(layer) != "job" else (plan.inputs * passes if layer.regenerate == "per_input" else passes)
+        for layer in layers
+    ]
+    start_prev = [0] * n_layers  # compute start of job j-1 on each layer
+    release_prev = [0] * n_layers  # arrays release of job j-1
+    mask_end_prev = [0] * n_layers  # end of the previous mask generation on each layer
+    finish: list[int] = []
+    latencies = []
+    admit = 0
+    first = last = 0
+    for j in range(plan.inputs * passes):
+        i, t = divmod(j, passes)
+        if t == 0:
+            admit = max(admit, finish[i - flight] if i >= flight else 0)
+            first, last = None, 0
+        arrive = admit
+        job_start = None
+        for ell in range(n_layers):
+            ready = 0
+            gen_start = None
+            if j < n_masks[ell]:
+                gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
+                ready = mask_end_prev[ell] = gen_start + mask[ell]
+            start = max(arrive, release_prev[ell], ready)
+            if ell == 0:
+                job_start = start if gen_start is None else max(admit, min(gen_start, start))
+            start_prev[ell] = start
+            release_prev[ell] = start + hold[ell]
+            arrive = release_prev[ell] + after[ell]
+        first = job_start if first is None else min(first, job_start)
+        last = max(last, arrive)
+        if t == passes - 1:
+            finish.append(last)
+            latencies.append(last - first)
+    return ClosedForm(max(finish), tuple(latencies), latencies[0])
+
+
+def closed_form(plan: TimingPlan) -> ClosedForm:
+    """Uncontended cycle counts of ``plan`` (infinite buffer ports and bus channels)."""
+    validate_plan(plan)
+    if plan.schedule == "sequential":
+        return _sequential(plan)
+    if plan.schedule == "replicated":
+        return _replicated(plan)
+    return _pipelined(plan)
+
+
+def masks_hidden(plan: TimingPlan) -> bool:
+    """Whether look-ahead masks never stall the layer pipeline (the condition of :func:`pipelined_bound`).
+
+    Holds when every look-ahead mask fits in the layer's array-hold time (mask ℓ of job j is generated
+    while job j−1 computes on ℓ) and job 0's mask of layer ℓ ≥ 1 is ready by the time job 0 reaches ℓ.
+    Per_window masks are inline (part of the hold time) and always count as hidden here.
+    """
+    arrival = 0
+    for ell, layer in enumerate(plan.layers):
+        hold = array_hold_cycles(layer)
+        if mask_mode(layer) == "job":
+            m = layer.mask_cycles
+            if ell == 0:
+                arrival = m
+            elif m > arrival:
+                return False
+            if m > hold:
+                return False
+        arrival += hold + buffer_write_cycles(layer) + transfer_cycles(layer)
+    return True
+
+
+def pipelined_bound(plan: TimingPlan) -> int:
+    """Textbook pipeline length m₀ + Σ_ℓ l_ℓ + (J − 1)·max_ℓ s_ℓ, J = inputs × passes.
+
+    s_ℓ = cycles a job holds layer ℓ's arrays (the stage time), l_ℓ = s_ℓ + buffer write + transfer (the
+    stage latency), m₀ = job 0's layer-0 look-ahead mask (never hidden). Equal to the layer_pipelined
+    closed form when :func:`masks_hidden` and ``inputs_in_flight >= inputs``; a lower bound otherwise.
+    """
+    validate_plan(plan)
+    layers = plan.layers
+    jobs = plan.inputs * plan.passes
+    first = layers[0]
+    m0 = first.mask_cycles if mask_mode(first) == "job" else 0
+    stage = [array_hold_cycles(layer) for layer in layers]
+    latency = [s + buffer_write_cycles(layer) + transfer_cycles(layer) for s, layer in zip(stage, layers, strict=True)]
+    return m0 + sum(latency) + (jobs - 1) * max(stage)

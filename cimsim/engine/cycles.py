@@ -1,0 +1,111 @@
+"""Per-layer cycle formulas and plan checks shared by the event engine and the closed form.
+
+These are the *semantics* of one (job, layer) step (docs/timing.md); the schedules that combine them live in
+:mod:`cimsim.engine.simulator` (events) and :mod:`cimsim.engine.closed_form` (algebra).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import fields
+
+from cimsim.engine.plan import LayerTiming, TimingPlan
+from cimsim.errors import ConfigError
+
+SCHEDULES = ("sequential", "layer_pipelined", "replicated")
+REGENERATE = ("per_pass", "per_input", "per_window")
+
+
+def compute_cycles(layer: LayerTiming) -> int:
+    """Cycles the layer's arrays compute for one job (converters shared by the columns; no mask)."""
+    per_group = layer.read_cycles + layer.convert_rounds * layer.convert_cycles + layer.accumulate_cycles
+    return layer.mvms * (layer.row_groups * per_group + layer.reduce_cycles)
+
+
+def buffer_write_cycles(layer: LayerTiming) -> int:
+    """Cycles one tile's buffer port is held to store one job's outputs (one burst)."""
+    return layer.mvms * layer.buffer_accesses * layer.buffer_cycles
+
+
+def transfer_cycles(layer: LayerTiming) -> int:
+    """Cycles one bus channel is held to move one job's outputs to the next layer (or the global buffer)."""
+    return layer.transfer_flits * layer.transfer_cycles
+
+
+def mask_mode(layer: LayerTiming) -> str:
+    """``none`` (no dropout or 0-cycle masks), ``window`` (per_window: inline before every MVM) or
+    ``job`` (one mask per job: per_input, or per_pass during the first input)."""
+    if not layer.dropout or layer.mask_cycles == 0:
+        return "none"
+    return "window" if layer.regenerate == "per_window" else "job"
+
+
+def needs_job_mask(layer: LayerTiming, input_index: int) -> bool:
+    """Whether a job of ``input_index`` needs a freshly generated (one-per-job) mask on this layer."""
+    if mask_mode(layer) != "job":
+        return False
+    return layer.regenerate == "per_input" or input_index == 0
+
+
+def masks_per_job(layer: LayerTiming, input_index: int) -> int:
+    """Masks generated for one job of ``input_index`` on this layer (per_window: one per MVM)."""
+    mode = mask_mode(layer)
+    if mode == "window":
+        return layer.mvms
+    if mode == "job":
+        return 1 if needs_job_mask(layer, input_index) else 0
+    return 0
+
+
+def array_hold_cycles(layer: LayerTiming) -> int:
+    """Cycles a job holds the layer's arrays: per_window masks (inline, serial) + compute."""
+    inline = layer.mvms * layer.mask_cycles if mask_mode(layer) == "window" else 0
+    return inline + compute_cycles(layer)
+
+
+def serial_step_cycles(layer: LayerTiming, input_index: int) -> int:
+    """One job's time on the layer when nothing overlaps (sequential / replicated, uncontended)."""
+    job_mask = layer.mask_cycles if needs_job_mask(layer, input_index) else 0
+    return job_mask + array_hold_cycles(layer) + buffer_write_cycles(layer) + transfer_cycles(layer)
+
+
+def validate_plan(plan: TimingPlan) -> None:
+    """Raise :class:`ConfigError` when the plan cannot be scheduled."""
+    if not plan.layers:
+        raise ConfigError("a timing plan needs at least one layer", field="layers", allowed=">= 1 layer")
+    if plan.schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {plan.schedule!r}", field="schedule", allowed=", ".join(SCHEDULES))
+    for name in ("replicas", "inputs", "passes", "inputs_in_flight", "buffer_ports", "bus_channels",
+                 "tiles_per_replica"):
+        value = getattr(plan, name)
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} = {value!r}", field=name, allowed="integer >= 1")
+    if plan.clock_hz <= 0:
+        raise ConfigError(f"clock_hz = {plan.clock_hz!r}", field="clock_hz", allowed="> 0")
+    names = [layer.name for layer in plan.layers]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"layer names repeat: {names}", field="layers", allowed="unique names")
+    for idx, layer in enumerate(plan.layers):
+        where = f"layers[{idx}]"
+        for f in fields(LayerTiming):
+            value = getattr(layer, f.name)
+            if f.type == "int" and (not isinstance(value, numbers.Integral) or value < 0):
+                raise ConfigError(f"{f.name} = {value!r}", field=f"{where}.{f.name}", allowed="integer >= 0")
+        if layer.mvms < 1 or layer.arrays < 1:
+            raise ConfigError("mvms and arrays must be >= 1", field=where, allowed="integer >= 1")
+        if layer.conversions and layer.converters < 1:
+            raise ConfigError("conversions need converters", field=f"{where}.converters",
+                              allowed="integer >= 1")
+        if not layer.tile_ids or len(set(layer.tile_ids)) != len(layer.tile_ids) or min(layer.tile_ids) < 0:
+            raise ConfigError(f"tile_ids = {layer.tile_ids!r}", field=f"{where}.tile_ids",
+                              allowed="non-empty tuple of distinct tile ids >= 0")
+        if plan.schedule == "replicated" and plan.replicas > 1 and max(layer.tile_ids) >= plan.tiles_per_replica:
+            raise ConfigError(f"tile id {max(layer.tile_ids)} is outside one replica "
+                              f"({plan.tiles_per_replica} tiles)", field=f"{where}.tile_ids",
+                              allowed=f"ids < tiles_per_replica = {plan.tiles_per_replica}")
+        if layer.regenerate not in REGENERATE:
+            raise ConfigError(f"regenerate = {layer.regenerate!r}", field=f"{where}.regenerate",
+                              allowed=", ".join(REGENERATE))
+        if layer.dropout and layer.mask_cycles and layer.modules < 1:
+            raise ConfigError("a dropout layer needs Spindrop modules", field=f"{where}.modules",
+                              allowed="integer >= 1")

@@ -1,0 +1,403 @@
+"""Discrete-event timing engine (simpy): one time unit = one clock cycle.
+
+Semantics are specified in docs/timing.md. Every run of identical actions on a held resource is one timeout
+(event compression), so the number of events grows with layers × passes × inputs (× tiles per layer), never
+with cycles or row groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from cimsim.engine.cycles import (
+    array_hold_cycles,
+    buffer_write_cycles,
+    compute_cycles,
+    mask_mode,
+    masks_per_job,
+    transfer_cycles,
+    validate_plan,
+)
+from cimsim.engine.plan import LayerTiming, TimingPlan
+
+ACTIONS = ("row_group_read", "conversion", "accumulate", "reduce", "mask_generation", "buffer_access",
+           "transfer_flit")
+_PROGRESS_CALLS = 200
+
+
+def arrays_key(layer: str, replica: int = 0) -> str:
+    """Resource name of a layer's arrays on one replica (keys of busy/wait cycles, trace tids)."""
+    return f"arrays:{layer}:r{replica}"
+
+
+def modules_key(layer: str, replica: int = 0) -> str:
+    """Resource name of a layer's Spindrop modules on one replica."""
+    return f"modules:{layer}:r{replica}"
+
+
+def ports_key(tile: int) -> str:
+    """Resource name of the buffer ports of one global tile (tile_id + replica · tiles_per_replica)."""
+    return f"ports:tile{tile}"
+
+
+BUS_KEY = "bus"
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """Outcome of one engine run (all times in clock cycles).
+
+    Attributes:
+        total_cycles: makespan (finish of the last job).
+        latency_cycles: per input, finish of its last pass − start of its first pass.
+        first_input_latency_cycles: ``latency_cycles[0]``.
+        throughput_inputs_per_cycle: inputs / total_cycles.
+        busy_cycles: per resource name, cycles of holding (× units for multi-unit resources: port-cycles,
+            channel-cycles); arrays count their hold time (compute + inline per_window masks).
+        wait_cycles: per resource name, cycles jobs spent queued for it (stalls); for modules in the
+            layer pipeline, cycles a job holding the arrays waited for its look-ahead mask.
+        action_counts: ``(layer name, action) -> count`` for the actions in :data:`ACTIONS`.
+        events: simpy events processed.
+        trace: Chrome-trace "X" events (empty unless ``trace=True``).
+    """
+
+    total_cycles: int
+    latency_cycles: tuple[int, ...]
+    first_input_latency_cycles: int
+    throughput_inputs_per_cycle: float
+    busy_cycles: dict[str, int]
+    wait_cycles: dict[str, int]
+    action_counts: dict[tuple[str, str], int]
+    events: int
+    trace: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+
+class _CountingEnvironment(simpy.Environment):
+    """simpy environment that counts processed events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processed = 0
+
+    def step(self) -> None:
+        self.processed += 1
+        super().step()
+
+
+class _Progress:
+    """A monotone counter whose waiters get one event each (always yielded, so event counts never depend
+    on whether a wait was needed)."""
+
+    __slots__ = ("env", "value", "_waiters")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.value = 0
+        self._waiters: dict[int, list[simpy.Event]] = {}
+
+    def advance(self) -> None:
+        self.value += 1
+        for ev in self._waiters.pop(self.value, ()):
+            ev.succeed()
+
+    def reached(self, target: int) -> simpy.Event:
+        ev = self.env.event()
+        if self.value >= target:
+            ev.succeed()
+        else:
+            self._waiters.setdefault(target, []).append(ev)
+        return ev
+
+
+class _Layer:
+    """Static cycle counts and per-replica resources of one layer."""
+
+    def __init__(self, env: simpy.Environment, plan: TimingPlan, layer: LayerTiming, replica: int,
+                 ports: dict[int, simpy.Resource]) -> None:
+        self.layer = layer
+        self.name = layer.name
+        self.replica = replica
+        self.arrays = simpy.Resource(env, capacity=1)
+        self.modules = simpy.Resource(env, capacity=1)
+        # the converter bank of one (the busiest) array: the columns share `converters` units
+        self.use_converters = min(layer.conversions, layer.converters) if layer.conversions else 0
+        self.converters = simpy.Container(env, capacity=max(layer.converters, 1), init=max(layer.converters, 1))
+        self.tiles = tuple(t + replica * plan.tiles_per_replica for t in layer.tile_ids)
+        self.ports = [ports[t] for t in self.tiles]
+        self.compute = compute_cycles(layer)
+        self.mode = mask_mode(layer)
+        self.mask = layer.mask_cycles
+        self.inline_mask = layer.mvms * layer.mask_cycles if self.mode == "window" else 0
+        self.hold = array_hold_cycles(layer)
+        self.write = buffer_write_cycles(layer)
+        self.transfer = transfer_cycles(layer)
+        self.akey = arrays_key(layer.name, replica)
+        self.mkey = modules_key(layer.name, replica)
+        # layer-pipeline bookkeeping
+        self.started = _Progress(env)  # jobs that started computing here
+        self.requested = _Progress(env)  # jobs that queued for the arrays (keeps input-major order)
+        self.masks = _Progress(env)  # look-ahead masks finished
+
+
+class _Engine:
+    def __init__(self, plan: TimingPlan, trace: bool, progress: Callable[[int], None] | None) -> None:
+        self.plan = plan
+        self.env = env = _CountingEnvironment()
+        self.tracing = trace
+        self.trace: list[dict[str, Any]] = []
+        self.progress = progress
+        self.jobs = plan.inputs * plan.passes
+        self.progress_every = max(1, self.jobs // _PROGRESS_CALLS)
+        self.pipelined = plan.schedule == "layer_pipelined"
+        n_replicas = plan.replicas if plan.schedule == "replicated" else 1
+        self.n_replicas = n_replicas
+        tiles = sorted({t + r * plan.tiles_per_replica for r in range(n_replicas) for layer in plan.layers
+                        for t in layer.tile_ids})
+        self.ports = {t: simpy.Resource(env, capacity=plan.buffer_ports) for t in tiles}
+        self.bus = simpy.Resource(env, capacity=plan.bus_channels)
+        self.stages = [[_Layer(env, plan, layer, r, self.ports) for layer in plan.layers]
+                       for r in range(n_replicas)]
+        self.busy: dict[str, int] = {}
+        self.wait: dict[str, int] = {}
+        for stages in self.stages:
+            for st in stages:
+                self.busy[st.akey] = self.wait[st.akey] = 0
+                if st.mode != "none":
+                    self.busy[st.mkey] = self.wait[st.mkey] = 0
+        for t in tiles:
+            self.busy[ports_key(t)] = self.wait[ports_key(t)] = 0
+        self.busy[BUS_KEY] = self.wait[BUS_KEY] = 0
+        self.masks_made = [0] * len(plan.layers)  # masks generated per layer (all replicas)
+        self.job_start: list[int | None] = [None] * plan.inputs
+        self.job_finish = [0] * plan.inputs
+        self.admit_time = [0] * plan.inputs
+        self.passes_done = [0] * plan.inputs
+        self.inputs_done = _Progress(env)
+        self.admitted = _Progress(env)
+        self.finished = 0
+        self.gen_start0: dict[int, int] = {}  # layer-pipeline start of job j's layer-0 mask generation
+        self._index = {layer.name: ell for ell, layer in enumerate(plan.layers)}
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def _x(self, name: str, cat: str, start: int, dur: int, pid: int, tid: str, args: dict[str, Any]) -> None:
+        scale = 1e6 / self.plan.clock_hz
+        self.trace.append({"name": name, "cat": cat, "ph": "X", "ts": start * scale, "dur": dur * scale,
+                           "pid": pid, "tid": tid, "args": {**args, "start_cycle": start, "end_cycle": start + dur}})
+
+    def _note_start(self, i: int, when: int) -> None:
+        current = self.job_start[i]
+        if current is None or when < current:
+            self.job_start[i] = when
+
+    def _job_done(self, i: int) -> None:
+        self.job_finish[i] = max(self.job_finish[i], self.env.now)
+        self.passes_done[i] += 1
+        if self.passes_done[i] == self.plan.passes:
+            self.inputs_done.advance()
+        self.finished += 1
+        if self.progress is not None and (self.finished % self.progress_every == 0 or self.finished == self.jobs):
+            self.progress(self.finished)
+
+    # -- one (job, layer) step -----------------------------------------------------------------------------
+    def _step(self, st: _Layer, j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        args = {"input": i, "pass": t} if self.tracing else None
+        if self.pipelined:  # queue for the arrays in input-major job order
+            yield st.requested.reached(j)
+            req = st.arrays.request()
+            st.requested.advance()
+        else:
+            req = st.arrays.request()
+        asked = env.now
+        yield req
+        self.wait[st.akey] += env.now - asked
+        if self.pipelined:
+            if st.mode == "job" and (st.layer.regenerate == "per_input" or i == 0):
+                asked = env.now  # stall on the look-ahead mask once the arrays are ours
+                yield st.masks.reached(j + 1)
+                self.wait[st.mkey] += env.now - asked
+            start = env.now
+            st.started.advance()
+            if st is self.stages[0][0]:
+                gen = self.gen_start0.pop(j, None)
+                self._note_start(i, start if gen is None else max(self.admit_time[i], min(gen, start)))
+        # mask on the job's own path: sequential / replicated one-per-job masks, or per_window (inline)
+        inline = st.inline_mask if st.mode == "window" else (
+            st.mask if not self.pipelined and st.mode == "job" and masks_per_job(st.layer, i) else 0)
+        if inline:
+            mreq = st.modules.request()
+            asked = env.now
+            yield mreq
+            self.wait[st.mkey] += env.now - asked
+            gen_at = env.now
+            yield env.timeout(inline)
+            st.modules.release(mreq)
+            self.busy[st.mkey] += inline
+            self.masks_made[self._index[st.name]] += masks_per_job(st.layer, i)
+            if self.tracing:
+                self._x(f"mask {st.name}", "mask", gen_at, inline, st.replica, st.mkey, args)
+        # compute: the busiest array's converter bank is held for the whole compressed run
+        compute_at = env.now
+        if st.use_converters:
+            yield st.converters.get(st.use_converters)
+        yield env.timeout(st.compute)
+        if st.use_converters:
+            yield st.converters.put(st.use_converters)
+        st.arrays.release(req)
+        self.busy[st.akey] += st.hold
+        if self.tracing:
+            self._x(f"compute {st.name}", "compute", compute_at, st.compute, st.replica, st.akey, args)
+        # buffer write: one burst per tile, the tiles in parallel
+        if st.write:
+            if len(st.ports) == 1:
+                yield from self._write(st, st.tiles[0], st.ports[0], args)
+            else:
+                yield env.all_of([env.process(self._write(st, tile, port, args))
+                                  for tile, port in zip(st.tiles, st.ports, strict=True)])
+        # transfer over the bus
+        if st.transfer:
+            breq = self.bus.request()
+            asked = env.now
+            yield breq
+            self.wait[BUS_KEY] += env.now - asked
+            sent_at = env.now
+            yield env.timeout(st.transfer)
+            self.bus.release(breq)
+            self.busy[BUS_KEY] += st.transfer
+            if self.tracing:
+                self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
+
+    def _write(self, st: _Layer, tile: int, port: simpy.Resource,
+               args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        key = ports_key(tile)
+        preq = port.request()
+        asked = env.now
+        yield preq
+        self.wait[key] += env.now - asked
+        wrote_at = env.now
+        yield env.timeout(st.write)
+        port.release(preq)
+        self.busy[key] += st.write
+        if self.tracing:
+            self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
+
+    # -- schedules -----------------------------------------------------------------------------------------
+    def _worker(self, replica: int) -> Generator[simpy.Event, Any, None]:
+        """Sequential / replicated: this replica runs its passes one at a time, input-major."""
+        plan = self.plan
+        passes = range(replica, plan.passes, self.n_replicas)
+        stages = self.stages[replica]
+        for i in range(plan.inputs):
+            if plan.schedule == "replicated":
+                yield self.admitted.reached(i + 1)
+            for t in passes:
+                self._note_start(i, self.env.now)
+                j = i * plan.passes + t
+                for st in stages:
+                    yield from self._step(st, j, i, t)
+                self._job_done(i)
+
+    def _admission(self) -> Generator[simpy.Event, Any, None]:
+        """Replicated / pipelined: an input enters once fewer than inputs_in_flight inputs are unfinished."""
+        plan = self.plan
+        for i in range(plan.inputs):
+            yield self.inputs_done.reached(i + 1 - plan.inputs_in_flight)
+            self.admit_time[i] = self.env.now
+            if self.pipelined:
+                for t in range(plan.passes):
+                    self.env.process(self._pipelined_job(i, t))
+            else:
+                self.admitted.advance()
+
+    def _pipelined_job(self, i: int, t: int) -> Generator[simpy.Event, Any, None]:
+        j = i * self.plan.passes + t
+        for st in self.stages[0]:
+            yield from self._step(st, j, i, t)
+        self._job_done(i)
+
+    def _mask_generator(self, st: _Layer, n_masks: int) -> Generator[simpy.Event, Any, None]:
+        """Layer pipeline: mask j is generated once mask j−1 is done and job j−1 started computing here."""
+        env = self.env
+        first_layer = st is self.stages[0][0]
+        for j in range(n_masks):
+            yield st.started.reached(j)
+            mreq = st.modules.request()
+            yield mreq
+            gen_at = env.now
+            if first_layer:
+                self.gen_start0[j] = gen_at
+            yield env.timeout(st.mask)
+            st.modules.release(mreq)
+            self.busy[st.mkey] += st.mask
+            self.masks_made[self._index[st.name]] += 1
+            st.masks.advance()
+            if self.tracing:
+                i, t = divmod(j, self.plan.passes)
+                self._x(f"mask {st.name}", "mask", gen_at, st.mask, st.replica, st.mkey, {"input": i, "pass": t})
+
+    def run(self) -> EngineResult:
+        plan, env = self.plan, self.env
+        if self.pipelined:
+            for st in self.stages[0]:
+                if st.mode == "job":
+                    n = self.jobs if st.layer.regenerate == "per_input" else plan.passes
+                    env.process(self._mask_generator(st, n))
+            env.process(self._admission())
+        else:
+            if plan.schedule == "replicated":
+                env.process(self._admission())
+            for r in range(self.n_replicas):
+                env.process(self._worker(r))
+        env.run()
+        total = max(self.job_finish)
+        latencies = tuple(f - (s or 0) for f, s in zip(self.job_finish, self.job_start, strict=True))
+        return EngineResult(
+            total_cycles=total,
+            latency_cycles=latencies,
+            first_input_latency_cycles=latencies[0],
+            throughput_inputs_per_cycle=plan.inputs / total if total else float("inf"),
+            busy_cycles=dict(self.busy),
+            wait_cycles=dict(self.wait),
+            action_counts=self._action_counts(),
+            events=env.processed,
+            trace=self.trace,
+        )
+
+    def _action_counts(self) -> dict[tuple[str, str], int]:
+        jobs = self.jobs
+        counts: dict[tuple[str, str], int] = {}
+        for ell, layer in enumerate(self.plan.layers):
+            reads = layer.arrays * layer.row_groups * layer.mvms
+            per_job = {
+                "row_group_read": reads,
+                "conversion": reads * layer.conversions,
+                "accumulate": reads,
+                "reduce": layer.mvms,
+                "buffer_access": layer.mvms * layer.buffer_accesses * len(layer.tile_ids),
+                "transfer_flit": layer.transfer_flits,
+            }
+            for action in ACTIONS:
+                if action == "mask_generation":
+                    if layer.dropout:
+                        counts[(layer.name, action)] = self.masks_made[ell] * layer.modules * layer.generations
+                else:
+                    counts[(layer.name, action)] = per_job[action] * jobs
+        return counts
+
+
+def run_engine(plan: TimingPlan, *, trace: bool = False,
+               progress: Callable[[int], None] | None = None) -> EngineResult:
+    """Simulate ``plan`` cycle by cycle (event-compressed) under its schedule.
+
+    Args:
+        plan: what to schedule (validated; a bad plan raises :class:`cimsim.errors.ConfigError`).
+        trace: also record Chrome-trace "X" events (µs via ``plan.clock_hz``; pid = replica, tid = resource).
+        progress: called with the number of finished jobs, at most about 200 times per run.
+    """
+    validate_plan(plan)
+    return _Engine(plan, trace, progress).run()

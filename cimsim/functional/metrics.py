@@ -1,0 +1,151 @@
+"""Accuracy and uncertainty metrics on MC-dropout outputs. Pure numpy functions.
+
+``probs`` has shape (T, N, K): softmax of each of T passes for N inputs over K classes (T = 1 for a
+deterministic run). Natural logarithms throughout (entropies in nats).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_EPS = 1e-12
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax (subtracts the max along ``axis``)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - np.max(z, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _as_tnk(probs: np.ndarray) -> np.ndarray:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim == 2:
+        p = p[None]
+    if p.ndim != 3:
+        raise ValueError(f"probs must be (T, N, K) or (N, K), got {p.shape}")
+    return p
+
+
+def mean_probs(probs: np.ndarray) -> np.ndarray:
+    """Predictive distribution: mean softmax over passes, (N, K)."""
+    return _as_tnk(probs).mean(axis=0)
+
+
+def predict(probs: np.ndarray) -> np.ndarray:
+    """Class of the mean softmax, (N,)."""
+    return mean_probs(probs).argmax(axis=1)
+
+
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of inputs whose mean-softmax argmax equals the label."""
+    return float(np.mean(predict(probs) == np.asarray(labels)))
+
+
+def nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the labels under the mean softmax (probabilities clipped at 1e-12)."""
+    pm = mean_probs(probs)
+    p = pm[np.arange(pm.shape[0]), np.asarray(labels)]
+    return float(-np.mean(np.log(np.clip(p, _EPS, 1.0))))
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Expected calibration error of the mean softmax.
+
+    Confidence = max mean-softmax probability; ``n_bins`` equal-width bins over [0, 1], bin b holding
+    confidences in (b/n, (b+1)/n] (the first bin also holds 0). ECE = sum_b |B_b|/N * |acc(B_b) - conf(B_b)|.
+    """
+    pm = mean_probs(probs)
+    conf = pm.max(axis=1)
+    correct = (pm.argmax(axis=1) == np.asarray(labels)).astype(np.float64)
+    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        sel = bins == b
+        if sel.any():
+            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(total)
+
+
+def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Shannon entropy (nats) of distributions along ``axis`` (0 log 0 = 0)."""
+    p = np.asarray(p, dtype=np.float64)
+    return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=axis)
+
+
+def predictive_entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy of the mean softmax, (N,)."""
+    return entropy(mean_probs(probs))
+
+
+def mutual_information(probs: np.ndarray) -> np.ndarray:
+    """BALD mutual information: entropy of the mean minus mean of per-pass entropies, (N,), >= 0."""
+    p = _as_tnk(probs)
+    return np.maximum(entropy(p.mean(axis=0)) - entropy(p).mean(axis=0), 0.0)
+
+
+def max_softmax(probs: np.ndarray) -> np.ndarray:
+    """Largest mean-softmax probability, (N,) (a confidence: lower = more uncertain)."""
+    return mean_probs(probs).max(axis=1)
+
+
+UNCERTAINTY_SCORES = ("entropy", "mutual_information", "max_softmax")
+
+
+def uncertainty(probs: np.ndarray, score: str = "entropy") -> np.ndarray:
+    """Uncertainty score per input, higher = more uncertain: entropy, mutual_information or
+    max_softmax (returned as 1 - max softmax)."""
+    if score == "entropy":
+        return predictive_entropy(probs)
+    if score == "mutual_information":
+        return mutual_information(probs)
+    if score == "max_softmax":
+        return 1.0 - max_softmax(probs)
+    raise ValueError(f"unknown uncertainty score {score!r} (allowed: {', '.join(UNCERTAINTY_SCORES)})")
+
+
+def ood_scores(probs_in: np.ndarray, probs_out: np.ndarray, score: str = "entropy",
+               quantile: float = 0.95) -> dict[str, float]:
+    """OOD detection of ``probs_out`` against in-distribution ``probs_in`` with an uncertainty score.
+
+    Returns ``auroc`` (OOD = positive class, higher score = more OOD; sklearn's roc_auc_score),
+    ``threshold`` (the ``quantile`` of the in-distribution scores: that fraction of ID inputs is kept),
+    ``detection_rate`` (fraction of OOD inputs with score > threshold), ``id_rejected`` (fraction of ID inputs
+    with score > threshold, about 1 - quantile), and the mean scores of both sets.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s_in = uncertainty(probs_in, score)
+    s_out = uncertainty(probs_out, score)
+    y = np.r_[np.zeros(len(s_in)), np.ones(len(s_out))]
+    thr = float(np.quantile(s_in, quantile))
+    return {
+        "auroc": float(roc_auc_score(y, np.r_[s_in, s_out])),
+        "threshold": thr,
+        "detection_rate": float(np.mean(s_out > thr)),
+        "id_rejected": float(np.mean(s_in > thr)),
+        "mean_score_in": float(s_in.mean()),
+        "mean_score_out": float(s_out.mean()),
+    }
+
+
+def auroc(scores_in: np.ndarray, scores_out: np.ndarray) -> float:
+    """AUROC of separating OOD (positive) from ID by a score, higher = more OOD."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))],
+                               np.r_[scores_in, scores_out]))
+
+
+def summarize(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy, NLL, ECE and mean uncertainty scores of one evaluation."""
+    return {
+        "accuracy": accuracy(probs, labels),
+        "nll": nll(probs, labels),
+        "ece": ece(probs, labels),
+        "entropy": float(predictive_entropy(probs).mean()),
+        "mutual_information": float(mutual_information(probs).mean()),
+        "max_softmax": float(max_softmax(probs).mean()),
+        "passes": int(_as_tnk(probs).shape[0]),
+    }

@@ -1,0 +1,226 @@
+"""Layers → weight blocks on arrays, row groups, replication, and which Spindrop module serves which rows.
+
+The functional executor and the timing engine consume the same :class:`Mapping`, so the row groups that
+set the partial-sum quantization are the ones the engine times.
+
+Placement: a layer's fan-in × outputs matrix (conv: unrolled C_in·k·k rows per output channel) is cut into
+``rows × cols`` blocks; blocks take consecutive arrays, layers in order, replicas after one another; array a
+sits on tile ``a // arrays_per_tile``.
+
+Dropout modules: a mask has one bit per input row (``row``) or per input channel of a conv layer
+(``channel``; broadcast to that channel's k·k rows). Module k serves bits ``k·rows_per_module …
+(k+1)·rows_per_module − 1`` one after another; ``layer_scale`` (Scale-Dropout) makes every row bit of the
+layer with a single module (as in training, the bits themselves are per row). The same bit
+gates the row in every column block of the layer (the row's input line is gated once).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from cimsim.errors import MappingError
+from cimsim.spec.arch import ArchSpec
+from cimsim.spec.workload import Conv2dLayerSpec, WorkloadSpec
+
+
+@dataclass(frozen=True)
+class LayerMap:
+    """Placement of one layer on one copy of the weights.
+
+    Attributes:
+        name: layer name.
+        index: position in the network.
+        kind: ``linear`` or ``conv2d``.
+        fan_in: crossbar rows the layer uses (conv: C_in·k·k).
+        outputs: crossbar columns it uses (output neurons or channels).
+        mvms: matrix-vector products per input (conv: output positions before pooling; linear: 1).
+        in_channels: input channels (linear: fan_in).
+        kernel_area: k·k (linear: 1).
+        out_bits: activation bits the layer writes per input (after pooling; logits: outputs × accumulator bits).
+        row_blocks, col_blocks: blocks of ``rows`` rows and ``cols`` columns.
+        rows_active: rows per row group.
+        array_ids, tile_ids: arrays and tiles of replica 0.
+        dropout: whether the layer's input rows are gated.
+        granularity: ``row``, ``channel`` or ``layer_scale``.
+        mask_bits: dropout bits per mask.
+        modules: Spindrop modules making them (in parallel).
+        generations: bits each module makes per mask (sequentially).
+        first: whether this is the bit-serial multi-bit first layer.
+        planes: input bit planes streamed per MVM (input_bits for the first layer, else 1).
+        last: whether this layer produces the logits.
+    """
+
+    name: str
+    index: int
+    kind: str
+    fan_in: int
+    outputs: int
+    mvms: int
+    in_channels: int
+    kernel_area: int
+    out_bits: int
+    row_blocks: int
+    col_blocks: int
+    rows: int
+    cols: int
+    rows_active: int
+    array_ids: tuple[int, ...]
+    tile_ids: tuple[int, ...]
+    dropout: bool
+    granularity: str
+    mask_bits: int
+    modules: int
+    generations: int
+    first: bool
+    last: bool
+    planes: int = 1
+
+    @property
+    def arrays(self) -> int:
+        return self.row_blocks * self.col_blocks
+
+    @property
+    def row_groups(self) -> int:
+        """Row-group reads per MVM on the busiest array (a full row block)."""
+        return math.ceil(min(self.fan_in, self.rows) / self.rows_active)
+
+    @property
+    def total_row_groups(self) -> int:
+        """Row groups covering the fan-in once (summed over row blocks)."""
+        return math.ceil(self.fan_in / self.rows_active)
+
+    @property
+    def conversions(self) -> int:
+        """Column conversions per row group on the busiest array."""
+        return min(self.outputs, self.cols)
+
+    @property
+    def utilization(self) -> float:
+        """Fraction of the layer's arrays' cells holding a weight."""
+        return self.fan_in * self.outputs / (self.arrays * self.rows * self.cols)
+
+    def buffer_writes_per_mvm(self, port_width_bits: int) -> int:
+        """Buffer accesses per MVM on each of the layer's tiles (its share of the outputs, 1 bit each;
+        the logits' ``out_bits/outputs`` bits each)."""
+        bits_per_output = self.out_bits // self.outputs if self.last else 1
+        per_tile = math.ceil(self.outputs / len(self.tile_ids)) * bits_per_output
+        return math.ceil(per_tile / port_width_bits)
+
+    def module_of_row(self) -> np.ndarray:
+        """Index (0..modules−1) of the module gating each of the ``fan_in`` rows."""
+        return self.bit_of_row() // max(self.generations, 1)
+
+    def bit_of_row(self) -> np.ndarray:
+        """Index (0..mask_bits−1) of the dropout bit gating each row."""
+        rows = np.arange(self.fan_in)
+        if self.kind == "conv2d" and self.granularity == "channel":
+            return rows // self.kernel_area
+        return rows
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Every layer's placement, for one copy of the weights, and the replication."""
+
+    layers: tuple[LayerMap, ...]
+    replicas: int
+    arrays_per_replica: int
+    tiles_per_replica: int
+    chip_arrays: int
+
+    @property
+    def arrays_used(self) -> int:
+        return self.arrays_per_replica * self.replicas
+
+    @property
+    def utilization(self) -> float:
+        """Used cells over the cells of the arrays the mapping occupies."""
+        used = sum(lm.fan_in * lm.outputs for lm in self.layers)
+        cells = sum(lm.arrays * lm.rows * lm.cols for lm in self.layers)
+        return used / cells
+
+    def layer(self, name: str) -> LayerMap:
+        for lm in self.layers:
+            if lm.name == name:
+                return lm
+        raise KeyError(name)
+
+
+def layer_shapes(workload: WorkloadSpec) -> list[tuple[int, int, int, int, int]]:
+    """Per layer (fan_in, outputs, mvms, in_channels, out_elements), propagating (C, H, W) through the net."""
+    c, h, w = workload.network.input_shape
+    out = []
+    for spec in workload.network.layers:
+        if isinstance(spec, Conv2dLayerSpec):
+            if spec.in_channels != c:
+                raise MappingError(f"expects {spec.in_channels} input channels, gets {c}",
+                                   field=f"network.layers.{spec.name}.in_channels")
+            ho = (h + 2 * spec.padding - spec.kernel_size) // spec.stride + 1
+            wo = (w + 2 * spec.padding - spec.kernel_size) // spec.stride + 1
+            if ho < 1 or wo < 1:
+                raise MappingError(f"kernel {spec.kernel_size} does not fit a {h}x{w} input",
+                                   field=f"network.layers.{spec.name}.kernel_size")
+            fan_in = spec.in_channels * spec.kernel_size ** 2
+            c, h, w = spec.out_channels, ho // spec.pool, wo // spec.pool
+            out.append((fan_in, spec.out_channels, ho * wo, spec.in_channels, c * h * w))
+        else:
+            if spec.in_features != c * h * w:
+                raise MappingError(f"in_features {spec.in_features} != {c * h * w} = flattened output of the "
+                                   "previous layer", field=f"network.layers.{spec.name}.in_features")
+            out.append((spec.in_features, spec.out_features, 1, spec.in_features, spec.out_features))
+            c, h, w = spec.out_features, 1, 1
+    return out
+
+
+def map_network(arch: ArchSpec, workload: WorkloadSpec, *, replicas: int | None = None) -> Mapping:
+    """Place ``workload``'s network on ``arch``.
+
+    Raises:
+        MappingError: the network (× replicas) needs more arrays than the chip has.
+    """
+    xb, sd = arch.crossbar, arch.spindrop
+    reps = replicas if replicas is not None else (arch.controller.replicas
+                                                  if arch.controller.schedule == "replicated" else 1)
+    gran = workload.dropout.granularity or sd.granularity
+    shapes = layer_shapes(workload)
+    n_layers = len(shapes)
+    layers: list[LayerMap] = []
+    next_array = 0
+    for i, (spec, (fan_in, outputs, mvms, cin, out_el)) in enumerate(zip(workload.network.layers, shapes, strict=True)):
+        rb, cb = math.ceil(fan_in / xb.rows), math.ceil(outputs / xb.cols)
+        ids = tuple(range(next_array, next_array + rb * cb))
+        next_array += rb * cb
+        tiles = tuple(sorted({a // arch.chip.arrays_per_tile for a in ids}))
+        kind = "conv2d" if isinstance(spec, Conv2dLayerSpec) else "linear"
+        karea = spec.kernel_size ** 2 if kind == "conv2d" else 1
+        dropped = spec.name in workload.dropout.layers
+        bits = (cin if (kind == "conv2d" and gran == "channel") else fan_in) if dropped else 0
+        if not dropped:
+            modules = gens = 0
+        elif gran == "layer_scale":
+            modules, gens = 1, bits
+        else:
+            modules = math.ceil(bits / sd.rows_per_module)
+            gens = math.ceil(bits / modules)
+        last = i == n_layers - 1
+        out_bits = out_el * (arch.digital.accumulator_bits if last else 1)
+        layers.append(LayerMap(name=spec.name, index=i, kind=kind, fan_in=fan_in, outputs=outputs, mvms=mvms,
+                               in_channels=cin, kernel_area=karea, out_bits=out_bits, row_blocks=rb,
+                               col_blocks=cb, rows=xb.rows, cols=xb.cols, rows_active=xb.rows_active,
+                               array_ids=ids, tile_ids=tiles, dropout=dropped, granularity=gran, mask_bits=bits,
+                               modules=modules, generations=gens, first=i == 0, last=last,
+                               planes=workload.network.input_bits if i == 0 else 1))
+    per_replica = next_array
+    chip_arrays = arch.chip.tiles * arch.chip.arrays_per_tile
+    # Each copy starts on a fresh tile so copies never share a tile's buffer ports.
+    tiles_per_replica = math.ceil(per_replica / arch.chip.arrays_per_tile)
+    if tiles_per_replica * reps > arch.chip.tiles:
+        raise MappingError(f"the network needs {per_replica} arrays ({tiles_per_replica} tiles) per copy × {reps} "
+                           f"cop{'ies' if reps > 1 else 'y'}; the chip has {arch.chip.tiles} tiles of "
+                           f"{arch.chip.arrays_per_tile} arrays", field="chip.tiles",
+                           allowed=f">= {tiles_per_replica * reps}")
+    return Mapping(layers=tuple(layers), replicas=reps, arrays_per_replica=per_replica,
+                   tiles_per_replica=tiles_per_replica, chip_arrays=chip_arrays)

@@ -1,0 +1,300 @@
+"""The one entry point: ``simulate(arch, workload, options) -> Result`` (DESIGN.md §5).
+
+arch + workload → hardware → mapping → functional run (accuracy, uncertainty, activity counts) and
+event-driven timing run (cycles) → energy ledger → Result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cimsim.activity import expected_counts, new_counts
+from cimsim.engine.closed_form import closed_form
+from cimsim.engine.plan import build_plan
+from cimsim.engine.simulator import EngineResult, run_engine
+from cimsim.errors import ConfigError
+from cimsim.functional import metrics
+from cimsim.functional.executor import Executor
+from cimsim.hardware import Hardware, build_hardware
+from cimsim.ledger import Ledger, build_ledger
+from cimsim.mapping import Mapping, map_network
+from cimsim.network.corruptions import corrupt
+from cimsim.network.datasets import load_dataset, quantize_inputs
+from cimsim.network.ood import make_ood
+from cimsim.network.weights import load_network
+from cimsim.spec.arch import ArchSpec
+from cimsim.spec.loader import load_arch, load_workload
+from cimsim.spec.workload import WorkloadSpec
+
+# Seed domains of the evaluation-set generators (the executor uses 0–4).
+_OOD_DATA, _CORRUPT_DATA = 10, 11
+# Streams of the executor: 0 test MC, 1 test deterministic, 100+ OOD sets, 1000+ corruptions.
+_OOD_STREAM, _CORRUPT_STREAM = 100, 1000
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run options.
+
+    Attributes:
+        passes: MC passes T (None: the workload's ``mc_passes``).
+        seed: root seed of every random draw.
+        limit: evaluate only the first N test inputs (None: the workload's ``limit``, else all).
+        hardware_only: skip the functional run; energy from expected activity (stated in the result).
+        timing_inputs: inputs the event engine schedules (timing is data-independent); None: all.
+        trace: keep Chrome-trace events of the timing run.
+        ood: evaluate the workload's OOD sets.
+        corruptions: evaluate the workload's corruptions.
+        progress: called as ``progress(phase, done, total)`` while long phases run.
+    """
+
+    passes: int | None = None
+    seed: int = 0
+    limit: int | None = None
+    hardware_only: bool = False
+    timing_inputs: int | None = 64
+    trace: bool = False
+    ood: bool = True
+    corruptions: bool = True
+    progress: Callable[[str, int, int], None] | None = None
+
+
+@dataclass
+class Result:
+    """Everything a run produced. ``to_json()`` gives the machine-readable document."""
+
+    arch: ArchSpec
+    workload: WorkloadSpec
+    hardware: Hardware
+    mapping: Mapping
+    ledger: Ledger
+    engine: EngineResult
+    closed_form_cycles: int
+    passes: int
+    seed: int
+    inputs: int
+    timed_inputs: int
+    hardware_only: bool
+    metrics: dict[str, Any] = field(default_factory=dict)
+    ood: dict[str, dict[str, float]] = field(default_factory=dict)
+    corrupted: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_sample: pd.DataFrame | None = None
+    module_p: dict[str, np.ndarray] = field(default_factory=dict)
+    wall_s: dict[str, float] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- timing
+    @property
+    def clock_hz(self) -> float:
+        return self.hardware.ctx.clock_hz
+
+    @property
+    def latency_cycles(self) -> float:
+        """Mean cycles from an input's first pass starting to its last pass finishing."""
+        return float(np.mean(self.engine.latency_cycles))
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_cycles / self.clock_hz
+
+    @property
+    def throughput_inferences_per_s(self) -> float:
+        return self.engine.throughput_inputs_per_cycle * self.clock_hz
+
+    @property
+    def runtime_s(self) -> float:
+        """Time to run all evaluated inputs at the measured throughput."""
+        return self.inputs / self.throughput_inferences_per_s
+
+    # ---------------------------------------------------------------- tables
+    def layers_df(self) -> pd.DataFrame:
+        """One row per layer: mapping, energy per inference, timing action counts."""
+        e = self.ledger.by_layer_j()
+        rows = []
+        for lm in self.mapping.layers:
+            rows.append({"layer": lm.name, "kind": lm.kind, "fan_in": lm.fan_in, "outputs": lm.outputs,
+                         "mvms_per_pass": lm.mvms, "arrays": lm.arrays, "row_groups_per_mvm": lm.total_row_groups,
+                         "utilization": lm.utilization, "dropout": lm.dropout, "dropout_modules": lm.modules,
+                         "bits_per_module": lm.generations,
+                         "energy_per_inference_j": e.get(lm.name, 0.0)})
+        return pd.DataFrame(rows)
+
+    def components_df(self) -> pd.DataFrame:
+        """One row per component type: count, area, leakage, energy per inference."""
+        e = self.ledger.by_component_j()
+        area = self.hardware.area_breakdown_m2()
+        leak = self.hardware.leakage_breakdown_w()
+        return pd.DataFrame([{"component": n, "model": i.component.model, "count": i.count, "area_m2": area[n],
+                              "leakage_w": leak[n], "energy_per_inference_j": e.get(n, 0.0)}
+                             for n, i in self.hardware.instances.items()])
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "latency_s": self.latency_s,
+            "latency_cycles": self.latency_cycles,
+            "latency_per_pass_s": self.latency_s / self.passes,
+            "throughput_inferences_per_s": self.throughput_inferences_per_s,
+            "energy_per_inference_j": self.ledger.per_inference_j,
+            "energy_per_pass_j": self.ledger.per_pass_j,
+            "energy_breakdown_j": self.ledger.by_component_j(),
+            "energy_by_layer_j": self.ledger.by_layer_j(),
+            "area_m2": self.hardware.area_m2(),
+            "area_breakdown_m2": self.hardware.area_breakdown_m2(),
+            "leakage_w": self.hardware.leakage_w(),
+            "arrays_used": self.mapping.arrays_used,
+            "arrays_total": self.mapping.chip_arrays,
+            "array_area_used_m2": self.mapping.arrays_used * self.hardware.component("crossbar").area_m2(),
+            "utilization": self.mapping.utilization,
+            "timing": {"engine_cycles": self.engine.total_cycles, "closed_form_cycles": self.closed_form_cycles,
+                       "contention_stall_cycles": self.engine.total_cycles - self.closed_form_cycles,
+                       "timed_inputs": self.timed_inputs, "events": self.engine.events,
+                       "schedule": self.arch.controller.schedule, "replicas": self.mapping.replicas},
+            "hardware_only": self.hardware_only,
+            "activity": "expected (hardware-only: p, input bit density 0.5, LRS fraction 0.5)"
+                        if self.hardware_only else "counted in the functional run",
+            "passes": self.passes,
+            "seed": self.seed,
+            "inputs": self.inputs,
+            "wall_time_s": self.wall_s,
+        }
+        if not self.hardware_only:
+            out.update({k: self.metrics[k] for k in ("accuracy", "accuracy_deterministic", "nll", "ece",
+                                                      "entropy", "mutual_information")})
+            out["ood"] = self.ood
+            out["corrupted"] = self.corrupted
+            out["dropout_p_modules"] = {k: {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)}
+                                        for k, v in self.module_p.items()}
+        out["config"] = {"arch": self.arch.model_dump(mode="json"), "workload": self.workload.model_dump(mode="json")}
+        return out
+
+
+def _resolve(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
+             base_dir: str | Path | None) -> tuple[ArchSpec, WorkloadSpec, Path, str | None]:
+    arch_file = None
+    if not isinstance(arch, ArchSpec):
+        arch_file = None if arch is None else str(arch)
+        arch = load_arch(arch)
+    if not isinstance(workload, WorkloadSpec):
+        base = Path(workload).parent
+        workload = load_workload(workload)
+    else:
+        base = Path(base_dir) if base_dir is not None else Path(".")
+    return arch, workload, base, arch_file
+
+
+def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
+             options: Options | None = None, *, base_dir: str | Path | None = None) -> Result:
+    """Run ``workload`` on ``arch``.
+
+    Args:
+        arch: spec or YAML path (None: all defaults).
+        workload: spec or YAML path.
+        options: run options.
+        base_dir: folder the workload's relative paths start from when ``workload`` is a spec.
+    """
+    opt = options or Options()
+    wall: dict[str, float] = {}
+    t0 = time.perf_counter()
+    arch, workload, base, arch_file = _resolve(arch, workload, base_dir)
+    gran = workload.dropout.granularity
+    if gran is not None and gran != arch.spindrop.granularity:
+        raise ConfigError(f"workload dropout.granularity {gran!r} differs from the architecture's "
+                          f"spindrop.granularity {arch.spindrop.granularity!r}", field="dropout.granularity")
+    passes = opt.passes or workload.mc_passes
+    hw = build_hardware(arch, dropout_p=workload.dropout.p, file=arch_file)
+    mapping = map_network(arch, workload)
+    ds = load_dataset(workload.dataset, base)
+    limit = opt.limit or workload.limit
+    x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
+    n = int(x01.shape[0])
+    wall["setup"] = time.perf_counter() - t0
+
+    res_metrics: dict[str, Any] = {}
+    ood: dict[str, dict[str, float]] = {}
+    corrupted: dict[str, dict[str, float]] = {}
+    per_sample = None
+    module_p: dict[str, np.ndarray] = {}
+    if opt.hardware_only:
+        counts = expected_counts(hw, mapping, inputs=n, passes=passes, p=workload.dropout.p,
+                                 regenerate=workload.dropout.regenerate)
+    else:
+        t1 = time.perf_counter()
+        net = load_network(workload.network, base)
+        ex = Executor(hw, mapping, net, workload, seed=opt.seed, passes=passes)
+        module_p = ex.module_probabilities()
+        bits = workload.network.input_bits
+        cnt = new_counts()
+        total = n * 2
+        if opt.ood:
+            total += workload.ood_samples * len(workload.ood) * 2
+        if opt.corruptions:
+            total += n * 2 * sum(len(v) for v in workload.corruptions.values())
+        done = [0]
+
+        def tick(k: int) -> None:
+            done[0] += k
+            if opt.progress:
+                opt.progress("functional", done[0], total)
+
+        def probs(x: np.ndarray, *, mc: bool, stream: int, counts=None) -> np.ndarray:
+            return metrics.softmax(ex.run(quantize_inputs(x, bits), mc=mc, stream=stream, counts=counts,
+                                          progress=tick))
+
+        p_mc = probs(x01, mc=True, stream=0, counts=cnt)
+        p_det = probs(x01, mc=False, stream=1)
+        counts = {k: dict(v) for k, v in cnt.items()}
+        summ = metrics.summarize(p_mc, y)
+        res_metrics = {**summ, "accuracy_deterministic": metrics.accuracy(p_det, y)}
+        per_sample = pd.DataFrame({"label": y, "prediction": metrics.predict(p_mc),
+                                   "entropy": metrics.predictive_entropy(p_mc),
+                                   "mutual_information": metrics.mutual_information(p_mc),
+                                   "max_softmax": metrics.max_softmax(p_mc),
+                                   "prediction_deterministic": metrics.predict(p_det)})
+        if opt.ood:
+            for i, name in enumerate(workload.ood):
+                rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_OOD_DATA, i)))
+                xo = make_ood(name, x01, workload.ood_samples, rng)
+                p_o = probs(xo, mc=True, stream=_OOD_STREAM + i)
+                p_od = probs(xo, mc=False, stream=_OOD_STREAM + 50 + i)
+                s = metrics.ood_scores(p_mc, p_o, "entropy", workload.ood_quantile)
+                sd = metrics.ood_scores(p_det, p_od, "max_softmax", workload.ood_quantile)
+                smi = metrics.ood_scores(p_mc, p_o, "mutual_information", workload.ood_quantile)
+                ood[name] = {"auroc": s["auroc"], "detection_rate": s["detection_rate"],
+                             "auroc_mutual_information": smi["auroc"],
+                             "auroc_deterministic_max_softmax": sd["auroc"]}
+        if opt.corruptions:
+            k = 0
+            for name, severities in workload.corruptions.items():
+                for sev in severities:
+                    rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_CORRUPT_DATA, k)))
+                    xc = corrupt(name, x01, sev, rng)
+                    pc = probs(xc, mc=True, stream=_CORRUPT_STREAM + 2 * k)
+                    pcd = probs(xc, mc=False, stream=_CORRUPT_STREAM + 2 * k + 1)
+                    corrupted[f"{name}_{sev}"] = {"accuracy": metrics.accuracy(pc, y),
+                                                  "accuracy_deterministic": metrics.accuracy(pcd, y),
+                                                  "entropy": float(metrics.predictive_entropy(pc).mean())}
+                    k += 1
+        wall["functional"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    timed = n if opt.timing_inputs is None else max(1, min(n, opt.timing_inputs))
+    plan = build_plan(hw, mapping, workload, inputs=timed, passes=passes)
+    jobs = timed * passes
+    eng = run_engine(plan, trace=opt.trace,
+                     progress=(lambda d: opt.progress("timing", d, jobs)) if opt.progress else None)
+    cf = closed_form(plan)
+    wall["timing"] = time.perf_counter() - t2
+    runtime_s = n / (eng.throughput_inputs_per_cycle * hw.ctx.clock_hz)
+    ledger = build_ledger(hw, counts, runtime_s=runtime_s, inferences=n, passes=passes,
+                          tiles_used=mapping.tiles_per_replica * mapping.replicas)
+    wall["total"] = time.perf_counter() - t0
+    return Result(arch=arch, workload=workload, hardware=hw, mapping=mapping, ledger=ledger, engine=eng,
+                  closed_form_cycles=cf.total_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
+                  hardware_only=opt.hardware_only, metrics=res_metrics, ood=ood, corrupted=corrupted,
+                  per_sample=per_sample, module_p=module_p, wall_s=wall)
