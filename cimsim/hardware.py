@@ -103,6 +103,7 @@ class Hardware:
 def column_levels(arch: ArchSpec, file: str | None = None) -> int:
     """Output codes of the column periphery."""
     cp = arch.column_periphery
+    model_class("column_periphery", cp.model, field="column_periphery.model", file=file)
     if cp.model == "mlsa":
         return cp.levels if cp.levels is not None else 2 * arch.crossbar.rows_active + 1
     if cp.model == "sense_amp":

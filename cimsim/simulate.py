@@ -19,7 +19,6 @@ from cimsim.activity import expected_counts, new_counts
 from cimsim.engine.closed_form import closed_form
 from cimsim.engine.plan import build_plan
 from cimsim.engine.simulator import EngineResult, run_engine
-from cimsim.errors import ConfigError
 from cimsim.functional import metrics
 from cimsim.functional.executor import Executor
 from cimsim.hardware import Hardware, build_hardware
@@ -175,8 +174,7 @@ class Result:
 
 
 def _resolve(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
-             base_dir: str | Path | None) -> tuple[ArchSpec, WorkloadSpec, Path, str | None]:
-    arch_file = None
+             base_dir: str | Path | None, arch_file: str | None) -> tuple[ArchSpec, WorkloadSpec, Path, str | None]:
     if not isinstance(arch, ArchSpec):
         arch_file = None if arch is None else str(arch)
         arch = load_arch(arch)
@@ -189,7 +187,8 @@ def _resolve(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
 
 
 def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
-             options: Options | None = None, *, base_dir: str | Path | None = None) -> Result:
+             options: Options | None = None, *, base_dir: str | Path | None = None,
+             arch_file: str | None = None) -> Result:
     """Run ``workload`` on ``arch``.
 
     Args:
@@ -197,15 +196,12 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
         workload: spec or YAML path.
         options: run options.
         base_dir: folder the workload's relative paths start from when ``workload`` is a spec.
+        arch_file: the file ``arch`` came from, for error messages, when ``arch`` is a spec.
     """
     opt = options or Options()
     wall: dict[str, float] = {}
     t0 = time.perf_counter()
-    arch, workload, base, arch_file = _resolve(arch, workload, base_dir)
-    gran = workload.dropout.granularity
-    if gran is not None and gran != arch.spindrop.granularity:
-        raise ConfigError(f"workload dropout.granularity {gran!r} differs from the architecture's "
-                          f"spindrop.granularity {arch.spindrop.granularity!r}", field="dropout.granularity")
+    arch, workload, base, arch_file = _resolve(arch, workload, base_dir, arch_file)
     passes = opt.passes or workload.mc_passes
     hw = build_hardware(arch, dropout_p=workload.dropout.p, file=arch_file)
     mapping = map_network(arch, workload)

@@ -247,7 +247,7 @@ GOLDEN = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _evaluate_shipped(name):
     from cimsim.functional import metrics
     from cimsim.network.datasets import load_dataset, quantize_inputs

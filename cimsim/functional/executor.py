@@ -12,7 +12,6 @@ the seed and what it is for, never on call order or chunking of other streams.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -164,8 +163,12 @@ class Executor:
         keep = (~drops)[..., lm.bit_of_row()].astype(np.float32)
         return keep if per_window else keep[:, :, None, :]
 
-    def forward(self, x_int: np.ndarray, *, mc: bool, stream: int, chunk: int, counts=None) -> np.ndarray:
-        """Logits (T, N, K) for one chunk (T = passes when ``mc``, else 1 with dropout off)."""
+    def forward(self, x_int: np.ndarray, *, mc: bool, stream: int, chunk: int, counts=None,
+                record: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Logits (T, N, K) for one chunk (T = passes when ``mc``, else 1 with dropout off).
+
+        ``record``, if given, receives each dropped layer's row keep mask, broadcast to (T, N, P, F).
+        """
         t = self.passes if mc else 1
         n = x_int.shape[0]
         h = x_int.astype(np.float32)[None]          # (1, N, C, H, W): the first layer is the same every pass
@@ -176,7 +179,10 @@ class Executor:
             noise_rng = _rng(self.seed, _SENSE_NOISE, stream, chunk, i) if self.noise > 0 else None
             dropped = mc and lm.dropout
             if dropped:
-                rows = rows * self._mask(lp, t, n, _rng(self.seed, _MASKS, stream, chunk, i), counts)
+                keep = self._mask(lp, t, n, _rng(self.seed, _MASKS, stream, chunk, i), counts)
+                rows = rows * keep
+                if record is not None:
+                    record[lm.name] = np.broadcast_to(keep, rows.shape)
             if self.noise > 0 and rows.shape[0] != t:
                 rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
             # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
@@ -205,7 +211,6 @@ class Executor:
                 return np.broadcast_to(logits, (t, n, logits.shape[-1]))
             out = np.where(a >= lp.layer.threshold, np.float32(1), np.float32(-1))  # (T_, N, P, O)
             if isinstance(lp.layer, BinaryConv2d):
-                ho = int(math.isqrt(lm.mvms)) if False else None  # noqa: F841 (shape comes from the net)
                 shp = self.net.output_shapes()[i]
                 hc, wc = _conv_out_hw(self.net, i)
                 out = out.reshape(t_ * n, hc, wc, lm.outputs).transpose(0, 3, 1, 2)

@@ -196,7 +196,7 @@ class Network:
     def validate(self) -> None:
         """Raise ValueError when the layer chain is inconsistent (fan-in vs previous output)."""
         for layer, shape in zip(self.layers, self.input_shapes(), strict=True):
-            need = shape[0] if isinstance(layer, BinaryConv2d) else shape[0]
+            need = shape[0]  # channels (conv) or flattened features (linear)
             have = layer.in_channels if isinstance(layer, BinaryConv2d) else layer.fan_in
             if need != have:
                 raise ValueError(f"{layer.name}: expects {have} inputs/channels, previous stage gives {need}")

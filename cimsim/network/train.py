@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cimsim.errors import DataError
 from cimsim.functional import metrics
 from cimsim.network.datasets import Dataset, load_dataset, quantize_inputs
 from cimsim.network.layers import BinaryConv2d, BinaryLinear, Network
@@ -222,7 +223,7 @@ def evaluate(net: Network, spec: WorkloadSpec, ds: Dataset, seed: int = 0) -> di
     for name in spec.ood:
         try:
             xo = quantize_inputs(make_ood(name, ds.x_test, spec.ood_samples, rng), bits)
-        except Exception as exc:  # noqa: BLE001 - e.g. Pillow missing for sample_images
+        except DataError as exc:  # e.g. Pillow missing for sample_images
             out["ood"][name] = {"error": str(exc)}
             continue
         po = metrics.softmax(mc_logits(net, xo, spec.dropout.layers, spec.dropout.p, gran, spec.mc_passes, rng))
@@ -263,7 +264,6 @@ def train(spec: WorkloadSpec, base_dir: Path, seed: int = 0, epochs: int = 300, 
             print(msg, file=sys.stderr)
 
     torch.manual_seed(seed)
-    np.random.seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)

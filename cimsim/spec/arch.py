@@ -107,7 +107,9 @@ class ColumnPeripherySpec(Spec):
 class SpindropSpec(Spec):
     model: str = Field(default="mtj_spindrop", description="mtj_spindrop (stochastic MTJ write) | lfsr (CMOS LFSR + comparator)")
     granularity: Literal["row", "channel", "layer_scale"] = Field(
-        default="row", description="row: SpinDrop; channel: Spatial-SpinDrop; layer_scale: Scale-Dropout")
+        default="row", description="row: SpinDrop; channel: Spatial-SpinDrop; layer_scale: Scale-Dropout. The "
+                                    "default for workloads that name none; a workload's dropout.granularity wins "
+                                    "(row-wired modules can gate a channel's rows together)")
     rows_per_module: int = Field(default=1, ge=1, le=4096,
                                  description="row granularity: rows (channel: channels) one module serves, time-multiplexed")
     target_p: float | None = Field(default=None, gt=0, lt=1,

@@ -1,0 +1,175 @@
+"""Command line: ``cimsim describe | schema | models | run``. The only module that prints or exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cimsim.errors import CimsimError, ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ARCH = "arch_configs/spindrop.yaml"
+DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
+ARCH_KEYS = {"technology", "clock", "mtj", "cell", "crossbar", "column_periphery", "spindrop", "variation",
+             "digital", "buffer", "interconnect", "chip", "controller"}
+
+
+def _default_path(rel: str) -> Path:
+    """A shipped default, found from the working directory or the source checkout."""
+    for base in (Path.cwd(), REPO_ROOT):
+        if (base / rel).is_file():
+            return base / rel
+    raise ConfigError("shipped default not found; run from the cimsim checkout or give the path", file=rel)
+
+
+def _split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """Route ``--set`` overrides to the arch or the workload by their first key (or an explicit prefix)."""
+    from cimsim.spec.loader import parse_override
+    from cimsim.spec.workload import WorkloadSpec
+
+    arch, wl = [], []
+    for text in sets:
+        path, value = parse_override(text)
+        head, _, rest = path.partition(".")
+        if head in ("arch", "workload") and rest:
+            (arch if head == "arch" else wl).append((rest, value))
+        elif head in ARCH_KEYS:
+            arch.append((path, value))
+        elif head in WorkloadSpec.model_fields and head != "name":
+            wl.append((path, value))
+        else:
+            raise ConfigError(f"unknown field {path!r}", file="--set", field=path,
+                              allowed="an arch section (" + ", ".join(sorted(ARCH_KEYS)) + "), a workload field ("
+                              + ", ".join(sorted(set(WorkloadSpec.model_fields) - {"name"}))
+                              + "), or arch.<path> / workload.<path>")
+    return arch, wl
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cimsim")
+def cli() -> None:
+    """cimsim: compute-in-memory simulator for Bayesian binary NNs on STT-MRAM crossbars (SpinDrop)."""
+
+
+@cli.command()
+@click.argument("arch", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override an arch field")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
+    """Area, leakage and every component action (energy, latency, cycles) of ARCH."""
+    from cimsim.hardware import build_hardware
+    from cimsim.report.files import dumps
+    from cimsim.report.text import describe_text
+    from cimsim.spec.loader import load_arch
+
+    path = Path(arch) if arch else _default_path(DEFAULT_ARCH)
+    arch_over, wl_over = _split_sets(sets)
+    if wl_over:
+        raise ConfigError("describe takes architecture fields only", file="--set", field=wl_over[0][0])
+    spec = load_arch(path, arch_over)
+    doc = build_hardware(spec, file=str(path)).describe()
+    click.echo(dumps(doc) if fmt == "json" else describe_text(doc))
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["arch", "workload"]))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of an arch or workload YAML."""
+    from cimsim.spec import ArchSpec, WorkloadSpec
+
+    model = ArchSpec if kind == "arch" else WorkloadSpec
+    click.echo(json.dumps(model.model_json_schema(), indent=2))
+
+
+@cli.command()
+def models() -> None:
+    """Registered component models by kind (what ``model:`` keys accept)."""
+    from cimsim.components.base import model_names
+
+    for kind in ("column_periphery", "dropout_source", "crossbar", "adder_tree", "accumulator", "comparator",
+                 "register", "buffer", "interconnect", "controller"):
+        click.echo(f"{kind}: {', '.join(model_names(kind))}")
+
+
+@cli.command()
+@click.argument("arch", required=False, type=click.Path(dir_okay=False))
+@click.argument("workload", required=False, type=click.Path(dir_okay=False))
+@click.option("--passes", type=click.IntRange(1, 1000), help="MC passes T [default: the workload's]")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="root random seed")
+@click.option("--limit", type=click.IntRange(1), help="evaluate only the first N test inputs")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+              help="override an arch or workload field, e.g. controller.schedule=layer_pipelined")
+@click.option("--hardware-only", is_flag=True, help="no functional run: energy from expected activity")
+@click.option("--timing-inputs", type=click.IntRange(1), default=64, show_default=True,
+              help="inputs the event engine schedules (timing is data-independent)")
+@click.option("--no-ood", is_flag=True, help="skip the OOD sets")
+@click.option("--no-corruptions", is_flag=True, help="skip the corrupted sets")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="write result.json and CSVs here")
+@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="write a Chrome trace JSON")
+def run(arch: str | None, workload: str | None, passes: int | None, seed: int, limit: int | None,
+        sets: tuple[str, ...], hardware_only: bool, timing_inputs: int, no_ood: bool, no_corruptions: bool,
+        fmt: str, out_dir: str | None, trace_file: str | None) -> None:
+    """Simulate WORKLOAD on ARCH (defaults: the SpinDrop chip running the digits MLP)."""
+    from tqdm import tqdm
+
+    from cimsim.engine.trace import write_chrome_trace
+    from cimsim.report.files import dumps, write_outputs
+    from cimsim.report.text import run_text
+    from cimsim.simulate import Options, simulate
+    from cimsim.spec.loader import load_arch, load_workload
+
+    arch_path = Path(arch) if arch else _default_path(DEFAULT_ARCH)
+    wl_path = Path(workload) if workload else _default_path(DEFAULT_WORKLOAD)
+    arch_over, wl_over = _split_sets(sets)
+    arch_spec = load_arch(arch_path, arch_over)
+    wl_spec = load_workload(wl_path, wl_over)
+    bars: dict[str, tqdm] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        bar = bars.get(phase)
+        if bar is None:
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit="inputs" if phase == "functional" else "jobs",
+                                     leave=False, disable=None, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    opts = Options(passes=passes, seed=seed, limit=limit, hardware_only=hardware_only, timing_inputs=timing_inputs,
+                   trace=trace_file is not None, ood=not no_ood, corruptions=not no_corruptions, progress=progress)
+    try:
+        result = simulate(arch_spec, wl_spec, opts, base_dir=wl_path.parent, arch_file=str(arch_path))
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if out_dir:
+        write_outputs(result, out_dir)
+    if trace_file:
+        write_chrome_trace(result.engine.trace, trace_file)
+    click.echo(dumps(result.to_json()) if fmt == "json" else run_text(result))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors are one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="cimsim", standalone_mode=False)
+    except CimsimError as exc:
+        click.echo(f"cimsim: error: {exc.one_line()}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("cimsim: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        click.echo(f"cimsim: error: {' '.join(exc.format_message().split())}{where}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"cimsim: error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Readable text reports (the CLI prints these; nothing here prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from cimsim.simulate import Result
+
+
+def si(value: float, unit: str) -> str:
+    """``1.2e-9, "J"`` → ``"1.2 nJ"``."""
+    if value == 0:
+        return f"0 {unit}"
+    prefixes = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"),
+                (1e-12, "p"), (1e-15, "f"), (1e-18, "a")]
+    for scale, p in prefixes:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {p}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _share(d: dict[str, float], unit: str) -> pd.DataFrame:
+    total = sum(d.values()) or 1.0
+    return pd.DataFrame([{"": k, unit: si(v, unit[-1] if unit.endswith(("J", "W")) else unit), "share": f"{v / total:6.1%}"}
+                         for k, v in sorted(d.items(), key=lambda kv: -kv[1])]).set_index("")
+
+
+def describe_text(doc: dict[str, Any]) -> str:
+    """Text form of ``Hardware.describe()``."""
+    lines = [f"architecture {doc['name']}: {doc['arrays']} arrays, clock {si(doc['clock_hz'], 'Hz')}, "
+             f"area {doc['area_m2'] * 1e6:.4g} mm², leakage {si(doc['leakage_w'], 'W')}", ""]
+    rows = []
+    for c in doc["components"]:
+        for a, v in c["actions"].items():
+            rows.append({"component": c["name"], "model": c["model"], "count": c["count"],
+                         "area/inst": f"{c['area_m2'] * 1e12:.4g} µm²", "action": a,
+                         "energy": si(v["energy_j"], "J"), "latency": si(v["latency_s"], "s"),
+                         "cycles": v["latency_cycles"]})
+    lines.append(pd.DataFrame(rows).to_string(index=False))
+    lines += ["", "area breakdown:"]
+    area = {k: v * 1e6 for k, v in doc["area_breakdown_m2"].items()}
+    total = sum(area.values())
+    lines.append(pd.DataFrame([{"component": k, "mm²": f"{v:.4g}", "share": f"{v / total:6.1%}"}
+                               for k, v in sorted(area.items(), key=lambda kv: -kv[1])]).to_string(index=False))
+    return "\n".join(lines)
+
+
+def run_text(r: Result) -> str:
+    """The report ``cimsim run`` prints."""
+    j = r.to_json()
+    t = j["timing"]
+    out = [f"cimsim run: {r.arch.name} × {r.workload.name}  (T = {r.passes} passes, seed {r.seed}, "
+           f"{r.inputs} inputs)", ""]
+    out.append("timing")
+    out.append(f"  latency per inference   {si(j['latency_s'], 's')}  ({j['latency_cycles']:.0f} cycles; "
+               f"{si(j['latency_per_pass_s'], 's')} per pass)")
+    out.append(f"  throughput              {j['throughput_inferences_per_s']:.4g} inferences/s")
+    out.append(f"  schedule                {t['schedule']} (replicas {t['replicas']}), engine {t['engine_cycles']} "
+               f"cycles for {t['timed_inputs']} inputs, uncontended closed form {t['closed_form_cycles']}, "
+               f"contention stalls {t['contention_stall_cycles']}")
+    out.append("")
+    out.append(f"energy per inference      {si(j['energy_per_inference_j'], 'J')}  "
+               f"({si(j['energy_per_pass_j'], 'J')} per pass; activity {j['activity']})")
+    out.append(_share(j["energy_breakdown_j"], "energy J").to_string())
+    out.append("")
+    out.append("energy by layer")
+    out.append(_share(j["energy_by_layer_j"], "energy J").to_string())
+    out.append("")
+    out.append(f"area                      {j['area_m2'] * 1e6:.4g} mm²  (arrays used {j['arrays_used']} of "
+               f"{j['arrays_total']}, cell utilization {j['utilization']:.1%}; leakage {si(j['leakage_w'], 'W')})")
+    out.append(_share({k: v * 1e6 for k, v in j["area_breakdown_m2"].items()}, "mm²").to_string())
+    out.append("")
+    out.append("layers")
+    out.append(r.layers_df().assign(energy_per_inference_j=lambda d: d.energy_per_inference_j.map(
+        lambda v: si(v, "J")), utilization=lambda d: d.utilization.map("{:.1%}".format)).to_string(index=False))
+    if not r.hardware_only:
+        out += ["", "accuracy and uncertainty (test set)"]
+        out.append(f"  accuracy MC (T={r.passes})      {j['accuracy']:.4f}")
+        out.append(f"  accuracy deterministic   {j['accuracy_deterministic']:.4f}")
+        out.append(f"  NLL {j['nll']:.4f}   ECE {j['ece']:.4f}   mean entropy {j['entropy']:.4f}   "
+                   f"mean MI {j['mutual_information']:.4f}")
+        for name, v in j.get("dropout_p_modules", {}).items():
+            out.append(f"  dropout modules {name}: p mean {v['mean']:.4f}, std {v['std']:.4f} over {v['n']}")
+        if j["ood"]:
+            out += ["", "out-of-distribution detection (predictive entropy)"]
+            out.append(pd.DataFrame(j["ood"]).T.map("{:.4f}".format).to_string())
+        if j["corrupted"]:
+            out += ["", "corrupted test sets"]
+            out.append(pd.DataFrame(j["corrupted"]).T.map("{:.4f}".format).to_string())
+    else:
+        out += ["", "hardware-only run: no accuracy; energy from expected activity"]
+    w = j["wall_time_s"]
+    out += ["", "wall time: " + ", ".join(f"{k} {v:.2f} s" for k, v in w.items())]
+    return "\n".join(out)
