@@ -21,10 +21,13 @@ def si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-def _share(d: dict[str, float], unit: str) -> pd.DataFrame:
+def _share(d: dict[str, float], header: str, fmt) -> str:
+    """Rows sorted by value with their share of the total."""
     total = sum(d.values()) or 1.0
-    return pd.DataFrame([{"": k, unit: si(v, unit[-1] if unit.endswith(("J", "W")) else unit), "share": f"{v / total:6.1%}"}
-                         for k, v in sorted(d.items(), key=lambda kv: -kv[1])]).set_index("")
+    width = max(len(k) for k in d)
+    lines = [f"  {'':{width}}  {header:>12}   share"]
+    lines += [f"  {k:{width}}  {fmt(v):>12}  {v / total:6.1%}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])]
+    return "\n".join(lines)
 
 
 def describe_text(doc: dict[str, Any]) -> str:
@@ -63,14 +66,14 @@ def run_text(r: Result) -> str:
     out.append("")
     out.append(f"energy per inference      {si(j['energy_per_inference_j'], 'J')}  "
                f"({si(j['energy_per_pass_j'], 'J')} per pass; activity {j['activity']})")
-    out.append(_share(j["energy_breakdown_j"], "energy J").to_string())
+    out.append(_share(j["energy_breakdown_j"], "energy", lambda v: si(v, "J")))
     out.append("")
     out.append("energy by layer")
-    out.append(_share(j["energy_by_layer_j"], "energy J").to_string())
+    out.append(_share(j["energy_by_layer_j"], "energy", lambda v: si(v, "J")))
     out.append("")
     out.append(f"area                      {j['area_m2'] * 1e6:.4g} mm²  (arrays used {j['arrays_used']} of "
                f"{j['arrays_total']}, cell utilization {j['utilization']:.1%}; leakage {si(j['leakage_w'], 'W')})")
-    out.append(_share({k: v * 1e6 for k, v in j["area_breakdown_m2"].items()}, "mm²").to_string())
+    out.append(_share(j["area_breakdown_m2"], "area", lambda v: f"{v * 1e6:.4g} mm²"))
     out.append("")
     out.append("layers")
     out.append(r.layers_df().assign(energy_per_inference_j=lambda d: d.energy_per_inference_j.map(
