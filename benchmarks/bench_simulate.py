@@ -42,8 +42,8 @@ def main() -> None:
         exact = Executor(hw, mp, net, wl, seed=0, passes=PASSES)
         grouped = Executor(hw, mp, net, wl, seed=0, passes=PASSES)
         grouped.exact = False  # force the per-row-group conversion path (what a non-ideal periphery costs)
-        t_exact = best_of(lambda ex=exact: ex.run(x))
-        t_grouped = best_of(lambda ex=grouped: ex.run(x))
+        t_exact = best_of(lambda ex=exact, x=x: ex.run(x))
+        t_grouped = best_of(lambda ex=grouped, x=x: ex.run(x))
         n = x.shape[0] * PASSES
         print(f"{wl_name}: {x.shape[0]} inputs × T={PASSES}")
         print(f"  functional, ideal periphery     {t_exact:7.3f} s  {n / t_exact:10.0f} passes/s")
