@@ -109,3 +109,22 @@ def test_run_workload_set_and_default_paths_from_other_cwd(tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["passes"] == 3 and doc["timing"]["schedule"] == "layer_pipelined" and doc["hardware_only"]
+
+
+def test_bad_weights_and_data_are_one_line_exit_2(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    wl = tmp_path / "wl.yaml"
+    shutil.copy(MLP, wl)
+    arrays = dict(np.load(MLP.parent / "digits_mlp.npz", allow_pickle=False))
+    arrays["fc2.weight"] = arrays["fc2.weight"][:, :100]
+    np.savez(tmp_path / "digits_mlp.npz", **arrays)
+    _assert_one_line_error(run_cli("run", str(ARCH), str(wl), "--limit", "5"), "digits_mlp.npz", "fc2.weight",
+                           "shape")
+    (tmp_path / "digits_mlp.npz").unlink()
+    _assert_one_line_error(run_cli("run", str(ARCH), str(wl), "--limit", "5"), "digits_mlp.npz")
+    shutil.copy(MLP.parent / "digits_mlp.npz", tmp_path / "digits_mlp.npz")
+    proc = run_cli("run", str(ARCH), str(wl), "--set", "dataset.name=mnist", "--set", "dataset.path=nowhere")
+    _assert_one_line_error(proc, "nowhere")

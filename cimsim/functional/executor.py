@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimsim.activity import add_mask_counts, new_counts, structural_per_job
+from cimsim.activity import add_mask_counts, structural_per_job
 from cimsim.components import mtj
 from cimsim.functional.dropout import MaskSource, variation_sigmas
 from cimsim.functional.periphery import Quantizer
-from cimsim.hardware import Hardware
+from cimsim.hardware import Hardware, mtj_params
 from cimsim.mapping import LayerMap, Mapping
-from cimsim.network.layers import BinaryConv2d, Network, maxpool, unfold
+from cimsim.network.layers import BinaryConv2d, Network, conv_hw, maxpool, unfold
 from cimsim.spec.workload import WorkloadSpec
 
 # Seed domains (first element of every spawn_key).
@@ -74,16 +74,16 @@ class Executor:
         i_l, i_h = xbar.i_lrs_a, xbar.i_hrs_a
         # s_hat = s + kappa·Σ d_i e_ij + Σ d_i x_i w_ij e_ij   (derivation: docs/functional.md)
         self.kappa = (i_l + i_h) / (i_l - i_h)
-        storage = arch.mtj.storage
         # RA spread moves the MTJ part of the cell resistance only; the access transistor dilutes it.
-        r_mtj = 0.5 * (mtj.r_p_ohm(_params(arch)) + mtj.r_ap_ohm(_params(arch), arch.crossbar.read_voltage_v))
+        storage = mtj_params(arch.mtj.storage, arch.mtj.t_ref_k)
+        r_mtj = 0.5 * (mtj.r_p_ohm(storage) + mtj.r_ap_ohm(storage, arch.crossbar.read_voltage_v))
         self.cell_sigma = (arch.variation.ra_sigma_rel * r_mtj / (r_mtj + arch.cell.r_access_ohm)
                            if arch.variation.enabled else 0.0)
-        del storage
         self.exact = self.quantizer.is_exact_for(ra) and self.noise == 0.0 and self.cell_sigma == 0.0
         sigmas = variation_sigmas(arch.variation)
         source = hw.component("dropout_source")
         self.layers: list[_Prepared] = []
+        self._shared_drops: dict[str, float] = {}
         for lm, layer in zip(mapping.layers, net.layers, strict=True):
             w = layer.matrix.T.astype(np.float32)
             g = lm.total_row_groups
@@ -104,7 +104,6 @@ class Executor:
                 if workload.dropout.regenerate == "per_pass":
                     drops = ms.drops((passes,), _rng(seed, _SHARED_MASKS, lm.index))
                     shared = (~drops)[:, lm.bit_of_row()].astype(np.float32)[:, None, None, :]
-                    self._shared_drops = getattr(self, "_shared_drops", {})
                     self._shared_drops[lm.name] = float(drops.sum())
             self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, ms, shared))
         per_input = max(lp.lm.total_row_groups * lp.lm.mvms * lp.lm.outputs * 4 * passes for lp in self.layers)
@@ -235,16 +234,6 @@ class Executor:
         return np.concatenate(outs, axis=1)
 
 
-def _params(arch) -> mtj.MTJParams:
-    from cimsim.hardware import mtj_params
-
-    return mtj_params(arch.mtj.storage, arch.mtj.t_ref_k)
-
-
 def _conv_out_hw(net: Network, i: int) -> tuple[int, int]:
-    from cimsim.network.layers import conv_hw
-
     return conv_hw(net.layers[i], net.input_shapes()[i][1:])
 
-
-__all__ = ["Executor", "new_counts"]
