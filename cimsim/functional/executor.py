@@ -47,6 +47,8 @@ class _Prepared:
     weg: np.ndarray | None   # (G, ra, O) w ∘ e
     masks: MaskSource | None
     shared: np.ndarray | None  # per_pass masks, (T, 1, 1, F) keep
+    conv_hw: tuple[int, int] | None  # conv output size before pooling
+    out_shape: tuple[int, ...]       # one input's output after pooling
 
 
 class Executor:
@@ -84,7 +86,8 @@ class Executor:
         source = hw.component("dropout_source")
         self.layers: list[_Prepared] = []
         self._shared_drops: dict[str, float] = {}
-        for lm, layer in zip(mapping.layers, net.layers, strict=True):
+        in_shapes, out_shapes = net.input_shapes(), net.output_shapes()
+        for lm, layer, in_shape, out_shape in zip(mapping.layers, net.layers, in_shapes, out_shapes, strict=True):
             w = layer.matrix.T.astype(np.float32)
             g = lm.total_row_groups
             wg = np.zeros((g * ra, w.shape[1]), np.float32)
@@ -105,7 +108,8 @@ class Executor:
                     drops = ms.drops((passes,), _rng(seed, _SHARED_MASKS, lm.index))
                     shared = (~drops)[:, lm.bit_of_row()].astype(np.float32)[:, None, None, :]
                     self._shared_drops[lm.name] = float(drops.sum())
-            self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, ms, shared))
+            chw = conv_hw(layer, in_shape[1:]) if isinstance(layer, BinaryConv2d) else None
+            self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, ms, shared, chw, out_shape))
         per_input = max(lp.lm.total_row_groups * lp.lm.mvms * lp.lm.outputs * 4 * passes for lp in self.layers)
         self.chunk = max(1, CHUNK_BYTES // per_input)
 
@@ -210,10 +214,9 @@ class Executor:
                 return np.broadcast_to(logits, (t, n, logits.shape[-1]))
             out = np.where(a >= lp.layer.threshold, np.float32(1), np.float32(-1))  # (T_, N, P, O)
             if isinstance(lp.layer, BinaryConv2d):
-                shp = self.net.output_shapes()[i]
-                hc, wc = _conv_out_hw(self.net, i)
+                hc, wc = lp.conv_hw
                 out = out.reshape(t_ * n, hc, wc, lm.outputs).transpose(0, 3, 1, 2)
-                out = maxpool(out, lp.layer.pool).reshape(t_, n, *shp)
+                out = maxpool(out, lp.layer.pool).reshape(t_, n, *lp.out_shape)
             h = out
         raise AssertionError("unreachable")
 
@@ -232,8 +235,3 @@ class Executor:
             if progress is not None:
                 progress(xb.shape[0])
         return np.concatenate(outs, axis=1)
-
-
-def _conv_out_hw(net: Network, i: int) -> tuple[int, int]:
-    return conv_hw(net.layers[i], net.input_shapes()[i][1:])
-
