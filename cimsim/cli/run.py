@@ -1,58 +1,15 @@
-"""Command line: ``cimsim describe | schema | models | run``. The only module that prints or exits."""
+"""`cimsim describe | schema | models | run`."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from cimsim.errors import CimsimError, ConfigError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ARCH = "arch_configs/spindrop.yaml"
-DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
-ARCH_KEYS = {"technology", "clock", "mtj", "cell", "crossbar", "column_periphery", "spindrop", "variation",
-             "digital", "buffer", "interconnect", "chip", "controller"}
-
-
-def _default_path(rel: str) -> Path:
-    """A shipped default, found from the working directory or the source checkout."""
-    for base in (Path.cwd(), REPO_ROOT):
-        if (base / rel).is_file():
-            return base / rel
-    raise ConfigError("shipped default not found; run from the cimsim checkout or give the path", file=rel)
-
-
-def _split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
-    """Route ``--set`` overrides to the arch or the workload by their first key (or an explicit prefix)."""
-    from cimsim.spec.loader import parse_override
-    from cimsim.spec.workload import WorkloadSpec
-
-    arch, wl = [], []
-    for text in sets:
-        path, value = parse_override(text)
-        head, _, rest = path.partition(".")
-        if head in ("arch", "workload") and rest:
-            (arch if head == "arch" else wl).append((rest, value))
-        elif head in ARCH_KEYS:
-            arch.append((path, value))
-        elif head in WorkloadSpec.model_fields and head != "name":
-            wl.append((path, value))
-        else:
-            raise ConfigError(f"unknown field {path!r}", file="--set", field=path,
-                              allowed="an arch section (" + ", ".join(sorted(ARCH_KEYS)) + "), a workload field ("
-                              + ", ".join(sorted(set(WorkloadSpec.model_fields) - {"name"}))
-                              + "), or arch.<path> / workload.<path>")
-    return arch, wl
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="cimsim")
-def cli() -> None:
-    """cimsim: compute-in-memory simulator for Bayesian binary NNs on STT-MRAM crossbars (SpinDrop)."""
+from cimsim.cli._app import DEFAULT_ARCH, DEFAULT_WORKLOAD, cli, default_path, split_sets
+from cimsim.errors import ConfigError
 
 
 @cli.command()
@@ -66,8 +23,8 @@ def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
     from cimsim.report.text import describe_text
     from cimsim.spec.loader import load_arch
 
-    path = Path(arch) if arch else _default_path(DEFAULT_ARCH)
-    arch_over, wl_over = _split_sets(sets)
+    path = Path(arch) if arch else default_path(DEFAULT_ARCH)
+    arch_over, wl_over = split_sets(sets)
     if wl_over:
         raise ConfigError("describe takes architecture fields only", file="--set", field=wl_over[0][0])
     spec = load_arch(path, arch_over)
@@ -123,9 +80,9 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
     from cimsim.simulate import Options, simulate
     from cimsim.spec.loader import load_arch, load_workload
 
-    arch_path = Path(arch) if arch else _default_path(DEFAULT_ARCH)
-    wl_path = Path(workload) if workload else _default_path(DEFAULT_WORKLOAD)
-    arch_over, wl_over = _split_sets(sets)
+    arch_path = Path(arch) if arch else default_path(DEFAULT_ARCH)
+    wl_path = Path(workload) if workload else default_path(DEFAULT_WORKLOAD)
+    arch_over, wl_over = split_sets(sets)
     arch_spec = load_arch(arch_path, arch_over)
     wl_spec = load_workload(wl_path, wl_over)
     bars: dict[str, tqdm] = {}
@@ -149,27 +106,3 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
     if trace_file:
         write_chrome_trace(result.engine.trace, trace_file)
     click.echo(dumps(result.to_json()) if fmt == "json" else run_text(result))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors are one line on stderr and exit status 2."""
-    try:
-        cli.main(args=argv, prog_name="cimsim", standalone_mode=False)
-    except CimsimError as exc:
-        click.echo(f"cimsim: error: {exc.one_line()}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("cimsim: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        ctx = getattr(exc, "ctx", None)
-        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        click.echo(f"cimsim: error: {' '.join(exc.format_message().split())}{where}", err=True)
-        sys.exit(2)
-    except OSError as exc:
-        click.echo(f"cimsim: error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""``python -m cimsim``: the same as the ``cimsim`` command."""
+
+from cimsim.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m cimsim.cli``."""
+
+from cimsim.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""The click group, shared helpers and the console entry point. Commands live in sibling modules, one per
+command family; ``cimsim.cli`` is the only package that prints or exits."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cimsim.errors import CimsimError, ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_ARCH = "arch_configs/spindrop.yaml"
+DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
+ARCH_KEYS = {"technology", "clock", "mtj", "cell", "crossbar", "column_periphery", "spindrop", "variation",
+             "digital", "buffer", "interconnect", "chip", "controller"}
+
+
+def default_path(rel: str) -> Path:
+    """A shipped default, found from the working directory or the source checkout."""
+    for base in (Path.cwd(), REPO_ROOT):
+        if (base / rel).is_file():
+            return base / rel
+    raise ConfigError("shipped default not found; run from the cimsim checkout or give the path", file=rel)
+
+
+def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """Route ``--set`` overrides to the arch or the workload by their first key (or an explicit prefix)."""
+    from cimsim.spec.loader import parse_override
+    from cimsim.spec.workload import WorkloadSpec
+
+    arch, wl = [], []
+    for text in sets:
+        path, value = parse_override(text)
+        head, _, rest = path.partition(".")
+        if head in ("arch", "workload") and rest:
+            (arch if head == "arch" else wl).append((rest, value))
+        elif head in ARCH_KEYS:
+            arch.append((path, value))
+        elif head in WorkloadSpec.model_fields and head != "name":
+            wl.append((path, value))
+        else:
+            raise ConfigError(f"unknown field {path!r}", file="--set", field=path,
+                              allowed="an arch section (" + ", ".join(sorted(ARCH_KEYS)) + "), a workload field ("
+                              + ", ".join(sorted(set(WorkloadSpec.model_fields) - {"name"}))
+                              + "), or arch.<path> / workload.<path>")
+    return arch, wl
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cimsim")
+def cli() -> None:
+    """cimsim: compute-in-memory simulator for Bayesian binary NNs on STT-MRAM crossbars (SpinDrop)."""
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors are one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="cimsim", standalone_mode=False)
+    except CimsimError as exc:
+        click.echo(f"cimsim: error: {exc.one_line()}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("cimsim: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        click.echo(f"cimsim: error: {' '.join(exc.format_message().split())}{where}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"cimsim: error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+
