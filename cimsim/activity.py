@@ -1,8 +1,16 @@
-"""Action counts per layer and component: the structural part every run shares, and the expected
-data-dependent part used when no functional run is made (``--hardware-only``).
+"""The one action-count model (DESIGN.md §4 "Energy"): what every (input, pass) job does on each layer.
 
-Keys are ``"component.action"`` with the component names of :mod:`cimsim.hardware`. Counts are per job
-(one input, one MC pass) unless a function says otherwise.
+Keys are ``"instance.action"`` with the instance names of :mod:`cimsim.hardware` and the actions of its
+component. The ledger prices every count whose action is not ``composite`` (a composite action's count is the
+timing-level event; its energy is in the finer actions also counted here). The event engine counts the
+timing-level events it executes (:data:`TIMED_ACTIONS`), and a test holds those equal to this model on every
+shipped configuration and schedule.
+
+Three parts:
+- :func:`structural_per_job`: data-independent actions of one job on one layer (geometry of the mapping);
+- :func:`mask_generations` + the dropout source's own :meth:`mask_action_counts`: dropout bits;
+- data-dependent crossbar activity (driven rows, conducting cells): counted by the functional run, or
+  :func:`expected_counts` without one (``--hardware-only``).
 """
 
 from __future__ import annotations
@@ -19,6 +27,11 @@ from cimsim.mapping import LayerMap, Mapping
 ASSUMED_INPUT_BIT_DENSITY = 0.5
 ASSUMED_LRS_FRACTION = 0.5
 
+#: The timing-level events the engine schedules, by count key.
+TIMED_ACTIONS = ("crossbar.read_row_group", "column_periphery.convert", "accumulator.accumulate",
+                 "dropout_source.generate", "local_buffer.write", "global_buffer.write", "interconnect.transfer",
+                 "controller.issue")
+
 Counts = dict[str, dict[str, float]]
 
 
@@ -26,14 +39,22 @@ def new_counts() -> defaultdict[str, defaultdict[str, float]]:
     return defaultdict(lambda: defaultdict(float))
 
 
+def input_buffer(lm: LayerMap) -> str:
+    """The buffer a layer reads its inputs from (the network's inputs sit in the chip buffer)."""
+    return "global_buffer" if lm.first else "local_buffer"
+
+
+def output_buffer(lm: LayerMap) -> str:
+    """The buffer a layer writes its outputs to (the logits go to the chip buffer)."""
+    return "global_buffer" if lm.last else "local_buffer"
+
+
 def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
-    """Data-independent actions of one job on one layer."""
-    arch = hw.arch
-    planes = lm.planes
-    port, bus = arch.buffer.port_width_bits, arch.interconnect.bus_width_bits
-    conversions = lm.mvms * lm.total_row_groups * lm.outputs * planes
+    """Data-independent actions of one job (one input, one pass) on one layer."""
+    bus = hw.component("interconnect").width_bits
+    conversions = lm.mvms * lm.conversions_per_mvm
     c = {
-        "crossbar.row_group_read": lm.mvms * lm.total_row_groups * lm.col_blocks * planes,
+        "crossbar.read_row_group": lm.mvms * lm.reads_per_mvm,
         "crossbar.precharge_column": conversions,
         "column_periphery.convert": conversions,
         "accumulator.accumulate": conversions,
@@ -45,15 +66,16 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
         "interconnect.transfer": math.ceil(lm.out_bits / bus),
         "controller.issue": 1,
     }
-    in_reads = lm.mvms * math.ceil(lm.fan_in * planes / port)
-    c["global_buffer.read" if lm.first else "local_buffer.read"] = in_reads
-    c["global_buffer.write" if lm.last else "local_buffer.write"] = (
-        lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(port))
+    src = input_buffer(lm)
+    c[f"{src}.read"] = lm.mvms * math.ceil(lm.fan_in * lm.planes / hw.component(src).port_width_bits)
+    dst = output_buffer(lm)
+    c[f"{dst}.write"] = lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(hw.component(dst).port_width_bits)
     return c
 
 
 def mask_generations(lm: LayerMap, inputs: int, passes: int, regenerate: str) -> float:
-    """Dropout bits generated for ``inputs`` × ``passes`` jobs on one layer."""
+    """Dropout bits generated for ``inputs`` × ``passes`` jobs on one layer (``per_pass``: T masks shared by
+    every input, generated once)."""
     if not lm.dropout:
         return 0.0
     if regenerate == "per_pass":
@@ -62,27 +84,24 @@ def mask_generations(lm: LayerMap, inputs: int, passes: int, regenerate: str) ->
     return float(inputs * passes * per_job)
 
 
-def add_mask_counts(counts: dict[str, float], hw: Hardware, generated: float, drops: float) -> None:
-    """Dropout-source actions for ``generated`` bits of which ``drops`` switched (read as drop)."""
-    if hw.arch.spindrop.model == "lfsr":
-        counts["dropout_source.generate"] += generated
-        return
-    counts["dropout_source.stochastic_write"] += generated
-    counts["dropout_source.read"] += generated
-    counts["dropout_source.reset"] += drops if hw.arch.spindrop.reset_policy == "on_switch" else generated
+def add_mask_counts(counts: dict[str, float], hw: Hardware, generated: float, dropped: float) -> None:
+    """Dropout-source actions for ``generated`` bits of which ``dropped`` read as drop (the source's model
+    says which actions those are)."""
+    for action, n in hw.component("dropout_source").mask_action_counts(generated, dropped).items():
+        counts[f"dropout_source.{action}"] += n
 
 
-def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int, p: float,
-                    regenerate: str) -> Counts:
+def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> Counts:
     """Expected action counts of ``inputs`` × ``passes`` jobs without data (hardware-only mode).
 
-    Driven rows: every row of a binary layer carries ±1, so a row is driven unless dropped (probability
-    1 − p); first-layer bit planes have density ASSUMED_INPUT_BIT_DENSITY; the cells of driven rows conduct
-    in the low-resistance state with probability ASSUMED_LRS_FRACTION. Zero-padded conv rows are counted as
-    driven (an overestimate of k-border windows).
+    Driven rows: every row of a binary layer carries ±1, so a row is driven unless dropped (the source's
+    realised p); first-layer bit planes have density ASSUMED_INPUT_BIT_DENSITY; the cells of driven rows
+    conduct in the low-resistance state with probability ASSUMED_LRS_FRACTION. Zero-padded conv rows are
+    counted as driven (an overestimate of k-border windows).
     """
     counts = new_counts()
-    p_drop = hw.component("dropout_source").p_nominal if hw.arch.spindrop.model == "mtj_spindrop" else p
+    p_drop = hw.component("dropout_source").p_realized
+    regenerate = hw.design.regenerate
     jobs = inputs * passes
     for lm in mapping.layers:
         c = counts[lm.name]

@@ -1,33 +1,89 @@
-"""Builds the component instances of a chip from an arch spec and rolls up area and leakage.
+"""Builds the component instances of a chip from the Design and rolls up area and leakage.
 
 The chip is the hardware you pay for: area and leakage count every provisioned instance, whether or not a
-workload uses it (utilization is reported by the mapping).
+workload uses it (utilization is reported by the mapping). Each arch section names its model; the component
+class of that model builds itself from the section (:meth:`cimsim.components.base.Component.from_spec`), so
+nothing here knows a model's name. This module decides only *how many* of each block the chip has.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cimsim.components import mtj
 from cimsim.components.base import Component, Context, model_class
-from cimsim.components.cell import CellGeometry
-from cimsim.components.crossbar import Crossbar
 from cimsim.errors import ConfigError
-from cimsim.spec.arch import ArchSpec, MTJSpec
+from cimsim.resolve import Design
+from cimsim.spec.arch import ArchSpec, MTJSpec, component_sections
 
-# When neither the arch (spindrop.target_p) nor a workload gives p, describe the module at p = 0.2,
-# the default knob of SPINDROP.md ("dropout probability p ... default 0.2").
-DEFAULT_DESCRIBE_P = 0.2
-# Components that live in tiles (power-gated with their tile); the rest are chip-level.
-PER_TILE = frozenset({"crossbar", "column_periphery", "dropout_source", "accumulator", "adder_tree", "comparator",
-                      "local_buffer"})
+if TYPE_CHECKING:
+    from cimsim.mapping import Mapping
 
 
 def mtj_params(spec: MTJSpec, t_ref_k: float) -> mtj.MTJParams:
     """Device parameters of an MTJ spec section."""
     return mtj.MTJParams(**spec.model_dump(), t_ref_k=t_ref_k)
+
+
+@dataclass
+class Build:
+    """What a component sees while the chip is built: the specs, the settled design, the operating point
+    and the parts built before it (in :data:`BUILD_ORDER`)."""
+
+    design: Design
+    ctx: Context
+    parts: dict[str, Component] = field(default_factory=dict)
+
+    @property
+    def arch(self) -> ArchSpec:
+        return self.design.arch
+
+    def part(self, name: str) -> Component:
+        return self.parts[name]
+
+    def mtj_params(self, which: str) -> mtj.MTJParams:
+        """Parameters of the ``storage`` or ``dropout`` MTJ."""
+        return mtj_params(getattr(self.arch.mtj, which), self.arch.mtj.t_ref_k)
+
+
+def _modules(design: Design, parts: dict[str, Component], mapping: Mapping | None) -> int:
+    """Dropout modules on the chip: those the mapped network uses (every copy), or, for a chip described
+    without a workload, one per ``rows_per_module`` rows of every array (``layer_scale``: one per chip)."""
+    if mapping is not None:
+        return sum(lm.modules for lm in mapping.layers) * mapping.replicas
+    if design.granularity == "layer_scale":
+        return 1
+    xb = parts["crossbar"]
+    arrays = design.arch.chip.tiles * design.arch.chip.arrays_per_tile
+    return arrays * math.ceil(xb.rows / design.arch.spindrop.rows_per_module)
+
+
+def _arrays(d: Design) -> int:
+    return d.arch.chip.tiles * d.arch.chip.arrays_per_tile
+
+
+#: instance name → how many the chip has (design, parts built so far, mapping or None), in build order.
+COUNTS: dict[str, Callable[[Design, dict[str, Component], Any], int]] = {
+    "crossbar": lambda d, p, m: _arrays(d),
+    "column_periphery": lambda d, p, m: _arrays(d) * math.ceil(p["crossbar"].cols
+                                                             / p["column_periphery"].columns_per_converter),
+    "dropout_source": _modules,
+    "accumulator": lambda d, p, m: _arrays(d) * p["crossbar"].cols,
+    "adder_tree": lambda d, p, m: d.arch.chip.tiles * p["crossbar"].cols,
+    "comparator": lambda d, p, m: d.arch.chip.tiles * p["crossbar"].cols,
+    "local_buffer": lambda d, p, m: d.arch.chip.tiles,
+    "global_buffer": lambda d, p, m: 1,
+    "interconnect": lambda d, p, m: p["interconnect"].channels,
+    "controller": lambda d, p, m: 1,
+}
+#: instance name → the arch section it is built from, where they differ (the YAML keeps the design's name).
+SECTION_OF_INSTANCE = {"dropout_source": "spindrop"}
+#: Components that live in tiles (power-gated with their tile); the rest are chip-level.
+PER_TILE = frozenset({"crossbar", "column_periphery", "dropout_source", "accumulator", "adder_tree", "comparator",
+                      "local_buffer"})
 
 
 @dataclass(frozen=True)
@@ -41,22 +97,31 @@ class Instance:
 
 @dataclass
 class Hardware:
-    """The chip: every component instance, its operating point and the spec it came from."""
+    """The chip: every component instance, its operating point and the design it came from."""
 
-    arch: ArchSpec
+    design: Design
     ctx: Context
     instances: dict[str, Instance] = field(default_factory=dict)
-    levels: int = 0
-    converters_per_array: int = 0
-    modules_per_array: int = 0
-    dropout_p: float = DEFAULT_DESCRIBE_P
+
+    @property
+    def arch(self) -> ArchSpec:
+        return self.design.arch
 
     @property
     def arrays(self) -> int:
-        return self.arch.chip.tiles * self.arch.chip.arrays_per_tile
+        return _arrays(self.design)
 
-    def component(self, name: str) -> Component:
+    def component(self, name: str) -> Any:
         return self.instances[name].component
+
+    @property
+    def levels(self) -> int:
+        """Output codes of the column periphery."""
+        return self.component("column_periphery").levels
+
+    @property
+    def converters_per_array(self) -> int:
+        return self.instances["column_periphery"].count // self.arrays
 
     def area_breakdown_m2(self) -> dict[str, float]:
         return {n: i.count * i.component.area_m2() for n, i in self.instances.items()}
@@ -80,7 +145,7 @@ class Hardware:
         return {n: w * (frac if n in PER_TILE else 1.0) for n, w in full.items()}
 
     def cycles(self, name: str, action: str) -> int:
-        return self.component(name).action(action).cycles(self.ctx.clock_hz)
+        return self.component(name).cycles(action, self.ctx.clock_hz)
 
     def describe(self) -> dict[str, Any]:
         """The JSON document ``cimsim describe`` prints."""
@@ -91,100 +156,48 @@ class Hardware:
                 "name": inst.name, "model": c.model, "count": inst.count,
                 "area_m2": c.area_m2(), "leakage_w": c.leakage_w(),
                 "actions": {a: {"energy_j": act.energy_j, "latency_s": act.latency_s,
-                                "latency_cycles": act.cycles(self.ctx.clock_hz)}
+                                "latency_cycles": c.cycles(a, self.ctx.clock_hz)}
                             for a, act in c.actions().items()},
             })
+        src = self.component("dropout_source")
         return {"name": self.arch.name, "area_m2": self.area_m2(), "area_breakdown_m2": self.area_breakdown_m2(),
                 "leakage_w": self.leakage_w(), "clock_hz": self.ctx.clock_hz,
-                "arrays": self.arrays, "column_levels": self.levels, "dropout_p": self.dropout_p,
+                "arrays": self.arrays, "column_levels": self.levels,
+                "dropout": {"granularity": self.design.granularity, "trained_p": self.design.trained_p,
+                            "hardware_p": self.design.hardware_p, "realized_p": src.p_realized},
                 "components": comps}
 
 
-def column_levels(arch: ArchSpec, file: str | None = None) -> int:
-    """Output codes of the column periphery."""
-    cp = arch.column_periphery
-    model_class("column_periphery", cp.model, field="column_periphery.model", file=file)
-    if cp.model == "mlsa":
-        return cp.levels if cp.levels is not None else 2 * arch.crossbar.rows_active + 1
-    if cp.model == "sense_amp":
-        if cp.levels not in (None, 2) or cp.bits not in (None, 1):
-            raise ConfigError("a 1-bit sense_amp has exactly 2 levels", file=file, field="column_periphery.levels")
-        return 2
-    if cp.bits is None:
-        raise ConfigError(f"the {cp.model} converter needs bits", file=file, field="column_periphery.bits",
-                          allowed="1..12")
-    return 2 ** cp.bits
-
-
-def build_hardware(arch: ArchSpec, *, dropout_p: float | None = None, file: str | None = None) -> Hardware:
-    """Instantiate every component of ``arch``.
+def build_hardware(design: Design, mapping: Mapping | None = None) -> Hardware:
+    """Instantiate every component of ``design.arch``.
 
     Args:
-        arch: validated architecture.
-        dropout_p: the workload's trained drop probability (used when ``spindrop.target_p`` is unset).
-        file: the arch file, for error messages.
+        design: the settled design (:func:`cimsim.resolve.resolve`).
+        mapping: the network's placement; when given, the chip carries the dropout modules it uses.
+
+    Raises:
+        ConfigError: a section's values are out of what its model can realise (names the section).
     """
+    arch = design.arch
     ctx = Context(node_nm=arch.technology.node_nm, vdd_v=arch.technology.vdd_v,
                   temperature_k=arch.technology.temperature_k, clock_hz=arch.clock.frequency_hz)
-    xb, cp, sd, ch = arch.crossbar, arch.column_periphery, arch.spindrop, arch.chip
-    storage = mtj_params(arch.mtj.storage, arch.mtj.t_ref_k)
-    dropout_dev = mtj_params(arch.mtj.dropout, arch.mtj.t_ref_k)
-    cell = CellGeometry(arch.cell.type, arch.cell.area_f2_per_device, ctx.node_nm)
-    r_lrs = mtj.r_p_ohm(storage) + arch.cell.r_access_ohm
-    r_hrs = float(mtj.r_ap_ohm(storage, xb.read_voltage_v)) + arch.cell.r_access_ohm
-    crossbar = Crossbar(ctx, rows=xb.rows, cols=xb.cols, rows_active=xb.rows_active, cell=cell,
-                        r_lrs_ohm=r_lrs, r_hrs_ohm=r_hrs, read_voltage_v=xb.read_voltage_v,
-                        read_pulse_s=xb.read_pulse_s, wire_cap_f_per_m=xb.wire_cap_f_per_m,
-                        write_current_a=arch.cell.write_current_a, write_pulse_s=arch.cell.write_pulse_s)
-    levels = column_levels(arch, file)
-    conv_cls = model_class("column_periphery", cp.model, field="column_periphery.model", file=file)
-    try:
-        converter = conv_cls(ctx, levels=levels, sample_rate_hz=cp.sample_rate_hz or ctx.clock_hz,
-                             column_resistance_ohm=0.5 * (r_lrs + r_hrs) / xb.rows_active,
-                             read_voltage_v=xb.read_voltage_v)
-    except ValueError as exc:
-        raise ConfigError(str(exc), file=file, field="column_periphery") from None
-    converters_per_array = math.ceil(xb.cols / cp.columns_per_converter)
-
-    p = sd.target_p if sd.target_p is not None else (dropout_p if dropout_p is not None else DEFAULT_DESCRIBE_P)
-    src_cls = model_class("dropout_source", sd.model, field="spindrop.model", file=file)
-    try:
-        if sd.model == "mtj_spindrop":
-            source = src_cls(ctx, device=dropout_dev, target_p=p, write_current_a=sd.write_current_a,
-                             write_pulse_s=sd.write_pulse_s, reset_current_a=sd.reset_current_a,
-                             reset_pulse_s=sd.reset_pulse_s, reset_policy=sd.reset_policy,
-                             read_voltage_v=sd.read_voltage_v, read_pulse_s=sd.read_pulse_s)
-        else:
-            source = src_cls(ctx, lfsr_bits=sd.lfsr_bits, comparator_bits=sd.comparator_bits)
-    except ValueError as exc:
-        raise ConfigError(str(exc), file=file, field="spindrop") from None
-    arrays = ch.tiles * ch.arrays_per_tile
-    if sd.granularity == "layer_scale":
-        modules_per_array, modules = 0, 1  # Scale-Dropout: one stochastic unit for the whole model
-    else:
-        modules_per_array = math.ceil(xb.rows / sd.rows_per_module)
-        modules = arrays * modules_per_array
-
-    acc_bits = arch.digital.accumulator_bits
-    bus = arch.interconnect
-    inst = [
-        Instance("crossbar", crossbar, arrays),
-        Instance("column_periphery", converter, arrays * converters_per_array),
-        Instance("dropout_source", source, modules),
-        Instance("accumulator", model_class("accumulator", "aladdin")(ctx, bits=acc_bits), arrays * xb.cols),
-        Instance("adder_tree", model_class("adder_tree", "aladdin")(ctx, inputs=max(2, ch.arrays_per_tile),
-                                                                    bits=acc_bits), ch.tiles * xb.cols),
-        Instance("comparator", model_class("comparator", "aladdin")(ctx, bits=acc_bits), ch.tiles * xb.cols),
-        Instance("local_buffer", model_class("buffer", "sram")(ctx, size_bytes=arch.buffer.local_kib * 1024,
-                                                               port_width_bits=arch.buffer.port_width_bits,
-                                                               ports=arch.buffer.ports), ch.tiles),
-        Instance("global_buffer", model_class("buffer", "sram")(ctx, size_bytes=arch.buffer.global_kib * 1024,
-                                                                port_width_bits=arch.buffer.port_width_bits,
-                                                                ports=arch.buffer.ports), 1),
-        Instance("interconnect", model_class("interconnect", "wire_bus")(ctx, width_bits=bus.bus_width_bits,
-                                                                         length_m=bus.hop_length_m), bus.channels),
-        Instance("controller", model_class("controller", "fsm")(ctx), 1),
-    ]
-    return Hardware(arch=arch, ctx=ctx, instances={i.name: i for i in inst}, levels=levels,
-                    converters_per_array=converters_per_array, modules_per_array=modules_per_array,
-                    dropout_p=p)
+    b = Build(design=design, ctx=ctx)
+    sections = component_sections()
+    instances: dict[str, Instance] = {}
+    for name, count in COUNTS.items():
+        section = SECTION_OF_INSTANCE.get(name, name)
+        params = getattr(arch, section)
+        cls = model_class(sections[section].kind, params.model, field=f"{section}.model", file=design.arch_file)
+        try:
+            comp = cls.from_spec(params, b)
+            b.parts[name] = comp
+            n = count(design, b.parts, mapping)
+            # every cost is checked where it is made (Action), area and leakage here
+            if not (math.isfinite(comp.area_m2()) and comp.area_m2() >= 0 and math.isfinite(comp.leakage_w())
+                    and comp.leakage_w() >= 0):
+                raise ValueError("area and leakage must be finite and >= 0")
+            comp.actions()
+        except (ValueError, ArithmeticError) as exc:
+            raise ConfigError(f"{cls.__name__}: {exc}", file=design.arch_file, field=section) from None
+        instances[name] = Instance(name, comp, n)
+    return Hardware(design=design, ctx=ctx, instances=instances)

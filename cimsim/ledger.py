@@ -16,8 +16,6 @@ from cimsim.activity import Counts
 from cimsim.hardware import Hardware
 
 LEAKAGE_ROW = "(leakage)"
-# Counts that describe activity but carry no energy of their own (their energy is in the finer actions).
-INFO_ONLY = {"crossbar.row_group_read"}
 
 
 @dataclass(frozen=True)
@@ -62,10 +60,11 @@ def build_ledger(hw: Hardware, counts: Counts, *, runtime_s: float, inferences: 
     rows = []
     for layer, actions in counts.items():
         for key, n in actions.items():
-            if key in INFO_ONLY or n == 0:
-                continue
             comp, action = key.split(".", 1)
-            e = hw.component(comp).action(action).energy_j
+            act = hw.component(comp).action(action)
+            if act.composite or n == 0:  # its energy is in the finer actions counted beside it
+                continue
+            e = act.energy_j
             rows.append((layer, comp, action, float(n), e, float(n) * e))
     leak = hw.active_leakage_breakdown_w(tiles_used if tiles_used is not None else hw.arch.chip.tiles)
     for name, watts in leak.items():

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cimsim.errors import MappingError
-from cimsim.spec.arch import ArchSpec
-from cimsim.spec.workload import Conv2dLayerSpec, WorkloadSpec
+from cimsim.resolve import Design
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,17 @@ class LayerMap:
         return min(self.outputs, self.cols)
 
     @property
+    def reads_per_mvm(self) -> int:
+        """Row-group reads per MVM summed over the layer's arrays and input bit planes (row blocks hold
+        whole row groups, since rows is a multiple of rows_active)."""
+        return self.planes * self.col_blocks * self.total_row_groups
+
+    @property
+    def conversions_per_mvm(self) -> int:
+        """Column conversions per MVM summed over the layer's arrays and input bit planes."""
+        return self.planes * self.total_row_groups * self.outputs
+
+    @property
     def utilization(self) -> float:
         """Fraction of the layer's arrays' cells holding a weight."""
         return self.fan_in * self.outputs / (self.arrays * self.rows * self.cols)
@@ -149,70 +159,37 @@ class Mapping:
         raise KeyError(name)
 
 
-def layer_shapes(workload: WorkloadSpec) -> list[tuple[int, int, int, int, int]]:
-    """Per layer (fan_in, outputs, mvms, in_channels, out_elements), propagating (C, H, W) through the net."""
-    c, h, w = workload.network.input_shape
-    out = []
-    for spec in workload.network.layers:
-        if isinstance(spec, Conv2dLayerSpec):
-            if spec.in_channels != c:
-                raise MappingError(f"expects {spec.in_channels} input channels, gets {c}",
-                                   field=f"network.layers.{spec.name}.in_channels")
-            ho = (h + 2 * spec.padding - spec.kernel_size) // spec.stride + 1
-            wo = (w + 2 * spec.padding - spec.kernel_size) // spec.stride + 1
-            if ho < 1 or wo < 1:
-                raise MappingError(f"kernel {spec.kernel_size} does not fit a {h}x{w} input",
-                                   field=f"network.layers.{spec.name}.kernel_size")
-            fan_in = spec.in_channels * spec.kernel_size ** 2
-            c, h, w = spec.out_channels, ho // spec.pool, wo // spec.pool
-            out.append((fan_in, spec.out_channels, ho * wo, spec.in_channels, c * h * w))
-        else:
-            if spec.in_features != c * h * w:
-                raise MappingError(f"in_features {spec.in_features} != {c * h * w} = flattened output of the "
-                                   "previous layer", field=f"network.layers.{spec.name}.in_features")
-            out.append((spec.in_features, spec.out_features, 1, spec.in_features, spec.out_features))
-            c, h, w = spec.out_features, 1, 1
-    return out
-
-
-def map_network(arch: ArchSpec, workload: WorkloadSpec, *, replicas: int | None = None) -> Mapping:
-    """Place ``workload``'s network on ``arch``.
+def map_network(design: Design) -> Mapping:
+    """Place the design's network on its chip (shapes, granularity and replicas come from the Design).
 
     Raises:
         MappingError: the network (× replicas) needs more arrays than the chip has.
     """
-    xb, sd = arch.crossbar, arch.spindrop
-    reps = replicas if replicas is not None else (arch.controller.replicas
-                                                  if arch.controller.schedule == "replicated" else 1)
-    gran = workload.dropout.granularity or sd.granularity
-    shapes = layer_shapes(workload)
-    n_layers = len(shapes)
+    arch = design.arch
+    xb, src = arch.crossbar, arch.spindrop
+    reps, gran = design.replicas, design.granularity
     layers: list[LayerMap] = []
     next_array = 0
-    for i, (spec, (fan_in, outputs, mvms, cin, out_el)) in enumerate(zip(workload.network.layers, shapes, strict=True)):
-        rb, cb = math.ceil(fan_in / xb.rows), math.ceil(outputs / xb.cols)
+    for ls in design.layers:
+        rb, cb = math.ceil(ls.fan_in / xb.rows), math.ceil(ls.outputs / xb.cols)
         ids = tuple(range(next_array, next_array + rb * cb))
         next_array += rb * cb
         tiles = tuple(sorted({a // arch.chip.arrays_per_tile for a in ids}))
-        kind = "conv2d" if isinstance(spec, Conv2dLayerSpec) else "linear"
-        karea = spec.kernel_size ** 2 if kind == "conv2d" else 1
-        dropped = spec.name in workload.dropout.layers
-        bits = (cin if (kind == "conv2d" and gran == "channel") else fan_in) if dropped else 0
-        if not dropped:
+        bits = (ls.in_channels if (ls.kind == "conv2d" and gran == "channel") else ls.fan_in) if ls.dropout else 0
+        if not ls.dropout:
             modules = gens = 0
         elif gran == "layer_scale":
             modules, gens = 1, bits
         else:
-            modules = math.ceil(bits / sd.rows_per_module)
+            modules = math.ceil(bits / src.rows_per_module)
             gens = math.ceil(bits / modules)
-        last = i == n_layers - 1
-        out_bits = out_el * (arch.digital.accumulator_bits if last else 1)
-        layers.append(LayerMap(name=spec.name, index=i, kind=kind, fan_in=fan_in, outputs=outputs, mvms=mvms,
-                               in_channels=cin, kernel_area=karea, out_bits=out_bits, row_blocks=rb,
-                               col_blocks=cb, rows=xb.rows, cols=xb.cols, rows_active=xb.rows_active,
-                               array_ids=ids, tile_ids=tiles, dropout=dropped, granularity=gran, mask_bits=bits,
-                               modules=modules, generations=gens, first=i == 0, last=last,
-                               planes=workload.network.input_bits if i == 0 else 1))
+        out_bits = ls.out_elements * (arch.accumulator.bits if ls.last else 1)
+        layers.append(LayerMap(name=ls.name, index=ls.index, kind=ls.kind, fan_in=ls.fan_in, outputs=ls.outputs,
+                               mvms=ls.mvms, in_channels=ls.in_channels, kernel_area=ls.kernel_area,
+                               out_bits=out_bits, row_blocks=rb, col_blocks=cb, rows=xb.rows, cols=xb.cols,
+                               rows_active=xb.rows_active, array_ids=ids, tile_ids=tiles, dropout=ls.dropout,
+                               granularity=gran, mask_bits=bits, modules=modules, generations=gens,
+                               first=ls.first, last=ls.last, planes=ls.planes))
     per_replica = next_array
     chip_arrays = arch.chip.tiles * arch.chip.arrays_per_tile
     # Each copy starts on a fresh tile so copies never share a tile's buffer ports.
@@ -220,7 +197,7 @@ def map_network(arch: ArchSpec, workload: WorkloadSpec, *, replicas: int | None 
     if tiles_per_replica * reps > arch.chip.tiles:
         raise MappingError(f"the network needs {per_replica} arrays ({tiles_per_replica} tiles) per copy × {reps} "
                            f"cop{'ies' if reps > 1 else 'y'}; the chip has {arch.chip.tiles} tiles of "
-                           f"{arch.chip.arrays_per_tile} arrays", field="chip.tiles",
+                           f"{arch.chip.arrays_per_tile} arrays", file=design.arch_file, field="chip.tiles",
                            allowed=f">= {tiles_per_replica * reps}")
     return Mapping(layers=tuple(layers), replicas=reps, arrays_per_replica=per_replica,
                    tiles_per_replica=tiles_per_replica, chip_arrays=chip_arrays)

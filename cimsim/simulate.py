@@ -1,7 +1,7 @@
 """The one entry point: ``simulate(arch, workload, options) -> Result`` (DESIGN.md §5).
 
-arch + workload → hardware → mapping → functional run (accuracy, uncertainty, activity counts) and
-event-driven timing run (cycles) → energy ledger → Result.
+arch + workload → resolve (Design) → mapping → hardware → functional run (accuracy, uncertainty, activity
+counts) and event-driven timing run (cycles) → energy ledger → Result.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from cimsim.network.corruptions import corrupt
 from cimsim.network.datasets import load_dataset, quantize_inputs
 from cimsim.network.ood import make_ood
 from cimsim.network.weights import load_network
+from cimsim.resolve import resolve
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.loader import load_arch, load_workload
 from cimsim.spec.workload import WorkloadSpec
@@ -46,8 +47,12 @@ class Options:
         passes: MC passes T (None: the workload's ``mc_passes``).
         seed: root seed of every random draw.
         limit: evaluate only the first N test inputs (None: the workload's ``limit``, else all).
-        hardware_only: skip the functional run; energy from expected activity (stated in the result).
-        timing_inputs: inputs the event engine schedules (timing is data-independent); None: all.
+        hardware_only: skip the functional run (no weights, no data set); energy from expected activity
+            (stated in the result).
+        inputs: hardware-only runs: inferences the energy and runtime are counted for (default 1; per-inference
+            numbers do not depend on it).
+        timing_inputs: inputs the event engine schedules (timing is data-independent): functional runs time
+            the first min(N, timing_inputs) inputs, hardware-only runs exactly timing_inputs; None: all.
         trace: keep Chrome-trace events of the timing run.
         ood: evaluate the workload's OOD sets.
         corruptions: evaluate the workload's corruptions.
@@ -58,6 +63,7 @@ class Options:
     seed: int = 0
     limit: int | None = None
     hardware_only: bool = False
+    inputs: int | None = None
     timing_inputs: int | None = 64
     trace: bool = False
     ood: bool = True
@@ -133,6 +139,14 @@ class Result:
                               "leakage_w": leak[n], "energy_per_inference_j": e.get(n, 0.0)}
                              for n, i in self.hardware.instances.items()])
 
+    def dropout_summary(self) -> dict[str, Any]:
+        """Granularity and the three p's: trained (the network's), hardware (the source's setting) and
+        realised (what the source's model makes of that setting with nominal parts)."""
+        d = self.hardware.design
+        return {"granularity": d.granularity, "regenerate": d.regenerate, "trained_p": d.trained_p,
+                "hardware_p": d.hardware_p, "realized_p": self.hardware.component("dropout_source").p_realized,
+                "modules": self.hardware.instances["dropout_source"].count}
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "latency_s": self.latency_s,
@@ -150,6 +164,7 @@ class Result:
             "arrays_total": self.mapping.chip_arrays,
             "array_area_used_m2": self.mapping.arrays_used * self.hardware.component("crossbar").area_m2(),
             "utilization": self.mapping.utilization,
+            "dropout": self.dropout_summary(),
             "timing": {"engine_cycles": self.engine.total_cycles, "closed_form_cycles": self.closed_form_cycles,
                        "contention_stall_cycles": self.engine.total_cycles - self.closed_form_cycles,
                        "timed_inputs": self.timed_inputs, "events": self.engine.events,
@@ -173,17 +188,20 @@ class Result:
         return out
 
 
-def _resolve(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
-             base_dir: str | Path | None, arch_file: str | None) -> tuple[ArchSpec, WorkloadSpec, Path, str | None]:
+def _load_specs(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
+                base_dir: str | Path | None, arch_file: str | None
+                ) -> tuple[ArchSpec, WorkloadSpec, Path, str | None, str | None]:
+    wl_file = None
     if not isinstance(arch, ArchSpec):
         arch_file = None if arch is None else str(arch)
         arch = load_arch(arch)
     if not isinstance(workload, WorkloadSpec):
         base = Path(workload).parent
+        wl_file = str(workload)
         workload = load_workload(workload)
     else:
         base = Path(base_dir) if base_dir is not None else Path(".")
-    return arch, workload, base, arch_file
+    return arch, workload, base, arch_file, wl_file
 
 
 def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
@@ -201,14 +219,18 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     opt = options or Options()
     wall: dict[str, float] = {}
     t0 = time.perf_counter()
-    arch, workload, base, arch_file = _resolve(arch, workload, base_dir, arch_file)
+    arch, workload, base, arch_file, wl_file = _load_specs(arch, workload, base_dir, arch_file)
     passes = opt.passes or workload.mc_passes
-    hw = build_hardware(arch, dropout_p=workload.dropout.p, file=arch_file)
-    mapping = map_network(arch, workload)
-    ds = load_dataset(workload.dataset, base)
-    limit = opt.limit or workload.limit
-    x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
-    n = int(x01.shape[0])
+    design = resolve(arch, workload, arch_file=arch_file, workload_file=wl_file)
+    mapping = map_network(design)
+    hw = build_hardware(design, mapping)
+    if opt.hardware_only:  # no weights, no data: the input count is the user's
+        n = opt.inputs or 1
+    else:
+        ds = load_dataset(workload.dataset, base)
+        limit = opt.limit or workload.limit
+        x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
+        n = int(x01.shape[0])
     wall["setup"] = time.perf_counter() - t0
 
     res_metrics: dict[str, Any] = {}
@@ -217,12 +239,11 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     per_sample = None
     module_p: dict[str, np.ndarray] = {}
     if opt.hardware_only:
-        counts = expected_counts(hw, mapping, inputs=n, passes=passes, p=workload.dropout.p,
-                                 regenerate=workload.dropout.regenerate)
+        counts = expected_counts(hw, mapping, inputs=n, passes=passes)
     else:
         t1 = time.perf_counter()
         net = load_network(workload.network, base)
-        ex = Executor(hw, mapping, net, workload, seed=opt.seed, passes=passes)
+        ex = Executor(hw, mapping, net, seed=opt.seed, passes=passes)
         module_p = ex.module_probabilities()
         bits = workload.network.input_bits
         cnt = new_counts()
@@ -279,8 +300,11 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
         wall["functional"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    timed = n if opt.timing_inputs is None else max(1, min(n, opt.timing_inputs))
-    plan = build_plan(hw, mapping, workload, inputs=timed, passes=passes)
+    if opt.hardware_only:
+        timed = opt.timing_inputs or n
+    else:
+        timed = n if opt.timing_inputs is None else max(1, min(n, opt.timing_inputs))
+    plan = build_plan(hw, mapping, inputs=timed, passes=passes)
     jobs = timed * passes
     eng = run_engine(plan, trace=opt.trace,
                      progress=(lambda d: opt.progress("timing", d, jobs)) if opt.progress else None)

@@ -14,6 +14,7 @@ from cimsim.components.crossbar import Crossbar
 from cimsim.errors import MappingError
 from cimsim.hardware import build_hardware, mtj_params
 from cimsim.mapping import map_network
+from cimsim.resolve import resolve
 from cimsim.spec.loader import load_arch, load_workload
 
 from .conftest import ARCH, CNN, MLP
@@ -53,9 +54,9 @@ def test_crossbar_read_energy_closed_forms():
 def test_spindrop_module_realizes_its_target_p_and_costs_follow_the_mtj_model():
     arch = load_arch(ARCH)
     for p in (0.1, 0.2, 0.5):
-        src = build_hardware(arch, dropout_p=p).component("dropout_source")
+        src = build_hardware(resolve(load_arch(ARCH, [("spindrop.target_p", p)]))).component("dropout_source")
         assert src.p_nominal == pytest.approx(p, abs=1e-9)
-    src = build_hardware(arch, dropout_p=0.2).component("dropout_source")
+    src = build_hardware(resolve(arch)).component("dropout_source")  # described at the default p = 0.2
     act = src.actions()
     assert act["reset"].energy_j == pytest.approx(0.9 * 100e-6 * 10e-9, rel=1e-12)    # Vdd·I·t
     assert act["stochastic_write"].energy_j == pytest.approx(0.9 * src.write_current_a * 10e-9, rel=1e-12)
@@ -79,7 +80,7 @@ def test_lfsr_dropout_source_from_registry():
 
 def test_mapping_blocks_groups_and_modules():
     arch = load_arch(ARCH)
-    mp = map_network(arch, load_workload(MLP))
+    mp = map_network(resolve(arch, load_workload(MLP)))
     fc1, fc2, fc3 = mp.layers
     assert (fc1.row_blocks, fc1.col_blocks, fc1.total_row_groups, fc1.planes) == (1, 2, 4, 4)
     assert (fc2.row_blocks, fc2.col_blocks, fc2.total_row_groups) == (2, 2, 16)
@@ -87,7 +88,7 @@ def test_mapping_blocks_groups_and_modules():
     assert mp.arrays_per_replica == 8 and fc2.array_ids == (2, 3, 4, 5) and fc2.tile_ids == (0, 1)
     assert fc2.modules == 256 and fc2.generations == 1 and not fc1.dropout
     assert fc1.utilization == pytest.approx(64 * 256 / (2 * 128 * 128))
-    cnn = map_network(arch, load_workload(CNN))
+    cnn = map_network(resolve(arch, load_workload(CNN)))
     conv2 = cnn.layer("conv2")
     assert conv2.granularity == "channel" and conv2.mask_bits == conv2.in_channels
     np.testing.assert_array_equal(conv2.bit_of_row()[:18], np.repeat([0, 1], 9))
@@ -96,19 +97,18 @@ def test_mapping_blocks_groups_and_modules():
 
 def test_rows_per_module_time_multiplexes_modules():
     arch = load_arch(ARCH, [("spindrop.rows_per_module", 4)])
-    fc2 = map_network(arch, load_workload(MLP)).layer("fc2")
+    fc2 = map_network(resolve(arch, load_workload(MLP))).layer("fc2")
     assert (fc2.modules, fc2.generations) == (64, 4)
     np.testing.assert_array_equal(fc2.module_of_row()[:8], [0, 0, 0, 0, 1, 1, 1, 1])
-    scale = map_network(load_arch(ARCH, [("spindrop.granularity", "layer_scale")]),
-                        load_workload(MLP).model_copy(update={"dropout": load_workload(MLP).dropout.model_copy(
-                            update={"granularity": None})})).layer("fc2")
+    scale = map_network(resolve(load_arch(ARCH, [("spindrop.granularity", "layer_scale")]),
+                                load_workload(MLP, [("dropout.granularity", None)]))).layer("fc2")
     assert (scale.modules, scale.generations) == (1, 256)
 
 
 def test_replicas_start_on_fresh_tiles_and_overflow_is_an_error():
     arch = load_arch(ARCH, [("chip.tiles", 8), ("controller.schedule", "replicated"), ("controller.replicas", 2)])
-    mp = map_network(arch, load_workload(MLP))
+    mp = map_network(resolve(arch, load_workload(MLP)))
     assert mp.replicas == 2 and mp.tiles_per_replica == 2 and mp.arrays_used == 16
     with pytest.raises(MappingError, match="chip.tiles"):
-        map_network(load_arch(ARCH, [("controller.schedule", "replicated"), ("controller.replicas", 3)]),
-                    load_workload(MLP))
+        map_network(resolve(load_arch(ARCH, [("controller.schedule", "replicated"), ("controller.replicas", 3)]),
+                            load_workload(MLP)))

@@ -35,7 +35,9 @@ def _assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> 
     ("crossbar:\n  rowz: 3\n", ["bad.yaml", "crossbar.rowz", "unknown key"]),
     ("controller: {schedule: fastest}\n", ["bad.yaml", "controller.schedule", "sequential"]),
     ("column_periphery: {model: magic_adc}\n", ["bad.yaml", "column_periphery.model", "mlsa"]),
-    ("column_periphery: {model: neurosim_sar}\n", ["bad.yaml", "column_periphery.bits", "1..12"]),
+    ("column_periphery: {model: neurosim_sar}\n", ["bad.yaml", "column_periphery.bits", "required"]),
+    ("column_periphery: {model: mlsa, bits: 5}\n", ["bad.yaml", "column_periphery.bits", "unknown key"]),
+    ("spindrop: {model: lfsr, write_pulse_s: 1.0e-8}\n", ["bad.yaml", "spindrop.write_pulse_s", "unknown key"]),
     ("crossbar: [1, 2\n", ["bad.yaml", "not valid YAML"]),
     ("- 1\n- 2\n", ["bad.yaml", "mapping"]),
 ])

@@ -17,26 +17,33 @@ from cimsim.errors import ConfigError
 SCHEDULES = ("sequential", "layer_pipelined", "replicated")
 
 
+def _with_counts(kw: dict) -> dict:
+    """Executed-action counts of a hand-made layer: every array reads all row groups and converts its columns."""
+    kw.setdefault("reads_per_mvm", kw["arrays"] * kw["row_groups"])
+    kw.setdefault("conversions_per_mvm", kw["arrays"] * kw["row_groups"] * kw["conversions"])
+    kw.setdefault("mask_bits", kw.get("modules", 0) * kw.get("generations", 0))
+    return kw
+
+
 def layer(name: str, **kw) -> LayerTiming:
     """A 1-cycle-everything layer: compute = 1 read + 1 conversion = 2 cycles, no buffer, no bus, no dropout."""
     base = dict(mvms=1, arrays=1, tile_ids=(0,), row_groups=1, read_cycles=1, conversions=1, converters=1,
                 convert_cycles=1, accumulate_cycles=0, reduce_cycles=0, buffer_accesses=0, buffer_cycles=1,
                 transfer_flits=0, transfer_cycles=1)
     base.update(kw)
-    return LayerTiming(name=name, **base)
+    return LayerTiming(name=name, **_with_counts(base))
 
 
 def random_layer(rng: np.random.Generator, name: str, tiles: tuple[int, ...]) -> LayerTiming:
     def n(lo: int, hi: int) -> int:
         return int(rng.integers(lo, hi + 1))
 
-    return LayerTiming(
-        name=name, mvms=n(1, 3), arrays=n(1, 3), tile_ids=tiles, row_groups=n(1, 3), read_cycles=n(1, 3),
+    return LayerTiming(name=name, **_with_counts(dict(
+        mvms=n(1, 3), arrays=n(1, 3), tile_ids=tiles, row_groups=n(1, 3), read_cycles=n(1, 3),
         conversions=n(0, 8), converters=n(1, 4), convert_cycles=n(1, 3), accumulate_cycles=n(0, 2),
         reduce_cycles=n(0, 2), buffer_accesses=n(0, 2), buffer_cycles=n(1, 2), transfer_flits=n(0, 3),
         transfer_cycles=n(1, 2), dropout=bool(n(0, 1)), modules=n(1, 3), generations=n(1, 4),
-        generate_cycles=n(1, 5), regenerate=("per_pass", "per_input", "per_window")[n(0, 2)],
-    )
+        generate_cycles=n(1, 5), regenerate=("per_pass", "per_input", "per_window")[n(0, 2)])))
 
 
 def random_plan(rng: np.random.Generator, schedule: str, *, uncontended: bool) -> TimingPlan:
@@ -93,8 +100,8 @@ def test_shared_adc_hand_computed():
                                     accumulate_cycles=1, reduce_cycles=2),))
     res = run_engine(plan)
     assert res.total_cycles == 30 == closed_form(plan).total_cycles
-    assert res.action_counts[("a", "conversion")] == 16
-    assert res.action_counts[("a", "row_group_read")] == 2
+    assert res.action_counts[("a", "column_periphery.convert")] == 16
+    assert res.action_counts[("a", "crossbar.read_row_group")] == 2
     # converters not shared: 8 conversions on 8 converters are one round of 3 → 2×(1+3+1)+2 = 12
     assert run_engine(replace(plan, layers=(replace(plan.layers[0], converters=8),))).total_cycles == 12
 
@@ -104,7 +111,7 @@ def test_modules_shared_by_rows_hand_computed():
     drop = layer("a", dropout=True, modules=2, generations=4, generate_cycles=5, regenerate="per_input")
     seq = run_engine(TimingPlan(layers=(drop,), passes=3))
     assert seq.total_cycles == 3 * (20 + 2)  # 66: mask then compute, per pass
-    assert seq.action_counts[("a", "mask_generation")] == 3 * 2 * 4
+    assert seq.action_counts[("a", "dropout_source.generate")] == 3 * 2 * 4
     assert seq.busy_cycles["modules:a:r0"] == 60
     # pipelined: mask j starts when mask j-1 is done and job j-1 started computing → masks back to back:
     # masks 0-20, 20-40, 40-60; computes 20-22, 40-42, 60-62 → 62 (the modules are the bottleneck)
@@ -116,7 +123,7 @@ def test_modules_shared_by_rows_hand_computed():
     for schedule in SCHEDULES:
         res = run_engine(TimingPlan(layers=(win,), passes=3, schedule=schedule))
         assert res.total_cycles == 3 * (2 * 20 + 2 * 2), schedule
-        assert res.action_counts[("a", "mask_generation")] == 3 * 2 * 2 * 4
+        assert res.action_counts[("a", "dropout_source.generate")] == 3 * 2 * 2 * 4
 
 
 def test_two_layers_one_tile_one_port_pipelined_hand_computed():
@@ -180,7 +187,7 @@ def test_per_pass_masks_make_later_inputs_faster_by_the_mask_cycles():
     mask = a.mask_cycles + b.mask_cycles  # 12 + 10
     assert res.latency_cycles[0] - res.latency_cycles[1] == passes * mask
     assert res.latency_cycles[1] == res.latency_cycles[2]
-    assert res.action_counts[("a", "mask_generation")] == passes * 3  # only during input 0
+    assert res.action_counts[("a", "dropout_source.generate")] == passes * 3  # only during input 0
     per_input = run_engine(TimingPlan(layers=(replace(a, regenerate="per_input"), b, c), passes=passes,
                                       inputs=3, tiles_per_replica=3))
     assert per_input.latency_cycles[2] - res.latency_cycles[2] == passes * a.mask_cycles
@@ -250,11 +257,12 @@ def test_busy_cycles_and_action_counts_add_up():
         jobs = plan.inputs * plan.passes
         for lay in plan.layers:
             reads = lay.arrays * lay.row_groups * lay.mvms * jobs
-            assert res.action_counts[(lay.name, "row_group_read")] == reads
-            assert res.action_counts[(lay.name, "conversion")] == reads * lay.conversions
-            assert res.action_counts[(lay.name, "transfer_flit")] == lay.transfer_flits * jobs
-            assert res.action_counts[(lay.name, "buffer_access")] == (
-                lay.mvms * lay.buffer_accesses * len(lay.tile_ids) * jobs)
+            assert res.action_counts[(lay.name, "crossbar.read_row_group")] == reads
+            assert res.action_counts[(lay.name, "column_periphery.convert")] == reads * lay.conversions
+            assert res.action_counts[(lay.name, "controller.issue")] == jobs
+            assert res.action_counts.get((lay.name, "interconnect.transfer"), 0) == lay.transfer_flits * jobs
+            writes = lay.mvms * lay.buffer_accesses * len(lay.tile_ids) * jobs
+            assert res.action_counts.get((lay.name, "local_buffer.write"), 0) == writes
         bus = sum(lay.transfer_flits * lay.transfer_cycles for lay in plan.layers) * jobs
         assert res.busy_cycles[BUS_KEY] == bus
 

@@ -7,20 +7,22 @@ import pytest
 
 from cimsim.activity import new_counts
 from cimsim.components import mtj
+from cimsim.components.quantizer import Quantizer
 from cimsim.functional.executor import Executor
-from cimsim.functional.periphery import Quantizer
 from cimsim.hardware import build_hardware, mtj_params
 from cimsim.mapping import map_network
 from cimsim.network.reference import reference_forward
+from cimsim.resolve import resolve
+from cimsim.spec.arch import ArchSpec
+from cimsim.spec.loader import apply_overrides, validate
 
 
 def _executor(arch, wl, net, *, passes=4, seed=0, **arch_changes):
-    a = arch.model_copy(deep=True)
-    for dotted, value in arch_changes.items():
-        section, field = dotted.split("__")
-        setattr(getattr(a, section), field, value)
-    hw = build_hardware(a, dropout_p=wl.dropout.p)
-    return Executor(hw, map_network(a, wl), net, wl, seed=seed, passes=passes)
+    over = [(k.replace("__", "."), v) for k, v in arch_changes.items()]
+    a = validate(ArchSpec, apply_overrides(arch.model_dump(), over, ArchSpec), file=None) if over else arch
+    design = resolve(a, wl)
+    mp = map_network(design)
+    return Executor(build_hardware(design, mp), mp, net, seed=seed, passes=passes)
 
 
 def _reference_with(net, x, masks, t, p):
@@ -46,11 +48,11 @@ def test_ideal_hardware_is_bit_identical_to_numpy_bnn(arch, shipped, regenerate)
     assert ex.exact
     x = x[:40]
     rec: dict = {}
-    got = ex.forward(x, mc=True, stream=0, chunk=0, record=rec)
+    got = ex.forward(x, mc=True, stream=0, input_ids=np.arange(len(x)), record=rec)
     assert set(rec) == set(wl.dropout.layers)
     want = _reference_with(net, x, rec, 3, wl.dropout.p)
     np.testing.assert_array_equal(got, want)
-    det = ex.forward(x, mc=False, stream=1, chunk=0)
+    det = ex.forward(x, mc=False, stream=1, input_ids=np.arange(len(x)))
     np.testing.assert_array_equal(det[0], reference_forward(net, x))
 
 
@@ -58,9 +60,9 @@ def test_grouped_path_equals_exact_path_with_enough_levels(arch, shipped):
     """Forcing the row-group path (noise 0, exact converter) reproduces the single-matmul result."""
     wl, net, x, _ = shipped
     ex = _executor(arch, wl, net, passes=2)
-    fast = ex.forward(x[:30], mc=True, stream=0, chunk=0)
+    fast = ex.forward(x[:30], mc=True, stream=0, input_ids=np.arange(30))
     ex.exact = False
-    slow = ex.forward(x[:30], mc=True, stream=0, chunk=0)
+    slow = ex.forward(x[:30], mc=True, stream=0, input_ids=np.arange(30))
     np.testing.assert_array_equal(fast, slow)
 
 
@@ -97,14 +99,14 @@ def test_quantizer_exact_clipped_and_quantized():
 def test_adc_with_enough_bits_is_exact_and_fewer_bits_clip(arch, shipped):
     wl, net, x, _ = shipped
     x = x[:30]
-    ideal = _executor(arch, wl, net, passes=1).forward(x, mc=False, stream=0, chunk=0)
+    ideal = _executor(arch, wl, net, passes=1).forward(x, mc=False, stream=0, input_ids=np.arange(len(x)))
     six = _executor(arch, wl, net, passes=1, column_periphery__model="neurosim_sar", column_periphery__bits=6,
-                    column_periphery__levels=None, column_periphery__full_scale_rows=16)
+                    column_periphery__full_scale_rows=16)
     assert six.quantizer.is_exact_for(16)
-    np.testing.assert_array_equal(six.forward(x, mc=False, stream=0, chunk=0), ideal)
-    sa = _executor(arch, wl, net, passes=1, column_periphery__model="sense_amp", column_periphery__levels=None,
+    np.testing.assert_array_equal(six.forward(x, mc=False, stream=0, input_ids=np.arange(len(x))), ideal)
+    sa = _executor(arch, wl, net, passes=1, column_periphery__model="sense_amp",
                    column_periphery__full_scale_rows=16)
-    assert not np.array_equal(sa.forward(x, mc=False, stream=0, chunk=0), ideal)
+    assert not np.array_equal(sa.forward(x, mc=False, stream=0, input_ids=np.arange(len(x))), ideal)
 
 
 def test_same_seed_same_result_other_seed_differs(arch, shipped):
@@ -116,19 +118,18 @@ def test_same_seed_same_result_other_seed_differs(arch, shipped):
     assert not np.array_equal(a, c)
 
 
-def test_chunking_does_not_change_results(arch, shipped):
+def test_per_input_results_do_not_depend_on_chunking_or_limit(arch, shipped):
+    """Masks and noise are keyed by (input, pass, layer): any chunk size or prefix gives bit-identical
+    per-input logits, in MC mode as well."""
     wl, net, x, _ = shipped
-    ex = _executor(arch, wl, net)
+    ex = _executor(arch, wl, net, variation__enabled=True, variation__sense_noise_sigma_lsb=0.3)
     whole = ex.run(x[:60])
     assert ex.chunk > 60
-    ex.chunk = 7
-    parts = ex.run(x[:60])
-    # masks are drawn per chunk, so results differ draw by draw but not in distribution; deterministic mode
-    # must agree exactly
-    assert whole.shape == parts.shape
-    ex2 = _executor(arch, wl, net)
-    ex2.chunk = 7
-    np.testing.assert_array_equal(ex.run(x[:60], mc=False), ex2.run(x[:60], mc=False))
+    np.testing.assert_array_equal(ex.run(x[:60], chunk=7), whole)
+    np.testing.assert_array_equal(ex.run(x[:20]), whole[:, :20])
+    # pass t of input i keeps its mask whatever T is
+    np.testing.assert_array_equal(_executor(arch, wl, net, passes=2, variation__enabled=True,
+                                            variation__sense_noise_sigma_lsb=0.3).run(x[:10]), whole[:2, :10])
 
 
 def _module_p(arch, wl, net, **changes):

@@ -14,9 +14,6 @@ from cimsim.errors import CimsimError, ConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_ARCH = "arch_configs/spindrop.yaml"
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
-ARCH_KEYS = {"technology", "clock", "mtj", "cell", "crossbar", "column_periphery", "spindrop", "variation",
-             "digital", "buffer", "interconnect", "chip", "controller"}
-
 
 def default_path(rel: str) -> Path:
     """A shipped default, found from the working directory or the source checkout."""
@@ -28,8 +25,11 @@ def default_path(rel: str) -> Path:
 
 def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
     """Route ``--set`` overrides to the arch or the workload by their first key (or an explicit prefix)."""
+    from cimsim.spec.arch import ArchSpec
     from cimsim.spec.loader import parse_override
     from cimsim.spec.workload import WorkloadSpec
+
+    arch_keys = set(ArchSpec.model_fields) - {"name"}
 
     arch, wl = [], []
     for text in sets:
@@ -37,13 +37,13 @@ def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple
         head, _, rest = path.partition(".")
         if head in ("arch", "workload") and rest:
             (arch if head == "arch" else wl).append((rest, value))
-        elif head in ARCH_KEYS:
+        elif head in arch_keys:
             arch.append((path, value))
         elif head in WorkloadSpec.model_fields and head != "name":
             wl.append((path, value))
         else:
             raise ConfigError(f"unknown field {path!r}", file="--set", field=path,
-                              allowed="an arch section (" + ", ".join(sorted(ARCH_KEYS)) + "), a workload field ("
+                              allowed="an arch section (" + ", ".join(sorted(arch_keys)) + "), a workload field ("
                               + ", ".join(sorted(set(WorkloadSpec.model_fields) - {"name"}))
                               + "), or arch.<path> / workload.<path>")
     return arch, wl

@@ -21,6 +21,7 @@ def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
     from cimsim.hardware import build_hardware
     from cimsim.report.files import dumps
     from cimsim.report.text import describe_text
+    from cimsim.resolve import resolve
     from cimsim.spec.loader import load_arch
 
     path = Path(arch) if arch else default_path(DEFAULT_ARCH)
@@ -28,7 +29,7 @@ def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
     if wl_over:
         raise ConfigError("describe takes architecture fields only", file="--set", field=wl_over[0][0])
     spec = load_arch(path, arch_over)
-    doc = build_hardware(spec, file=str(path)).describe()
+    doc = build_hardware(resolve(spec, arch_file=str(path))).describe()
     click.echo(dumps(doc) if fmt == "json" else describe_text(doc))
 
 
@@ -60,7 +61,9 @@ def models() -> None:
 @click.option("--limit", type=click.IntRange(1), help="evaluate only the first N test inputs")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
               help="override an arch or workload field, e.g. controller.schedule=layer_pipelined")
-@click.option("--hardware-only", is_flag=True, help="no functional run: energy from expected activity")
+@click.option("--hardware-only", is_flag=True,
+              help="no functional run (needs no weights or data set): energy from expected activity")
+@click.option("--inputs", type=click.IntRange(1), help="hardware-only: inferences to count [default: 1]")
 @click.option("--timing-inputs", type=click.IntRange(1), default=64, show_default=True,
               help="inputs the event engine schedules (timing is data-independent)")
 @click.option("--no-ood", is_flag=True, help="skip the OOD sets")
@@ -69,7 +72,7 @@ def models() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="write result.json and CSVs here")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="write a Chrome trace JSON")
 def run(arch: str | None, workload: str | None, passes: int | None, seed: int, limit: int | None,
-        sets: tuple[str, ...], hardware_only: bool, timing_inputs: int, no_ood: bool, no_corruptions: bool,
+        sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, no_ood: bool, no_corruptions: bool,
         fmt: str, out_dir: str | None, trace_file: str | None) -> None:
     """Simulate WORKLOAD on ARCH (defaults: the SpinDrop chip running the digits MLP)."""
     from tqdm import tqdm
@@ -94,7 +97,11 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
                                      leave=False, disable=None, file=sys.stderr)
         bar.update(done - bar.n)
 
-    opts = Options(passes=passes, seed=seed, limit=limit, hardware_only=hardware_only, timing_inputs=timing_inputs,
+    if inputs is not None and not hardware_only:
+        raise ConfigError("--inputs counts inferences of a --hardware-only run; a functional run counts its data set",
+                          field="--inputs", allowed="--inputs with --hardware-only, or --limit")
+    opts = Options(passes=passes, seed=seed, limit=limit, hardware_only=hardware_only, inputs=inputs,
+                   timing_inputs=timing_inputs,
                    trace=trace_file is not None, ood=not no_ood, corruptions=not no_corruptions, progress=progress)
     try:
         result = simulate(arch_spec, wl_spec, opts, base_dir=wl_path.parent, arch_file=str(arch_path))

@@ -2,17 +2,44 @@
 
 Both are ``kind = "column_periphery"`` models: one instance digitises one crossbar column, and the action
 ``"convert"`` is one conversion of that column. All of them take
-``(ctx, *, levels, sample_rate_hz, column_resistance_ohm, read_voltage_v)``.
+``(ctx, *, levels, sample_rate_hz, column_resistance_ohm, read_voltage_v)`` and build themselves from their
+YAML section (``columns_per_converter``, ``full_scale_rows`` and their own resolution field).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context
+from cimsim.components.quantizer import Quantizer
+from cimsim.spec.common import Spec
+
+
+class ColumnPeripheryParams(Spec):
+    """Fields every column-periphery section has (not itself a model)."""
+
+    columns_per_converter: int = Field(default=1, ge=1, le=256, description="columns time-sharing one converter")
+    full_scale_rows: int | None = Field(default=None, ge=1, le=4096,
+                                        description="partial sums beyond ±full_scale_rows clip; None: rows_active")
+
+
+class BitsParams(ColumnPeripheryParams):
+    bits: int = Field(ge=1, le=12, description="resolution of the ADC, bits (2^bits output codes)")
+
+
+class SarParams(BitsParams):
+    model: Literal["neurosim_sar"] = "neurosim_sar"
+
+
+class MurmannParams(BitsParams):
+    model: Literal["murmann_survey"] = "murmann_survey"
+    sample_rate_hz: float | None = Field(default=None, gt=0, le=1e11,
+                                         description="ADC sample rate, Hz; None: the clock")
 
 
 class ColumnPeriphery(Component):
@@ -51,6 +78,30 @@ class ColumnPeriphery(Component):
         self.sample_rate_hz = float(sample_rate_hz)
         self.column_resistance_ohm = float(column_resistance_ohm)
         self.read_voltage_v = float(read_voltage_v)
+        self.columns_per_converter = 1
+        self.full_scale_rows: float | None = None
+
+    @classmethod
+    def levels_from(cls, params: Any, rows_active: int) -> int:
+        """Output codes of this model for its section ``params`` (ADCs: 2^bits)."""
+        return 2 ** params.bits
+
+    @classmethod
+    def from_spec(cls, params: Any, build: Any) -> ColumnPeriphery:
+        xb = build.part("crossbar")
+        conv = cls(build.ctx, levels=cls.levels_from(params, xb.rows_active),
+                   sample_rate_hz=getattr(params, "sample_rate_hz", None) or build.ctx.clock_hz,
+                   column_resistance_ohm=0.5 * (xb.r_lrs_ohm + xb.r_hrs_ohm) / xb.rows_active,
+                   read_voltage_v=xb.read_voltage_v)
+        conv.columns_per_converter = params.columns_per_converter
+        conv.full_scale_rows = float(params.full_scale_rows or xb.rows_active)
+        return conv
+
+    def quantizer(self) -> Quantizer:
+        """The transfer function of one conversion (levels over ±full_scale_rows popcount steps)."""
+        if self.full_scale_rows is None:
+            raise ValueError("the converter's full scale is set when it is built for an array (from_spec)")
+        return Quantizer(self.levels, self.full_scale_rows)
 
     def _neurosim_r_term_w(self, c: float, d: float) -> float:
         """NeuroSim column-current term ``c·exp(-d·log10(R'))``, W, with ``R' = R·0.5 V / V_read``
@@ -120,6 +171,7 @@ class NeuroSimSarADC(ColumnPeriphery):
     """
 
     model: ClassVar[str] = "neurosim_sar"
+    Params = SarParams
 
     def __init__(self, ctx: Context, *, levels: int, sample_rate_hz: float, column_resistance_ohm: float,
                  read_voltage_v: float) -> None:
@@ -190,6 +242,7 @@ class MurmannSurveyADC(ColumnPeriphery):
     """
 
     model: ClassVar[str] = "murmann_survey"
+    Params = MurmannParams
 
     def __init__(self, ctx: Context, *, levels: int, sample_rate_hz: float, column_resistance_ohm: float,
                  read_voltage_v: float) -> None:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context
+from cimsim.spec.common import Spec
+
+
+class SRAMBufferParams(Spec):
+    """An SRAM buffer section (``local_buffer``: one per tile; ``global_buffer``: one per chip)."""
+
+    model: Literal["sram"] = "sram"
+    size_kib: float = Field(gt=0, le=1048576, description="capacity, KiB")
+    port_width_bits: int = Field(default=128, ge=8, le=4096, description="bits per buffer access")
+    ports: int = Field(default=1, ge=1, le=16, description="access ports (a contended resource in the engine)")
 
 #: SRAM read energy per bit vs array size at 45 nm, 0.9 V: 8 KB → 10 pJ / 64 b, 32 KB → 20 pJ / 64 b,
 #: 1 MB → 100 pJ / 64 b [lit: Horowitz, "Computing's energy problem", ISSCC 2014,
@@ -59,6 +70,12 @@ class SRAMBuffer(Component):
 
     kind: ClassVar[str] = "buffer"
     model: ClassVar[str] = "sram"
+    Params = SRAMBufferParams
+
+    @classmethod
+    def from_spec(cls, params: SRAMBufferParams, build: Any) -> SRAMBuffer:
+        return cls(build.ctx, size_bytes=params.size_kib * 1024, port_width_bits=params.port_width_bits,
+                   ports=params.ports)
 
     def __init__(self, ctx: Context, *, size_bytes: float, port_width_bits: int, ports: int) -> None:
         if not size_bytes > 0 or math.isinf(size_bytes):
@@ -75,16 +92,16 @@ class SRAMBuffer(Component):
         self.bits = self.size_bytes * 8.0
 
     def energy_per_bit_j(self) -> float:
-        return horowitz_energy_per_bit_j(self.size_bytes) * tech.energy_factor(
-            HOROWITZ_NODE_NM, self.ctx.node_nm, HOROWITZ_VDD_V, self.ctx.vdd_v)
+        return self.scale(horowitz_energy_per_bit_j(self.size_bytes), "energy", ref_node_nm=HOROWITZ_NODE_NM,
+                          ref_vdd_v=HOROWITZ_VDD_V)
 
     def area_m2(self) -> float:
         cells = self.bits * SRAM_CELL_F2 * tech.f2_m2(self.ctx.node_nm)
         return cells / ARRAY_EFFICIENCY * (1.0 + EXTRA_PORT_AREA * (self.ports - 1))
 
     def leakage_w(self) -> float:
-        return self.bits * LEAK_PER_BIT_W_45NM * tech.leakage_factor(
-            HOROWITZ_NODE_NM, self.ctx.node_nm, HOROWITZ_VDD_V, self.ctx.vdd_v)
+        return self.scale(self.bits * LEAK_PER_BIT_W_45NM, "leakage", ref_node_nm=HOROWITZ_NODE_NM,
+                          ref_vdd_v=HOROWITZ_VDD_V)
 
     def actions(self) -> dict[str, Action]:
         e_read = self.port_width_bits * self.energy_per_bit_j()

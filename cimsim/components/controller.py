@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
 
 from cimsim.components import digital
 from cimsim.components.base import Action, Component, Context
+from cimsim.spec.common import Spec
+
+Schedule = Literal["sequential", "layer_pipelined", "replicated"]
+
+
+class FSMControllerParams(Spec):
+    """The controller: its cost model and the schedule policy it runs (DESIGN.md §2)."""
+
+    model: Literal["fsm"] = "fsm"
+    state_bits: int = Field(default=64, ge=8, le=256,
+                            description="job-state register width, bits [assumed: 64 holds input, pass, layer and "
+                                        "window counters]")
+    schedule: Schedule = Field(default="sequential", description="how MC passes are issued (DESIGN.md §2)")
+    replicas: int = Field(default=1, ge=1, le=64, description="copies of the weights (replicated schedule)")
+    inputs_in_flight: int = Field(default=1, ge=1, le=1024, description="inputs whose passes may overlap")
+
+    @model_validator(mode="after")
+    def _replicas_need_policy(self) -> FSMControllerParams:
+        if self.replicas > 1 and self.schedule != "replicated":
+            raise ValueError("replicas > 1 needs schedule: replicated")
+        return self
 
 # Next-state logic [assumed]: one state_bits-wide counter (loop-index increment) and one state_bits-wide
 # comparator (loop-bound check): a loop-nest sequencer dispatches a job by incrementing and testing a counter.
@@ -25,6 +48,11 @@ class Controller(Component):
 
     kind: ClassVar[str] = "controller"
     model: ClassVar[str] = "fsm"
+    Params = FSMControllerParams
+
+    @classmethod
+    def from_spec(cls, params: FSMControllerParams, build: Any) -> Controller:
+        return cls(build.ctx, state_bits=params.state_bits)
 
     def __init__(self, ctx: Context, *, state_bits: int = 64) -> None:
         self.state_bits = digital._check_bits("state_bits", state_bits)

@@ -9,13 +9,44 @@ one action per activity unit and the ledger multiplies counts by them:
   for the read pulse (V_read²/(R + R_access)·t_read);
 - ``read_row_group``: the typical read used for timing and ``describe`` (rows_active rows, all columns,
   half the cells conducting in the low-resistance state);
-- ``write_weight``: programming one weight (every device of the cell, supply energy Vdd·I·t).
+- ``write_weight``: programming one weight (every device of the cell, supply energy Vdd·I·t: the write
+  convention of docs/models.md, the driver supply delivering I for t_p through access transistor and MTJ).
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cimsim.components import mtj
 from cimsim.components.base import Action, Component, Context
-from cimsim.components.cell import CellGeometry
+from cimsim.components.cell import CellGeometry, write_energy_j
+from cimsim.spec.common import Spec
+
+
+class STTCrossbarParams(Spec):
+    """YAML section ``crossbar`` of the STT-MRAM crossbar."""
+
+    model: Literal["stt_mram"] = "stt_mram"
+    rows: int = Field(default=128, ge=8, le=4096, description="word lines per array")
+    cols: int = Field(default=128, ge=8, le=4096, description="bit lines (weights columns) per array")
+    rows_active: int = Field(default=16, ge=1, le=512,
+                             description="rows driven at once (a row group); SpinDrop group drives 8 or 16 (SPINDROP.md)")
+    read_voltage_v: float = Field(default=0.1, gt=0, le=0.5, description="bit-line read voltage, V (REFERENCES §8) [derived]")
+    read_pulse_s: float = Field(default=1e-9, gt=0, le=1e-7,
+                                description="row-group read (sense) window, s; MLSA decides in 1 ns [code]")
+    wire_cap_f_per_m: float = Field(default=2e-10, gt=0, le=1e-9,
+                                    description="WL/BL wire capacitance, F/m (hwcomponents Wire) [code]")
+
+    @model_validator(mode="after")
+    def _groups_tile_rows(self) -> STTCrossbarParams:
+        if self.rows_active > self.rows:
+            raise ValueError(f"rows_active ({self.rows_active}) must not exceed rows ({self.rows})")
+        if self.rows % self.rows_active:
+            raise ValueError(f"rows ({self.rows}) must be a multiple of rows_active ({self.rows_active}) "
+                             "so row groups never straddle an array")
+        return self
 
 
 class Crossbar(Component):
@@ -35,10 +66,15 @@ class Crossbar(Component):
 
     kind = "crossbar"
     model = "stt_mram"
+    Params = STTCrossbarParams
 
     def __init__(self, ctx: Context, *, rows: int, cols: int, rows_active: int, cell: CellGeometry,
                  r_lrs_ohm: float, r_hrs_ohm: float, read_voltage_v: float, read_pulse_s: float,
-                 wire_cap_f_per_m: float, write_current_a: float, write_pulse_s: float) -> None:
+                 wire_cap_f_per_m: float, write_current_a: float, write_pulse_s: float,
+                 r_access_ohm: float = 0.0) -> None:
+        if not (0.0 <= r_access_ohm < min(r_lrs_ohm, r_hrs_ohm)):
+            raise ValueError(f"access resistance {r_access_ohm!r} Ω must be below the cell resistances")
+        self.r_access_ohm = r_access_ohm
         self.ctx = ctx
         self.rows, self.cols, self.rows_active = rows, cols, rows_active
         self.cell = cell
@@ -48,6 +84,29 @@ class Crossbar(Component):
         self.write_current_a, self.write_pulse_s = write_current_a, write_pulse_s
         # 1T-1MTJ needs one reference column per array to turn the {0,1} current into a ±1 sum.
         self.physical_cols = cols + (1 if cell.cell_type == "1T1MTJ" else 0)
+
+    @classmethod
+    def from_spec(cls, params: STTCrossbarParams, build: Any) -> Crossbar:
+        arch = build.arch
+        storage = build.mtj_params("storage")
+        cell = CellGeometry(arch.cell.type, arch.cell.area_f2_per_device, build.ctx.node_nm)
+        r_acc = arch.cell.r_access_ohm
+        r_lrs = mtj.r_p_ohm(storage) + r_acc
+        r_hrs = float(mtj.r_ap_ohm(storage, params.read_voltage_v)) + r_acc
+        return cls(build.ctx, rows=params.rows, cols=params.cols, rows_active=params.rows_active, cell=cell,
+                   r_lrs_ohm=r_lrs, r_hrs_ohm=r_hrs, read_voltage_v=params.read_voltage_v,
+                   read_pulse_s=params.read_pulse_s, wire_cap_f_per_m=params.wire_cap_f_per_m,
+                   write_current_a=arch.cell.write_current_a, write_pulse_s=arch.cell.write_pulse_s,
+                   r_access_ohm=r_acc)
+
+    def conductance_sigma_rel(self, ra_sigma_rel: float) -> float:
+        """Relative spread of a cell's read-path conductance for a relative RA spread ``ra_sigma_rel``.
+
+        RA moves the MTJ part of the read path only; the access transistor in series dilutes it by
+        R_MTJ / (R_MTJ + R_access), with R_MTJ the mean of the two states.
+        """
+        r_mtj = 0.5 * (self.r_lrs_ohm + self.r_hrs_ohm) - self.r_access_ohm
+        return ra_sigma_rel * r_mtj / (r_mtj + self.r_access_ohm)
 
     @property
     def i_lrs_a(self) -> float:
@@ -78,10 +137,9 @@ class Crossbar(Component):
         hrs = vr * self.i_hrs_a * t
         typical = (self.rows_active * drive + self.physical_cols * pre
                    + self.rows_active * self.physical_cols * 0.5 * (lrs + hrs))
-        r_mean = 0.5 * (self.r_lrs_ohm + self.r_hrs_ohm)
-        write = self.cell.devices_per_weight * self.write_current_a ** 2 * r_mean * self.write_pulse_s
+        write = self.cell.devices_per_weight * write_energy_j(vdd, self.write_current_a, self.write_pulse_s)
         return {
-            "read_row_group": Action(typical, t),
+            "read_row_group": Action(typical, t, composite=True),
             "drive_row": Action(drive),
             "precharge_column": Action(pre),
             "conduct_lrs": Action(lrs),

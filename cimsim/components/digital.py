@@ -9,10 +9,30 @@ node)``, leakage × ``tech.leakage_factor(40, node, 0.9, vdd)``.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context
+from cimsim.spec.common import Spec
+
+
+class AladdinAccumulatorParams(Spec):
+    model: Literal["aladdin"] = "aladdin"
+    bits: int = Field(default=16, ge=4, le=64, description="partial-sum accumulator width, bits")
+
+
+class AladdinAdderTreeParams(Spec):
+    """The tile's reduction tree: one operand per array of the tile, accumulator-wide operands."""
+
+    model: Literal["aladdin"] = "aladdin"
+
+
+class AladdinComparatorParams(Spec):
+    model: Literal["aladdin"] = "aladdin"
+    bits: int | None = Field(default=None, ge=2, le=64,
+                             description="threshold comparator width, bits; None: the accumulator's")
 
 #: Node of the Aladdin characterisation, nm [code: hwcomponents-library aladdin.py CSV ``tech_node 40nm``].
 REF_NODE_NM = 40.0
@@ -58,9 +78,10 @@ class _Aladdin(Component):
         if not ctx.clock_hz > 0:
             raise ValueError(f"clock_hz must be positive, got {ctx.clock_hz!r}")
         self.ctx = ctx
-        self._e = tech.energy_factor(REF_NODE_NM, ctx.node_nm, REF_VDD_V, ctx.vdd_v)
-        self._a = tech.area_factor(REF_NODE_NM, ctx.node_nm)
-        self._l = tech.leakage_factor(REF_NODE_NM, ctx.node_nm, REF_VDD_V, ctx.vdd_v)
+        ref = {"ref_node_nm": REF_NODE_NM, "ref_vdd_v": REF_VDD_V}
+        self._e = self.scale(1.0, "energy", **ref)
+        self._a = self.scale(1.0, "area", **ref)
+        self._l = self.scale(1.0, "leakage", **ref)
 
     @property
     def cycle_s(self) -> float:
@@ -111,6 +132,11 @@ class AdderTree(_Aladdin):
 
     kind: ClassVar[str] = "adder_tree"
     model: ClassVar[str] = "aladdin"
+    Params = AladdinAdderTreeParams
+
+    @classmethod
+    def from_spec(cls, params: AladdinAdderTreeParams, build: Any) -> AdderTree:
+        return cls(build.ctx, inputs=max(2, build.arch.chip.arrays_per_tile), bits=build.part("accumulator").bits)
 
     def __init__(self, ctx: Context, *, inputs: int, bits: int) -> None:
         super().__init__(ctx)
@@ -140,6 +166,11 @@ class Accumulator(_Aladdin):
 
     kind: ClassVar[str] = "accumulator"
     model: ClassVar[str] = "aladdin"
+    Params = AladdinAccumulatorParams
+
+    @classmethod
+    def from_spec(cls, params: AladdinAccumulatorParams, build: Any) -> Accumulator:
+        return cls(build.ctx, bits=params.bits)
 
     def __init__(self, ctx: Context, *, bits: int) -> None:
         super().__init__(ctx)
@@ -166,6 +197,11 @@ class Comparator(_Aladdin):
 
     kind: ClassVar[str] = "comparator"
     model: ClassVar[str] = "aladdin"
+    Params = AladdinComparatorParams
+
+    @classmethod
+    def from_spec(cls, params: AladdinComparatorParams, build: Any) -> Comparator:
+        return cls(build.ctx, bits=params.bits or build.part("accumulator").bits)
 
     def __init__(self, ctx: Context, *, bits: int) -> None:
         super().__init__(ctx)

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context
+from cimsim.spec.common import Spec
+
+
+class WireBusParams(Spec):
+    model: Literal["wire_bus"] = "wire_bus"
+    width_bits: int = Field(default=128, ge=8, le=4096, description="bits moved per bus cycle")
+    hop_length_m: float = Field(default=1e-3, gt=0, le=0.05,
+                                description="average tile-to-tile wire length, m [assumed: ~1 mm tile pitch]")
+    channels: int = Field(default=1, ge=1, le=64, description="independent bus channels (a contended resource)")
 
 #: Wire capacitance per length, F/m (0.2 fF/µm) [code: Accelergy-Project/hwcomponents-library
 #: hwcomponents_library/library/misc.py::Wire capacitance_per_m = 2e-10]. Kept node-independent: wire
@@ -32,6 +43,13 @@ class WireBus(Component):
 
     kind: ClassVar[str] = "interconnect"
     model: ClassVar[str] = "wire_bus"
+    Params = WireBusParams
+
+    @classmethod
+    def from_spec(cls, params: WireBusParams, build: Any) -> WireBus:
+        bus = cls(build.ctx, width_bits=params.width_bits, length_m=params.hop_length_m)
+        bus.channels = params.channels
+        return bus
 
     def __init__(self, ctx: Context, *, width_bits: int, length_m: float) -> None:
         if int(width_bits) != width_bits or width_bits < 1:
@@ -42,6 +60,7 @@ class WireBus(Component):
         self.ctx = ctx
         self.width_bits = int(width_bits)
         self.length_m = float(length_m)
+        self.channels = 1
 
     def area_m2(self) -> float:
         return 0.0

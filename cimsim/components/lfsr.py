@@ -10,12 +10,21 @@ what the hardware does ("one fresh bit per shift", REFERENCES §6) and what :met
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
-from cimsim.components import digital, tech
-from cimsim.components.base import Action, Component, Context
+from cimsim.components import digital
+from cimsim.components.base import Action, Context
+from cimsim.components.spindrop import DropoutSource, DropoutSourceParams
+from cimsim.rng import CounterStream
+
+
+class LFSRParams(DropoutSourceParams):
+    model: Literal["lfsr"] = "lfsr"
+    lfsr_bits: int = Field(default=16, ge=4, le=64, description="register length (16-b LFSR, REFERENCES §6)")
+    comparator_bits: int = Field(default=8, ge=2, le=16, description="bits compared against p")
 
 #: Maximal-length LFSR taps (bit numbers, 1 = LSB), n = 3..64: feedback polynomial x^n + Σ x^t + 1
 #: [lit: P. Alfke, Xilinx XAPP052 (1996) "Efficient Shift Registers, LFSR Counters, and Long Pseudo-Random
@@ -67,7 +76,7 @@ def seed_states(lfsr_bits: int, n_modules: int, seed: int) -> np.ndarray:
     return state
 
 
-class LFSRDropout(Component):
+class LFSRDropout(DropoutSource):
     """LFSR dropout source: ``lfsr_bits``-bit maximal-length Galois LFSR + ``comparator_bits``-bit comparator.
 
     Args:
@@ -85,10 +94,15 @@ class LFSRDropout(Component):
     + ≈ 7 fJ).
     """
 
-    kind: ClassVar[str] = "dropout_source"
     model: ClassVar[str] = "lfsr"
+    Params = LFSRParams
 
-    def __init__(self, ctx: Context, *, lfsr_bits: int, comparator_bits: int) -> None:
+    @classmethod
+    def from_spec(cls, params: LFSRParams, build: Any) -> LFSRDropout:
+        return cls(build.ctx, lfsr_bits=params.lfsr_bits, comparator_bits=params.comparator_bits,
+                   p=build.design.hardware_p)
+
+    def __init__(self, ctx: Context, *, lfsr_bits: int, comparator_bits: int, p: float = 0.2) -> None:
         lfsr_bits = digital._check_bits("lfsr_bits", lfsr_bits, MIN_LFSR_BITS)
         self.mask = galois_mask(lfsr_bits)
         comparator_bits = digital._check_bits("comparator_bits", comparator_bits)
@@ -101,9 +115,12 @@ class LFSRDropout(Component):
         self.state_register = digital.Register(ctx, bits=lfsr_bits)
         self.threshold_register = digital.Register(ctx, bits=comparator_bits)
         self.comparator = digital.Comparator(ctx, bits=comparator_bits)
-        self._e = tech.energy_factor(digital.REF_NODE_NM, ctx.node_nm, digital.REF_VDD_V, ctx.vdd_v)
-        self._a = tech.area_factor(digital.REF_NODE_NM, ctx.node_nm)
-        self._l = tech.leakage_factor(digital.REF_NODE_NM, ctx.node_nm, digital.REF_VDD_V, ctx.vdd_v)
+        ref = {"ref_node_nm": digital.REF_NODE_NM, "ref_vdd_v": digital.REF_VDD_V}
+        self._e = self.scale(1.0, "energy", **ref)
+        self._a = self.scale(1.0, "area", **ref)
+        self._l = self.scale(1.0, "leakage", **ref)
+        self.p = p
+        self.threshold(p)  # validates p
 
     # -- costs -------------------------------------------------------------------------------------
     def _xor_area_m2(self) -> float:
@@ -124,6 +141,29 @@ class LFSRDropout(Component):
              + self.n_xor * XOR_FRACTION_OF_ADDER_BIT * digital.ADDER_E_PER_BIT_J * self._e
              + self.comparator.action("compare").energy_j)
         return {"generate": Action(e, 1.0 / self.ctx.clock_hz)}
+
+    # -- as a dropout source --------------------------------------------------------------------
+    @property
+    def p_realized(self) -> float:
+        return self.quantized_p(self.p)
+
+    def sample_drops(self, stream: CounterStream, ids: np.ndarray, modules: int, generations: int,
+                     p_modules: np.ndarray | None) -> np.ndarray:
+        # Each module's register starts every mask from a state drawn for that mask (an LFSR re-seeded per
+        # mask), then shifts once per generation: the bits of one mask keep the LFSR's shift correlation, and
+        # a mask never depends on which masks were drawn before it.
+        state = stream.words(ids, modules) & np.uint64((1 << self.lfsr_bits) - 1)
+        state[state == 0] = np.uint64(1)  # the all-zero lock-up state
+        window = np.uint64((1 << self.comparator_bits) - 1)
+        thr = self.threshold(self.p)
+        out = np.empty((*state.shape, generations), dtype=bool)
+        for g in range(generations):
+            state = galois_step(state, self.mask)
+            out[..., g] = (state & window) < np.uint64(thr) if thr < (1 << self.comparator_bits) else True
+        return out.reshape(*state.shape[:-1], modules * generations)
+
+    def mask_action_counts(self, generated: float, dropped: float) -> dict[str, float]:
+        return {"generate": generated}
 
     # -- function ----------------------------------------------------------------------------------
     def threshold(self, p: float) -> int:

@@ -6,11 +6,23 @@ REFERENCES §4.4; coefficients read in ``Accelergy-Project/accelergy-neurosim-pl
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from cimsim.components import tech
-from cimsim.components.adc import ColumnPeriphery, _node_coeffs
+from cimsim.components.adc import ColumnPeriphery, ColumnPeripheryParams, _node_coeffs
 from cimsim.components.base import Action, Context
+
+
+class MLSAParams(ColumnPeripheryParams):
+    model: Literal["mlsa"] = "mlsa"
+    levels: int | None = Field(default=None, ge=2, le=4097,
+                               description="output codes; None: 2·rows_active+1 (exact) [SPINDROP.md]")
+
+
+class SenseAmpParams(ColumnPeripheryParams):
+    model: Literal["sense_amp"] = "sense_amp"
 
 #: HP current-mode MLSA coefficients per node: (k µW per comparator, c, d) in
 #: ``P_col = k·(L−1)·1e-6 + c·exp(−d·log10 R')``, R' = R·0.5/V_read
@@ -49,6 +61,11 @@ class MultiLevelSenseAmp(ColumnPeriphery):
     """
 
     model: ClassVar[str] = "mlsa"
+    Params = MLSAParams
+
+    @classmethod
+    def levels_from(cls, params: Any, rows_active: int) -> int:
+        return params.levels if params.levels is not None else 2 * rows_active + 1
 
     def __init__(self, ctx: Context, *, levels: int, sample_rate_hz: float, column_resistance_ohm: float,
                  read_voltage_v: float) -> None:
@@ -81,6 +98,11 @@ class SenseAmp(MultiLevelSenseAmp):
     """
 
     model: ClassVar[str] = "sense_amp"
+    Params = SenseAmpParams
+
+    @classmethod
+    def levels_from(cls, params: Any, rows_active: int) -> int:
+        return 2
 
     def __init__(self, ctx: Context, *, levels: int, sample_rate_hz: float, column_resistance_ohm: float,
                  read_voltage_v: float) -> None:

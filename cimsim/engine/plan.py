@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from cimsim.hardware import Hardware
     from cimsim.mapping import Mapping
-    from cimsim.spec.workload import WorkloadSpec
 
 Schedule = Literal["sequential", "layer_pipelined", "replicated"]
 Regenerate = Literal["per_pass", "per_input", "per_window"]
@@ -49,6 +48,10 @@ class LayerTiming:
         regenerate: when masks are redrawn: ``per_pass`` one mask per pass index t shared by every input
             (generated while the first input runs, then latched in a T-entry mask buffer), ``per_input`` a fresh
             mask for every (input, pass) job, ``per_window`` a fresh mask before every MVM.
+        reads_per_mvm, conversions_per_mvm: row-group reads and column conversions of one MVM summed over
+            all the layer's arrays (what the engine counts as executed; timing uses the busiest array).
+        mask_bits: dropout bits in one mask (≤ modules × generations).
+        last: whether the layer writes the logits (to the chip buffer).
     """
 
     name: str
@@ -71,6 +74,10 @@ class LayerTiming:
     generations: int = 0
     generate_cycles: int = 0
     regenerate: Regenerate = "per_pass"
+    reads_per_mvm: int = 0
+    conversions_per_mvm: int = 0
+    mask_bits: int = 0
+    last: bool = False
 
     @property
     def convert_rounds(self) -> int:
@@ -112,36 +119,39 @@ class TimingPlan:
     clock_hz: float = 1e9
 
 
-def build_plan(hw: Hardware, mapping: Mapping, workload: WorkloadSpec, *, inputs: int, passes: int) -> TimingPlan:
+def build_plan(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> TimingPlan:
     """The timing plan of ``mapping`` on ``hw`` for ``inputs`` inputs × ``passes`` MC passes.
 
     The bit-serial first layer reads every row group once per input bit plane. Reduce = ⌈log2 row_blocks⌉
     adder levels across row blocks + the threshold comparator (hidden layers).
     """
-    arch = hw.arch
-    port = arch.buffer.port_width_bits
+    from cimsim.activity import output_buffer
+
+    design = hw.design
+    ctrl = design.arch.controller
     cyc = hw.cycles
-    if arch.spindrop.model == "mtj_spindrop":
-        gen = cyc("dropout_source", "reset") + cyc("dropout_source", "stochastic_write") + cyc("dropout_source", "read")
-    else:
-        gen = cyc("dropout_source", "generate")
+    gen = cyc("dropout_source", "generate")
+    bus = hw.component("interconnect")
     layers = []
     for lm in mapping.layers:
         # one adder level (≥ one accumulate time) per halving of the row blocks' partial sums
         levels = math.ceil(math.log2(lm.row_blocks)) if lm.row_blocks > 1 else 0
         reduce = levels * cyc("accumulator", "accumulate") + (0 if lm.last else cyc("comparator", "compare"))
+        out_buf = output_buffer(lm)
         layers.append(LayerTiming(
             name=lm.name, mvms=lm.mvms, arrays=lm.arrays, tile_ids=lm.tile_ids,
             row_groups=lm.row_groups * lm.planes, read_cycles=cyc("crossbar", "read_row_group"),
             conversions=lm.conversions, converters=hw.converters_per_array,
             convert_cycles=cyc("column_periphery", "convert"), accumulate_cycles=cyc("accumulator", "accumulate"),
-            reduce_cycles=reduce, buffer_accesses=lm.buffer_writes_per_mvm(port),
-            buffer_cycles=cyc("global_buffer" if lm.last else "local_buffer", "write"),
-            transfer_flits=math.ceil(lm.out_bits / arch.interconnect.bus_width_bits),
+            reduce_cycles=reduce,
+            buffer_accesses=lm.buffer_writes_per_mvm(hw.component(out_buf).port_width_bits),
+            buffer_cycles=cyc(out_buf, "write"),
+            transfer_flits=math.ceil(lm.out_bits / bus.width_bits),
             transfer_cycles=cyc("interconnect", "transfer"), dropout=lm.dropout, modules=lm.modules,
             generations=lm.generations, generate_cycles=gen if lm.dropout else 0,
-            regenerate=workload.dropout.regenerate))
-    return TimingPlan(layers=tuple(layers), schedule=arch.controller.schedule, replicas=mapping.replicas,
-                      inputs=inputs, passes=passes, inputs_in_flight=arch.controller.inputs_in_flight,
-                      buffer_ports=arch.buffer.ports, bus_channels=arch.interconnect.channels,
+            regenerate=design.regenerate, reads_per_mvm=lm.reads_per_mvm,
+            conversions_per_mvm=lm.conversions_per_mvm, mask_bits=lm.mask_bits, last=lm.last))
+    return TimingPlan(layers=tuple(layers), schedule=ctrl.schedule, replicas=mapping.replicas,
+                      inputs=inputs, passes=passes, inputs_in_flight=ctrl.inputs_in_flight,
+                      buffer_ports=hw.component("local_buffer").ports, bus_channels=bus.channels,
                       clock_hz=hw.ctx.clock_hz, tiles_per_replica=mapping.tiles_per_replica)

@@ -24,8 +24,6 @@ from cimsim.engine.cycles import (
 )
 from cimsim.engine.plan import LayerTiming, TimingPlan
 
-ACTIONS = ("row_group_read", "conversion", "accumulate", "reduce", "mask_generation", "buffer_access",
-           "transfer_flit")
 _PROGRESS_CALLS = 200
 
 
@@ -60,7 +58,8 @@ class EngineResult:
             channel-cycles); arrays count their hold time (compute + inline per_window masks).
         wait_cycles: per resource name, cycles jobs spent queued for it (stalls); for modules in the
             layer pipeline, cycles a job holding the arrays waited for its look-ahead mask.
-        action_counts: ``(layer name, action) -> count`` for the actions in :data:`ACTIONS`.
+        action_counts: ``(layer name, "instance.action") -> count`` of the timing-level events the engine
+            executed (:data:`cimsim.activity.TIMED_ACTIONS`); equal to the activity model's counts.
         events: simpy events processed.
         trace: Chrome-trace "X" events (empty unless ``trace=True``).
     """
@@ -135,6 +134,7 @@ class _Layer:
         self.hold = array_hold_cycles(layer)
         self.write = buffer_write_cycles(layer)
         self.transfer = transfer_cycles(layer)
+        self.buffer_key = "global_buffer.write" if layer.last else "local_buffer.write"
         self.akey = arrays_key(layer.name, replica)
         self.mkey = modules_key(layer.name, replica)
         # layer-pipeline bookkeeping
@@ -171,7 +171,8 @@ class _Engine:
         for t in tiles:
             self.busy[ports_key(t)] = self.wait[ports_key(t)] = 0
         self.busy[BUS_KEY] = self.wait[BUS_KEY] = 0
-        self.masks_made = [0] * len(plan.layers)  # masks generated per layer (all replicas)
+        self.counts: dict[tuple[str, str], int] = {}  # (layer, "instance.action") -> executed count
+
         self.job_start: list[int | None] = [None] * plan.inputs
         self.job_finish = [0] * plan.inputs
         self.admit_time = [0] * plan.inputs
@@ -180,7 +181,6 @@ class _Engine:
         self.admitted = _Progress(env)
         self.finished = 0
         self.gen_start0: dict[int, int] = {}  # layer-pipeline start of job j's layer-0 mask generation
-        self._index = {layer.name: ell for ell, layer in enumerate(plan.layers)}
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _x(self, name: str, cat: str, start: int, dur: int, pid: int, tid: str, args: dict[str, Any]) -> None:
@@ -202,87 +202,105 @@ class _Engine:
         if self.progress is not None and (self.finished % self.progress_every == 0 or self.finished == self.jobs):
             self.progress(self.finished)
 
-    # -- one (job, layer) step -----------------------------------------------------------------------------
+    # -- resources ---------------------------------------------------------------------------------------
+    def _acquire(self, req: simpy.Event, key: str) -> Generator[simpy.Event, Any, int]:
+        """Wait for ``req`` (a resource request), booking the queueing time as a stall of ``key``."""
+        asked = self.env.now
+        yield req
+        self.wait[key] += self.env.now - asked
+        return self.env.now
+
+    def _hold(self, resource: simpy.Resource, cycles: int, key: str) -> Generator[simpy.Event, Any, int]:
+        """Take one unit of ``resource``, keep it ``cycles`` cycles, and always give it back; returns the
+        cycle the hold started (after any queueing)."""
+        with resource.request() as req:
+            start = yield from self._acquire(req, key)
+            yield self.env.timeout(cycles)
+            self.busy[key] += cycles
+        return start
+
+    def _count(self, layer: str, key: str, n: int) -> None:
+        self.counts[(layer, key)] = self.counts.get((layer, key), 0) + n
+
+    # -- one (job, layer) step ---------------------------------------------------------------------------
     def _step(self, st: _Layer, j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
-        env = self.env
+        """Job j = (input i, pass t) on one layer: the arrays (its mask and compute), then the output write
+        and the transfer to the next layer, each holding its own resource."""
         args = {"input": i, "pass": t} if self.tracing else None
         if self.pipelined:  # queue for the arrays in input-major job order
             yield st.requested.reached(j)
-            req = st.arrays.request()
-            st.requested.advance()
-        else:
-            req = st.arrays.request()
-        asked = env.now
-        yield req
-        self.wait[st.akey] += env.now - asked
-        if self.pipelined:
-            if st.mode == "job" and (st.layer.regenerate == "per_input" or i == 0):
-                asked = env.now  # stall on the look-ahead mask once the arrays are ours
-                yield st.masks.reached(j + 1)
-                self.wait[st.mkey] += env.now - asked
-            start = env.now
-            st.started.advance()
-            if st is self.stages[0][0]:
-                gen = self.gen_start0.pop(j, None)
-                self._note_start(i, start if gen is None else max(self.admit_time[i], min(gen, start)))
-        # mask on the job's own path: sequential / replicated one-per-job masks, or per_window (inline)
-        inline = st.inline_mask if st.mode == "window" else (
-            st.mask if not self.pipelined and st.mode == "job" and masks_per_job(st.layer, i) else 0)
-        if inline:
-            mreq = st.modules.request()
-            asked = env.now
-            yield mreq
-            self.wait[st.mkey] += env.now - asked
-            gen_at = env.now
-            yield env.timeout(inline)
-            st.modules.release(mreq)
-            self.busy[st.mkey] += inline
-            self.masks_made[self._index[st.name]] += masks_per_job(st.layer, i)
+        with st.arrays.request() as req:
+            if self.pipelined:
+                st.requested.advance()
+            yield from self._acquire(req, st.akey)
+            if self.pipelined:
+                yield from self._await_lookahead_mask(st, j, i)
+            yield from self._inline_mask(st, i, args)
+            yield from self._compute(st, args)
+        self._count(st.name, "controller.issue", 1)
+        if st.write:
+            yield from self._write_outputs(st, args)
+        if st.transfer:
+            sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY)
+            self._count(st.name, "interconnect.transfer", st.layer.transfer_flits)
             if self.tracing:
-                self._x(f"mask {st.name}", "mask", gen_at, inline, st.replica, st.mkey, args)
-        # compute: the busiest array's converter bank is held for the whole compressed run
+                self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
+
+    def _await_lookahead_mask(self, st: _Layer, j: int, i: int) -> Generator[simpy.Event, Any, None]:
+        """Layer pipeline: with the arrays held, stall until this job's look-ahead mask is ready."""
+        env = self.env
+        if st.mode == "job" and (st.layer.regenerate == "per_input" or i == 0):
+            asked = env.now
+            yield st.masks.reached(j + 1)
+            self.wait[st.mkey] += env.now - asked
+        st.started.advance()
+        if st is self.stages[0][0]:
+            gen = self.gen_start0.pop(j, None)
+            self._note_start(i, env.now if gen is None else max(self.admit_time[i], min(gen, env.now)))
+
+    def _inline_mask(self, st: _Layer, i: int, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
+        """Masks on the job's own path: sequential / replicated one-per-job masks, or per_window masks
+        (one before every MVM, compressed into one hold)."""
+        n_masks = masks_per_job(st.layer, i) if (st.mode == "window" or not self.pipelined) else 0
+        if not n_masks:
+            return
+        cycles = st.inline_mask if st.mode == "window" else st.mask
+        gen_at = yield from self._hold(st.modules, cycles, st.mkey)
+        self._count(st.name, "dropout_source.generate", n_masks * st.layer.mask_bits)
+        if self.tracing:
+            self._x(f"mask {st.name}", "mask", gen_at, cycles, st.replica, st.mkey, args)
+
+    def _compute(self, st: _Layer, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
+        """Row-group reads, conversions and accumulation of every MVM as one compressed timeout; the busiest
+        array's converter bank is held for the whole run."""
+        env = self.env
         compute_at = env.now
         if st.use_converters:
             yield st.converters.get(st.use_converters)
         yield env.timeout(st.compute)
         if st.use_converters:
             yield st.converters.put(st.use_converters)
-        st.arrays.release(req)
         self.busy[st.akey] += st.hold
+        lay = st.layer
+        self._count(st.name, "crossbar.read_row_group", lay.mvms * lay.reads_per_mvm)
+        self._count(st.name, "column_periphery.convert", lay.mvms * lay.conversions_per_mvm)
+        self._count(st.name, "accumulator.accumulate", lay.mvms * lay.conversions_per_mvm)
         if self.tracing:
             self._x(f"compute {st.name}", "compute", compute_at, st.compute, st.replica, st.akey, args)
-        # buffer write: one burst per tile, the tiles in parallel
-        if st.write:
-            if len(st.ports) == 1:
-                yield from self._write(st, st.tiles[0], st.ports[0], args)
-            else:
-                yield env.all_of([env.process(self._write(st, tile, port, args))
-                                  for tile, port in zip(st.tiles, st.ports, strict=True)])
-        # transfer over the bus
-        if st.transfer:
-            breq = self.bus.request()
-            asked = env.now
-            yield breq
-            self.wait[BUS_KEY] += env.now - asked
-            sent_at = env.now
-            yield env.timeout(st.transfer)
-            self.bus.release(breq)
-            self.busy[BUS_KEY] += st.transfer
-            if self.tracing:
-                self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
+
+    def _write_outputs(self, st: _Layer, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
+        """One burst per tile of the layer into that tile's buffer port, the tiles in parallel."""
+        if len(st.ports) == 1:
+            yield from self._write(st, st.tiles[0], st.ports[0], args)
+        else:
+            yield self.env.all_of([self.env.process(self._write(st, tile, port, args))
+                                   for tile, port in zip(st.tiles, st.ports, strict=True)])
 
     def _write(self, st: _Layer, tile: int, port: simpy.Resource,
                args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
-        env = self.env
         key = ports_key(tile)
-        preq = port.request()
-        asked = env.now
-        yield preq
-        self.wait[key] += env.now - asked
-        wrote_at = env.now
-        yield env.timeout(st.write)
-        port.release(preq)
-        self.busy[key] += st.write
+        wrote_at = yield from self._hold(port, st.write, key)
+        self._count(st.name, st.buffer_key, st.layer.mvms * st.layer.buffer_accesses)
         if self.tracing:
             self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
 
@@ -322,19 +340,13 @@ class _Engine:
 
     def _mask_generator(self, st: _Layer, n_masks: int) -> Generator[simpy.Event, Any, None]:
         """Layer pipeline: mask j is generated once mask j−1 is done and job j−1 started computing here."""
-        env = self.env
         first_layer = st is self.stages[0][0]
         for j in range(n_masks):
             yield st.started.reached(j)
-            mreq = st.modules.request()
-            yield mreq
-            gen_at = env.now
+            gen_at = yield from self._hold(st.modules, st.mask, st.mkey)
             if first_layer:
                 self.gen_start0[j] = gen_at
-            yield env.timeout(st.mask)
-            st.modules.release(mreq)
-            self.busy[st.mkey] += st.mask
-            self.masks_made[self._index[st.name]] += 1
+            self._count(st.name, "dropout_source.generate", st.layer.mask_bits)
             st.masks.advance()
             if self.tracing:
                 i, t = divmod(j, self.plan.passes)
@@ -363,31 +375,10 @@ class _Engine:
             throughput_inputs_per_cycle=plan.inputs / total if total else float("inf"),
             busy_cycles=dict(self.busy),
             wait_cycles=dict(self.wait),
-            action_counts=self._action_counts(),
+            action_counts=dict(self.counts),
             events=env.processed,
             trace=self.trace,
         )
-
-    def _action_counts(self) -> dict[tuple[str, str], int]:
-        jobs = self.jobs
-        counts: dict[tuple[str, str], int] = {}
-        for ell, layer in enumerate(self.plan.layers):
-            reads = layer.arrays * layer.row_groups * layer.mvms
-            per_job = {
-                "row_group_read": reads,
-                "conversion": reads * layer.conversions,
-                "accumulate": reads,
-                "reduce": layer.mvms,
-                "buffer_access": layer.mvms * layer.buffer_accesses * len(layer.tile_ids),
-                "transfer_flit": layer.transfer_flits,
-            }
-            for action in ACTIONS:
-                if action == "mask_generation":
-                    if layer.dropout:
-                        counts[(layer.name, action)] = self.masks_made[ell] * layer.modules * layer.generations
-                else:
-                    counts[(layer.name, action)] = per_job[action] * jobs
-        return counts
 
 
 def run_engine(plan: TimingPlan, *, trace: bool = False,

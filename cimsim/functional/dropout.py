@@ -1,17 +1,25 @@
-"""Dropout masks from the chip's dropout sources (Spindrop MTJ modules or LFSRs).
+"""Dropout masks of one layer from the chip's dropout source (Spindrop MTJ modules or LFSRs).
 
 Each module k has its own drop probability p_k (the MTJ model with process variation sampled once per chip
 instance; nominal p without variation); its bits are Bernoulli(p_k) per generation (cycle-to-cycle
-stochasticity). The LFSR source produces its bits from actual LFSR sequences compared with p.
+stochasticity). The LFSR source produces its bits from LFSR sequences compared with p. Which bits a source
+makes is the source's own business (:meth:`cimsim.components.spindrop.DropoutSource.sample_drops`); this
+module names every mask by the job it belongs to, so masks are independent of batching (DESIGN.md §4).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cimsim.components.base import Component
 from cimsim.components.mtj import VariationSigmas
+from cimsim.components.spindrop import DropoutSource
+from cimsim.mapping import LayerMap
+from cimsim.rng import CounterStream
 from cimsim.spec.arch import VariationSpec
+
+#: Mask id stride per input: ids of input i are i·PASS_STRIDE + t, so pass t of input i has the same mask for
+#: any T ≤ PASS_STRIDE (the workload's mc_passes is bounded by 1000).
+PASS_STRIDE = 1024
 
 
 def variation_sigmas(v: VariationSpec) -> VariationSigmas | None:
@@ -22,33 +30,27 @@ def variation_sigmas(v: VariationSpec) -> VariationSigmas | None:
                            delta=v.delta_sigma_rel, ic0=v.ic0_sigma_rel)
 
 
+def job_ids(input_ids: np.ndarray, passes: int) -> np.ndarray:
+    """Mask ids (passes, N) of the (input, pass) jobs of ``input_ids``."""
+    return np.asarray(input_ids, dtype=np.int64)[None, :] * PASS_STRIDE + np.arange(passes)[:, None]
+
+
 class MaskSource:
-    """Draws keep masks (1 = row driven) for one layer's modules.
+    """Draws one layer's drop bits.
 
     Args:
-        source: the dropout-source component (``mtj_spindrop`` or ``lfsr``).
-        p: drop probability the source is set to.
-        modules: modules serving the layer.
-        generations: bits each module makes per mask.
-        mask_bits: bits per mask (≤ modules × generations).
-        p_modules: per-module drop probabilities (MTJ), or None for the LFSR.
+        source: the chip's dropout-source component.
+        lm: the layer's mapping (modules, generations, bits per mask).
+        p_modules: per-module drop probabilities of this chip instance (None: the source's own).
+        stream: the counter stream of this layer and evaluation set.
     """
 
-    def __init__(self, source: Component, p: float, modules: int, generations: int, mask_bits: int,
-                 p_modules: np.ndarray | None) -> None:
-        self.source, self.p = source, p
-        self.modules, self.generations, self.mask_bits = modules, generations, mask_bits
-        self.p_modules = p_modules
-        # bit b is made by module b // generations as its (b % generations)-th generation
-        self.p_bits = None if p_modules is None else p_modules[np.arange(mask_bits) // generations]
+    def __init__(self, source: DropoutSource, lm: LayerMap, p_modules: np.ndarray | None,
+                 stream: CounterStream) -> None:
+        self.source, self.lm, self.p_modules, self.stream = source, lm, p_modules, stream
 
-    def drops(self, lead: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Boolean drop bits of shape ``lead + (mask_bits,)``."""
-        if self.p_bits is not None:
-            return rng.random((*lead, self.mask_bits)) < self.p_bits
-        masks = int(np.prod(lead)) if lead else 1
-        seed = int(rng.integers(0, 2**63 - 1))
-        # each module runs its own LFSR through masks × generations steps
-        bits = self.source.sample_bits(self.p, self.modules, masks * self.generations, seed)
-        bits = bits.reshape(masks, self.generations, self.modules).transpose(0, 2, 1)
-        return bits.reshape(masks, self.modules * self.generations)[:, : self.mask_bits].reshape(*lead, self.mask_bits)
+    def drops(self, ids: np.ndarray) -> np.ndarray:
+        """Boolean drop bits of shape ``ids.shape + (mask_bits,)`` for the masks named ``ids``."""
+        lm = self.lm
+        bits = self.source.sample_drops(self.stream, ids, lm.modules, lm.generations, self.p_modules)
+        return bits[..., : lm.mask_bits]

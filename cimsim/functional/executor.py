@@ -6,8 +6,10 @@ or quantized; optionally perturbed by cell-conductance variation and sense noise
 digitally; hidden layers compare with the folded threshold, the last layer returns its sums as logits.
 The T passes are a batch axis; inputs stream in chunks so memory does not grow with the data set.
 
-Randomness: every stream is ``SeedSequence(seed, spawn_key=(domain, ...))``, so a draw depends only on
-the seed and what it is for, never on call order or chunking of other streams.
+Randomness: chip-instance draws (device variation) come from ``SeedSequence(seed, spawn_key=(domain, layer))``;
+per-job draws (dropout masks, sense noise) from counter streams (:mod:`cimsim.rng`) addressed by (evaluation
+set, layer, input index, pass[, window]), so a per-input result never depends on chunk size, ``--limit`` or
+worker count.
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from cimsim.activity import add_mask_counts, structural_per_job
-from cimsim.components import mtj
-from cimsim.functional.dropout import MaskSource, variation_sigmas
-from cimsim.functional.periphery import Quantizer
-from cimsim.hardware import Hardware, mtj_params
+from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
+from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
-from cimsim.network.layers import BinaryConv2d, Network, conv_hw, maxpool, unfold
-from cimsim.spec.workload import WorkloadSpec
+from cimsim.network.layers import BinaryConv2d, Network, maxpool, unfold
+from cimsim.rng import CounterStream
 
 # Seed domains (first element of every spawn_key).
 _MODULE_VARIATION, _CELL_VARIATION, _MASKS, _SENSE_NOISE, _SHARED_MASKS = range(5)
@@ -45,8 +45,7 @@ class _Prepared:
     wsum: np.ndarray         # (F,) row sums of w
     eg: np.ndarray | None    # (G, ra, O) relative conductance error of each cell
     weg: np.ndarray | None   # (G, ra, O) w ∘ e
-    masks: MaskSource | None
-    shared: np.ndarray | None  # per_pass masks, (T, 1, 1, F) keep
+    p_modules: np.ndarray | None     # drop probability of each module of this chip instance
     conv_hw: tuple[int, int] | None  # conv output size before pooling
     out_shape: tuple[int, ...]       # one input's output after pooling
 
@@ -55,39 +54,35 @@ class Executor:
     """Runs inputs through one chip instance (device variation is drawn once, at construction).
 
     Args:
-        hw: the chip.
+        hw: the chip (its Design gives the shapes, p and the regeneration policy).
         mapping: placement of ``net`` on it.
         net: the binary network with its weights.
-        workload: dropout and MC settings.
         seed: root seed.
         passes: T, MC passes per input.
     """
 
-    def __init__(self, hw: Hardware, mapping: Mapping, net: Network, workload: WorkloadSpec, *, seed: int,
-                 passes: int) -> None:
-        self.hw, self.mapping, self.net, self.wl = hw, mapping, net, workload
+    def __init__(self, hw: Hardware, mapping: Mapping, net: Network, *, seed: int, passes: int) -> None:
+        if passes > PASS_STRIDE:
+            raise ValueError(f"at most {PASS_STRIDE} passes")
+        self.hw, self.mapping, self.net, self.design = hw, mapping, net, hw.design
         self.seed, self.passes = seed, passes
         arch = hw.arch
-        cp = arch.column_periphery
-        ra = arch.crossbar.rows_active
-        self.quantizer = Quantizer(hw.levels, float(cp.full_scale_rows or ra))
-        self.noise = arch.variation.sense_noise_sigma_lsb if arch.variation.enabled else 0.0
         xbar = hw.component("crossbar")
+        ra = xbar.rows_active
+        self.quantizer = hw.component("column_periphery").quantizer()
+        self.noise = arch.variation.sense_noise_sigma_lsb if arch.variation.enabled else 0.0
         i_l, i_h = xbar.i_lrs_a, xbar.i_hrs_a
-        # s_hat = s + kappa·Σ d_i e_ij + Σ d_i x_i w_ij e_ij   (derivation: docs/functional.md)
+        # s_hat = s + kappa·Σ d_i e_ij + Σ d_i x_i w_ij e_ij   (derivation: docs/models.md)
         self.kappa = (i_l + i_h) / (i_l - i_h)
-        # RA spread moves the MTJ part of the cell resistance only; the access transistor dilutes it.
-        storage = mtj_params(arch.mtj.storage, arch.mtj.t_ref_k)
-        r_mtj = 0.5 * (mtj.r_p_ohm(storage) + mtj.r_ap_ohm(storage, arch.crossbar.read_voltage_v))
-        self.cell_sigma = (arch.variation.ra_sigma_rel * r_mtj / (r_mtj + arch.cell.r_access_ohm)
-                           if arch.variation.enabled else 0.0)
+        self.cell_sigma = xbar.conductance_sigma_rel(arch.variation.ra_sigma_rel) if arch.variation.enabled else 0.0
         self.exact = self.quantizer.is_exact_for(ra) and self.noise == 0.0 and self.cell_sigma == 0.0
+        # kept sums are rescaled by the TRAINED rate, whatever rate the hardware realises
+        self.keep_scale = 1.0 / (1.0 - self.design.trained_p) if self.design.trained_p is not None else 1.0
         sigmas = variation_sigmas(arch.variation)
-        source = hw.component("dropout_source")
+        self.source = hw.component("dropout_source")
         self.layers: list[_Prepared] = []
-        self._shared_drops: dict[str, float] = {}
-        in_shapes, out_shapes = net.input_shapes(), net.output_shapes()
-        for lm, layer, in_shape, out_shape in zip(mapping.layers, net.layers, in_shapes, out_shapes, strict=True):
+        self._streams: dict[tuple[int, ...], CounterStream] = {}
+        for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
             w = layer.matrix.T.astype(np.float32)
             g = lm.total_row_groups
             wg = np.zeros((g * ra, w.shape[1]), np.float32)
@@ -98,29 +93,30 @@ class Executor:
                 eg = (self.cell_sigma * _rng(seed, _CELL_VARIATION, lm.index).standard_normal(wg.shape)
                       ).astype(np.float32)
                 weg = wg * eg
-            ms = shared = None
+            pk = None
             if lm.dropout:
-                pk = None
-                if arch.spindrop.model == "mtj_spindrop":
-                    pk = source.drop_probabilities(lm.modules, _rng(seed, _MODULE_VARIATION, lm.index), sigmas)
-                ms = MaskSource(source, hw.dropout_p, lm.modules, lm.generations, lm.mask_bits, pk)
-                if workload.dropout.regenerate == "per_pass":
-                    drops = ms.drops((passes,), _rng(seed, _SHARED_MASKS, lm.index))
-                    shared = (~drops)[:, lm.bit_of_row()].astype(np.float32)[:, None, None, :]
-                    self._shared_drops[lm.name] = float(drops.sum())
-            chw = conv_hw(layer, in_shape[1:]) if isinstance(layer, BinaryConv2d) else None
-            self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, ms, shared, chw, out_shape))
+                pk = self.source.module_probabilities(lm.modules, _rng(seed, _MODULE_VARIATION, lm.index), sigmas)
+            self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, pk, ls.conv_hw, ls.out_shape))
         per_input = max(lp.lm.total_row_groups * lp.lm.mvms * lp.lm.outputs * 4 * passes for lp in self.layers)
         self.chunk = max(1, CHUNK_BYTES // per_input)
 
     def module_probabilities(self) -> dict[str, np.ndarray]:
-        """Per-layer drop probability of every module of this chip instance (MTJ source only)."""
-        return {lp.lm.name: lp.masks.p_modules for lp in self.layers
-                if lp.masks is not None and lp.masks.p_modules is not None}
+        """Per-layer drop probability of every module of this chip instance (sources that have one)."""
+        return {lp.lm.name: lp.p_modules for lp in self.layers if lp.p_modules is not None}
+
+    def _stream(self, *key: int) -> CounterStream:
+        if key not in self._streams:
+            self._streams[key] = CounterStream(self.seed, *key)
+        return self._streams[key]
+
+    def _masks(self, lp: _Prepared, stream: int) -> MaskSource:
+        shared = self.design.regenerate == "per_pass"
+        key = (_SHARED_MASKS, lp.lm.index) if shared else (_MASKS, stream, lp.lm.index)
+        return MaskSource(self.source, lp.lm, lp.p_modules, self._stream(*key))
 
     # ------------------------------------------------------------------ core
-    def _convert_sum(self, lp: _Prepared, xm: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """Σ_g Q(s_g) for rows ``xm`` (..., F) → (..., O)."""
+    def _convert_sum(self, lp: _Prepared, xm: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        """Σ_g Q(s_g) for rows ``xm`` (T, N, P, F) → (T, N, P, O); ``noise`` (T, N, P·G·O) sense noise in LSB."""
         if self.exact:
             return xm @ lp.w
         lead = xm.shape[:-1]
@@ -133,8 +129,9 @@ class Executor:
         s = np.matmul(xg, lp.wg)                                   # (G, M, O)
         if lp.eg is not None:
             s += self.kappa * np.matmul(np.abs(xg), lp.eg) + np.matmul(xg, lp.weg)
-        if self.noise > 0:
-            s += np.float32(self.noise) * rng.standard_normal(s.shape, dtype=np.float32)
+        if noise is not None:
+            # (T, N, P, G, O) order of the counter draws → (G, T·N·P, O)
+            s += np.float32(self.noise) * noise.reshape(-1, g, o).transpose(1, 0, 2)
         return self.quantizer(s).sum(axis=0).reshape(*lead, o)
 
     def _activity(self, counts, lp: _Prepared, xm: np.ndarray, weight: float) -> None:
@@ -154,21 +151,36 @@ class Executor:
             return r.reshape(t_, n, *r.shape[1:])
         return h.reshape(t_, n, 1, -1)
 
-    def _mask(self, lp: _Prepared, t: int, n: int, rng: np.random.Generator, counts) -> np.ndarray:
+    def _keep(self, lp: _Prepared, input_ids: np.ndarray, stream: int, counts) -> np.ndarray:
+        """Row keep mask of the jobs of ``input_ids``: (T, N, 1, F), (T, N, P, F) per_window, (T, 1, 1, F)
+        per_pass (shared by every input; its bits are counted once per run, in :meth:`run`)."""
         lm = lp.lm
-        if lp.shared is not None:
-            return lp.shared
-        per_window = self.wl.dropout.regenerate == "per_window" and lm.kind == "conv2d"
-        lead = (t, n, lm.mvms) if per_window else (t, n)
-        drops = lp.masks.drops(lead, rng)
-        if counts is not None:
-            add_mask_counts(counts[lm.name], self.hw, float(drops.size), float(drops.sum()))
-        keep = (~drops)[..., lm.bit_of_row()].astype(np.float32)
-        return keep if per_window else keep[:, :, None, :]
+        masks = self._masks(lp, stream)
+        regen = self.design.regenerate
+        if regen == "per_pass":
+            drops = masks.drops(np.arange(self.passes))[:, None, None, :]
+        else:
+            ids = job_ids(input_ids, self.passes)                    # (T, N)
+            if regen == "per_window" and lm.kind == "conv2d":
+                ids = ids[..., None] * lm.mvms + np.arange(lm.mvms)  # (T, N, P)
+            drops = masks.drops(ids)
+            if ids.ndim == 2:
+                drops = drops[:, :, None, :]
+            if counts is not None:
+                add_mask_counts(counts[lm.name], self.hw, float(drops.size), float(drops.sum()))
+        return (~drops)[..., lm.bit_of_row()].astype(np.float32)
 
-    def forward(self, x_int: np.ndarray, *, mc: bool, stream: int, chunk: int, counts=None,
+    def _noise(self, lp: _Prepared, input_ids: np.ndarray, stream: int, plane: int, rows: np.ndarray) -> np.ndarray:
+        """Sense noise (T, N, P·G·O) for the conversions of these jobs (one draw per column read)."""
+        t, _, p = rows.shape[:3]
+        g, _, o = lp.wg.shape
+        st = self._stream(_SENSE_NOISE, stream, lp.lm.index, plane)
+        return st.normal(job_ids(input_ids, t), p * g * o)
+
+    def forward(self, x_int: np.ndarray, *, mc: bool, stream: int, input_ids: np.ndarray, counts=None,
                 record: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """Logits (T, N, K) for one chunk (T = passes when ``mc``, else 1 with dropout off).
+        """Logits (T, N, K) of inputs ``x_int`` whose indices in their evaluation set are ``input_ids``
+        (T = passes when ``mc``, else 1 with dropout off).
 
         ``record``, if given, receives each dropped layer's row keep mask, broadcast to (T, N, P, F).
         """
@@ -179,10 +191,9 @@ class Executor:
         for i, lp in enumerate(self.layers):
             lm = lp.lm
             rows = self._rows(lp, h)                 # (T_, N, P, F)
-            noise_rng = _rng(self.seed, _SENSE_NOISE, stream, chunk, i) if self.noise > 0 else None
             dropped = mc and lm.dropout
             if dropped:
-                keep = self._mask(lp, t, n, _rng(self.seed, _MASKS, stream, chunk, i), counts)
+                keep = self._keep(lp, input_ids, stream, counts)
                 rows = rows * keep
                 if record is not None:
                     record[lm.name] = np.broadcast_to(keep, rows.shape)
@@ -195,11 +206,13 @@ class Executor:
                 s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
                 for b in range(lm.planes):
                     plane = ((xi >> b) & 1).astype(np.float32)
-                    s += np.float32(2 ** b) * self._convert_sum(lp, plane, noise_rng)
+                    noise = self._noise(lp, input_ids, stream, b, plane) if self.noise > 0 else None
+                    s += np.float32(2 ** b) * self._convert_sum(lp, plane, noise)
                     if counts is not None:
                         self._activity(counts, lp, plane, weight)
             else:
-                s = self._convert_sum(lp, rows, noise_rng)
+                noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
+                s = self._convert_sum(lp, rows, noise)
                 if counts is not None:
                     self._activity(counts, lp, rows, weight)
             if counts is not None:
@@ -207,7 +220,7 @@ class Executor:
                     counts[lm.name][k] += v * t * n
             a = s.astype(np.float64)
             if dropped:
-                a = a / (1.0 - self.wl.dropout.p)
+                a = a * self.keep_scale
             t_ = a.shape[0]
             if i == last:
                 logits = lp.layer.scale * a[:, :, 0, :] + lp.layer.bias
@@ -221,17 +234,20 @@ class Executor:
         raise AssertionError("unreachable")
 
     def run(self, x_int: np.ndarray, *, mc: bool = True, stream: int = 0, counts=None,
-            progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Logits (T, N, K) of all inputs, streamed in chunks; adds activity to ``counts`` if given."""
+            progress: Callable[[int], None] | None = None, chunk: int | None = None) -> np.ndarray:
+        """Logits (T, N, K) of all inputs, streamed in chunks (``chunk`` inputs; default from a memory
+        budget); adds activity to ``counts`` if given. Input k of ``x_int`` is input k of stream ``stream``."""
         outs = []
-        if counts is not None and mc:
-            for lp in self.layers:
-                if lp.shared is not None:
-                    gen = float(lp.shared.shape[0] * lp.lm.mask_bits)
-                    add_mask_counts(counts[lp.lm.name], self.hw, gen, self._shared_drops[lp.lm.name])
-        for ci, start in enumerate(range(0, x_int.shape[0], self.chunk)):
-            xb = x_int[start: start + self.chunk]
-            outs.append(np.array(self.forward(xb, mc=mc, stream=stream, chunk=ci, counts=counts)))
+        if counts is not None and mc and self.design.regenerate == "per_pass":
+            for lp in self.layers:  # T shared masks, generated once for the whole run
+                if lp.lm.dropout:
+                    drops = self._masks(lp, stream).drops(np.arange(self.passes))
+                    add_mask_counts(counts[lp.lm.name], self.hw, float(drops.size), float(drops.sum()))
+        size = chunk or self.chunk
+        for start in range(0, x_int.shape[0], size):
+            xb = x_int[start: start + size]
+            ids = np.arange(start, start + xb.shape[0])
+            outs.append(np.array(self.forward(xb, mc=mc, stream=stream, input_ids=ids, counts=counts)))
             if progress is not None:
                 progress(xb.shape[0])
         return np.concatenate(outs, axis=1)

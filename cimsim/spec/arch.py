@@ -9,11 +9,12 @@ computed from sourced values, [assumed] a stated assumption.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from cimsim.spec.common import Spec
+from cimsim.spec.sections import ComponentSection
 
 
 class TechnologySpec(Spec):
@@ -73,63 +74,6 @@ class CellSpec(Spec):
     write_pulse_s: float = Field(default=10e-9, gt=0, le=1e-6, description="weight programming pulse, s (NVMExplorer 10 ns) [code]")
 
 
-class CrossbarSpec(Spec):
-    rows: int = Field(default=128, ge=8, le=4096, description="word lines per array")
-    cols: int = Field(default=128, ge=8, le=4096, description="bit lines (weights columns) per array")
-    rows_active: int = Field(default=16, ge=1, le=512,
-                             description="rows driven at once (a row group); SpinDrop group drives 8 or 16 (SPINDROP.md)")
-    read_voltage_v: float = Field(default=0.1, gt=0, le=0.5, description="bit-line read voltage, V (REFERENCES §8) [derived]")
-    read_pulse_s: float = Field(default=1e-9, gt=0, le=1e-7,
-                                description="row-group read (sense) window, s; MLSA decides in 1 ns [code]")
-    wire_cap_f_per_m: float = Field(default=2e-10, gt=0, le=1e-9, description="WL/BL wire capacitance, F/m (hwcomponents Wire) [code]")
-
-    @model_validator(mode="after")
-    def _groups_tile_rows(self) -> CrossbarSpec:
-        if self.rows_active > self.rows:
-            raise ValueError(f"rows_active ({self.rows_active}) must not exceed rows ({self.rows})")
-        if self.rows % self.rows_active:
-            raise ValueError(f"rows ({self.rows}) must be a multiple of rows_active ({self.rows_active}) "
-                             "so row groups never straddle an array")
-        return self
-
-
-class ColumnPeripherySpec(Spec):
-    model: str = Field(default="mlsa", description="mlsa | sense_amp | neurosim_sar | murmann_survey (see `cimsim models`)")
-    levels: int | None = Field(default=None, ge=2, le=4097,
-                               description="output codes of an mlsa; None: 2·rows_active+1 (exact) [SPINDROP.md]")
-    bits: int | None = Field(default=None, ge=1, le=12, description="resolution of an ADC model, bits")
-    columns_per_converter: int = Field(default=1, ge=1, le=256, description="columns time-sharing one converter")
-    full_scale_rows: int | None = Field(default=None, ge=1,
-                                        description="partial sums beyond ±full_scale_rows clip; None: rows_active")
-    sample_rate_hz: float | None = Field(default=None, gt=0, description="ADC sample rate, Hz; None: the clock")
-
-
-class SpindropSpec(Spec):
-    model: str = Field(default="mtj_spindrop", description="mtj_spindrop (stochastic MTJ write) | lfsr (CMOS LFSR + comparator)")
-    granularity: Literal["row", "channel", "layer_scale"] = Field(
-        default="row", description="row: SpinDrop; channel: Spatial-SpinDrop; layer_scale: Scale-Dropout. The "
-                                    "default for workloads that name none; a workload's dropout.granularity wins "
-                                    "(row-wired modules can gate a channel's rows together)")
-    rows_per_module: int = Field(default=1, ge=1, le=4096,
-                                 description="row granularity: rows (channel: channels) one module serves, time-multiplexed")
-    target_p: float | None = Field(default=None, gt=0, lt=1,
-                                   description="drop probability the write current is tuned for; None: the workload's p")
-    write_current_a: float | None = Field(default=None, gt=0, le=1e-3,
-                                          description="explicit stochastic-write current, A (overrides target_p)")
-    write_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7,
-                                 description="stochastic-write pulse, s: 10 ns keeps the operating point (I/I_c0 ≈ 0.9 for p = 0.2)"
-                                             " where the Néel–Brown law holds (REFERENCES §1.1: i < 0.9, pulses ≥ 10 ns) [derived]")
-    reset_current_a: float = Field(default=100e-6, gt=0, le=1e-3,
-                                   description="reset current, A: 3× I_c0 of the dropout MTJ for a deterministic reset [derived]")
-    reset_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7, description="reset pulse, s (utinclab t_reset 10 ns) [code]")
-    reset_policy: Literal["always", "on_switch"] = Field(
-        default="on_switch", description="on_switch: reset only a module whose MTJ switched (the read bit tells)")
-    read_voltage_v: float = Field(default=0.1, gt=0, le=0.5, description="module sense voltage, V")
-    read_pulse_s: float = Field(default=1e-9, gt=0, le=1e-7, description="module read, s")
-    lfsr_bits: int = Field(default=16, ge=4, le=64, description="lfsr model: register length (16-b LFSR, REFERENCES §6)")
-    comparator_bits: int = Field(default=8, ge=2, le=16, description="lfsr model: bits compared against p")
-
-
 class VariationSpec(Spec):
     enabled: bool = Field(default=False, description="sample device-to-device variation once per chip instance")
     ra_sigma_rel: float = Field(default=0.05, ge=0, le=0.5, description="[assumed] REFERENCES §1.3")
@@ -141,24 +85,6 @@ class VariationSpec(Spec):
                                          description="Gaussian noise on each column read, in units of one popcount step")
 
 
-class DigitalSpec(Spec):
-    accumulator_bits: int = Field(default=16, ge=4, le=64, description="partial-sum accumulator width, bits")
-    adder_cycles: int = Field(default=1, ge=1, le=64, description="cycles of one accumulate / adder-tree level")
-
-
-class BufferSpec(Spec):
-    local_kib: float = Field(default=16.0, gt=0, le=65536, description="per-tile activation buffer, KiB")
-    global_kib: float = Field(default=256.0, gt=0, le=1048576, description="chip buffer for inputs and outputs, KiB")
-    port_width_bits: int = Field(default=128, ge=8, le=4096, description="bits per buffer access")
-    ports: int = Field(default=1, ge=1, le=16, description="access ports per buffer (a contended resource)")
-
-
-class InterconnectSpec(Spec):
-    bus_width_bits: int = Field(default=128, ge=8, le=4096, description="bits moved per bus cycle")
-    hop_length_m: float = Field(default=1e-3, gt=0, le=0.05, description="average tile-to-tile wire length, m [assumed: ~1 mm tile pitch]")
-    channels: int = Field(default=1, ge=1, le=64, description="independent bus channels (a contended resource)")
-
-
 class ChipSpec(Spec):
     tiles: int = Field(default=4, ge=1, le=4096, description="tiles on the chip")
     arrays_per_tile: int = Field(default=4, ge=1, le=256, description="crossbar arrays per tile")
@@ -167,31 +93,56 @@ class ChipSpec(Spec):
                                                 "power-gated); false charges every provisioned instance, as NeuroSim")
 
 
-class ControllerSpec(Spec):
-    schedule: Literal["sequential", "layer_pipelined", "replicated"] = Field(
-        default="sequential", description="how MC passes are issued (DESIGN.md §2)")
-    replicas: int = Field(default=1, ge=1, le=64, description="copies of the weights (replicated schedule)")
-    inputs_in_flight: int = Field(default=1, ge=1, le=1024, description="inputs whose passes may overlap")
+def _section(kind: str, default_model: str, **defaults: Any) -> Any:
+    """A component section: validated by the Params of the model it names; ``defaults`` are this slot's
+    own defaults (e.g. the size of the global buffer), applied under what the YAML gives."""
+    sec = ComponentSection(kind, default_model, defaults)
+    return Field(default_factory=sec.default, description=f"{kind} section: `model` ({default_model} by default; "
+                 "`cimsim models` lists the others) and that model's parameters"), sec
 
-    @model_validator(mode="after")
-    def _replicas_need_policy(self) -> ControllerSpec:
-        if self.replicas > 1 and self.schedule != "replicated":
-            raise ValueError("replicas > 1 needs schedule: replicated")
-        return self
+
+_CROSSBAR, _CROSSBAR_T = _section("crossbar", "stt_mram")
+_COLUMN, _COLUMN_T = _section("column_periphery", "mlsa")
+_DROPOUT, _DROPOUT_T = _section("dropout_source", "mtj_spindrop")
+_ACC, _ACC_T = _section("accumulator", "aladdin")
+_TREE, _TREE_T = _section("adder_tree", "aladdin")
+_CMP, _CMP_T = _section("comparator", "aladdin")
+# Buffer sizes [assumed]: 16 KiB per tile holds the activations of the layers a tile serves; the 256 KiB
+# chip buffer holds inputs and logits of a batch (docs/REFERENCES.md §5.1 prices them per access).
+_LBUF, _LBUF_T = _section("buffer", "sram", size_kib=16.0)
+_GBUF, _GBUF_T = _section("buffer", "sram", size_kib=256.0)
+_BUS, _BUS_T = _section("interconnect", "wire_bus")
+_CTRL, _CTRL_T = _section("controller", "fsm")
 
 
 class ArchSpec(Spec):
+    """The chip. Each component section is named after the component instance it builds (``cimsim
+    describe`` rows); ``model`` selects its cost model and which fields it takes."""
+
     name: str = "arch"
     technology: TechnologySpec = Field(default_factory=TechnologySpec)
     clock: ClockSpec = Field(default_factory=ClockSpec)
     mtj: MTJDevicesSpec = Field(default_factory=MTJDevicesSpec)
     cell: CellSpec = Field(default_factory=CellSpec)
-    crossbar: CrossbarSpec = Field(default_factory=CrossbarSpec)
-    column_periphery: ColumnPeripherySpec = Field(default_factory=ColumnPeripherySpec)
-    spindrop: SpindropSpec = Field(default_factory=SpindropSpec)
     variation: VariationSpec = Field(default_factory=VariationSpec)
-    digital: DigitalSpec = Field(default_factory=DigitalSpec)
-    buffer: BufferSpec = Field(default_factory=BufferSpec)
-    interconnect: InterconnectSpec = Field(default_factory=InterconnectSpec)
     chip: ChipSpec = Field(default_factory=ChipSpec)
-    controller: ControllerSpec = Field(default_factory=ControllerSpec)
+    crossbar: Annotated[Spec, _CROSSBAR_T] = _CROSSBAR
+    column_periphery: Annotated[Spec, _COLUMN_T] = _COLUMN
+    spindrop: Annotated[Spec, _DROPOUT_T] = _DROPOUT
+    accumulator: Annotated[Spec, _ACC_T] = _ACC
+    adder_tree: Annotated[Spec, _TREE_T] = _TREE
+    comparator: Annotated[Spec, _CMP_T] = _CMP
+    local_buffer: Annotated[Spec, _LBUF_T] = _LBUF
+    global_buffer: Annotated[Spec, _GBUF_T] = _GBUF
+    interconnect: Annotated[Spec, _BUS_T] = _BUS
+    controller: Annotated[Spec, _CTRL_T] = _CTRL
+
+
+def component_sections() -> dict[str, ComponentSection]:
+    """Arch section name → its :class:`ComponentSection` (kind and default model), in declaration order."""
+    out = {}
+    for name, f in ArchSpec.model_fields.items():
+        for meta in f.metadata:
+            if isinstance(meta, ComponentSection):
+                out[name] = meta
+    return out

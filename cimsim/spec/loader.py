@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from cimsim.errors import ConfigError
 from cimsim.spec.arch import ArchSpec
+from cimsim.spec.sections import ComponentSection
 from cimsim.spec.workload import WorkloadSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,13 +53,23 @@ def parse_override(text: str) -> tuple[str, Any]:
     return path, value
 
 
-def _schema_child(model: type[BaseModel] | None, key: str) -> type[BaseModel] | None | bool:
-    """The sub-model a key leads to, None for a leaf, False for an unknown key."""
+def _schema_child(model: type[BaseModel] | None, key: str, node: dict[str, Any] | None = None
+                  ) -> type[BaseModel] | None | bool:
+    """The sub-model a key leads to, None for a leaf, False for an unknown key. A component section leads to
+    the parameter class of the model ``node[key]['model']`` names (else the section's default model)."""
     if model is None:
         return None
     field = model.model_fields.get(key)
     if field is None:
         return False
+    for meta in field.metadata:
+        if isinstance(meta, ComponentSection):
+            sub = (node or {}).get(key)
+            named = sub.get("model") if isinstance(sub, dict) else None
+            try:
+                return meta.params_class(named if isinstance(named, str) else None)
+            except ValueError:
+                return None  # an unknown model: validation names it
     ann = field.annotation
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
@@ -76,7 +87,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
         node: dict[str, Any] = out
         sub: type[BaseModel] | None = model
         for i, key in enumerate(keys):
-            child = _schema_child(sub, key)
+            child = _schema_child(sub, key, node)
             is_last = i == len(keys) - 1
             if child is False and not (sub is None and isinstance(node, dict)):
                 allowed = ", ".join(sorted(sub.model_fields)) if sub is not None else None
@@ -84,6 +95,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
                                   allowed=allowed)
             if is_last:
                 node[key] = value
+                if key == "model" and i > 0:
+                    _keep_fields_of_model(model, keys[:-1], node)
             else:
                 nxt = node.get(key)
                 if not isinstance(nxt, dict):
@@ -95,6 +108,25 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
                 node = nxt
                 sub = child if isinstance(child, type) else None
     return out
+
+
+def _keep_fields_of_model(root: type[BaseModel], section_path: list[str], section: dict[str, Any]) -> None:
+    """After ``--set section.model=X``, drop the section's keys model X does not take: they belonged to the
+    model it replaces (e.g. an MLSA's ``levels`` when the sweep switches to a SAR ADC)."""
+    sub: type[BaseModel] | None = root
+    for key in section_path[:-1]:
+        child = _schema_child(sub, key)
+        sub = child if isinstance(child, type) else None
+    field = sub.model_fields.get(section_path[-1]) if sub is not None else None
+    meta = next((m for m in (field.metadata if field else ()) if isinstance(m, ComponentSection)), None)
+    if meta is None:
+        return
+    try:
+        cls = meta.params_class(section.get("model"))
+    except ValueError:
+        return  # unknown model: validation names it
+    for k in [k for k in section if k not in cls.model_fields]:
+        del section[k]
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

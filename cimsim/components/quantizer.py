@@ -1,4 +1,7 @@
-"""Functional model of the column periphery: what a converter returns for a row group's partial sum.
+"""Transfer function of a column converter: what it returns for a row group's partial sum.
+
+The column-periphery component hands this to the functional executor (:meth:`ColumnPeriphery.quantizer`), so
+cost and function come from one object (CrossSim's IADC shape, docs/architecture.md).
 
 A row group's partial sum ``s_g`` (integer in [−rows_active, rows_active]) is converted with ``levels``
 codes spanning ±``full_scale`` with a step of ``max(1, 2·full_scale/(levels−1))`` popcount steps (one LSB is
