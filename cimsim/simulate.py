@@ -82,6 +82,7 @@ class Result:
     """Everything a run produced. ``to_json()`` gives the machine-readable document; ``*_df()`` the tables.
 
     Energies are per inference (one input, all T passes) unless a name says otherwise; times in s or cycles.
+    ``plan`` is the timing plan the engine ran (per-layer latency is read from it).
     """
 
     arch: ArchSpec
@@ -96,13 +97,13 @@ class Result:
     inputs: int
     timed_inputs: int
     hardware_only: bool
+    plan: TimingPlan
     metrics: dict[str, Any] = field(default_factory=dict)
     ood: dict[str, dict[str, float]] = field(default_factory=dict)
     corrupted: dict[str, dict[str, float]] = field(default_factory=dict)
     per_sample: pd.DataFrame | None = None
     module_p: dict[str, np.ndarray] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
-    plan: TimingPlan | None = None
 
     def __repr__(self) -> str:
         acc = f"accuracy {self.metrics['accuracy']:.4f}" if "accuracy" in self.metrics else "hardware-only"
@@ -133,12 +134,6 @@ class Result:
         """Time to run all evaluated inputs at the measured throughput."""
         return self.inputs / self.throughput_inferences_per_s
 
-    def timing_plan(self) -> TimingPlan:
-        """The timing plan the engine ran (rebuilt from the same hardware and mapping if not kept)."""
-        if self.plan is not None:
-            return self.plan
-        return build_plan(self.hardware, self.mapping, self.workload, inputs=1, passes=self.passes)
-
     def layer_latency(self) -> dict[str, dict[str, float]]:
         """Per layer, one MC pass of one input on that layer alone (uncontended, as in the sequential schedule;
         ``cimsim.engine.cycles.serial_step_cycles``) in steady state, i.e. of an input after the first:
@@ -146,7 +141,7 @@ class Result:
         per_window: inline before every MVM; per_pass: none, the masks were latched during the first input).
         ``mask_cycles`` is one fresh mask's generation (per_input and per_pass jobs; 0 otherwise)."""
         out = {}
-        for layer in self.timing_plan().layers:
+        for layer in self.plan.layers:
             cyc = serial_step_cycles(layer, input_index=1)
             out[layer.name] = {"cycles": cyc, "s": cyc / self.clock_hz,
                                "mask_cycles": layer.mask_cycles if mask_mode(layer) == "job" else 0}
