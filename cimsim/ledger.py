@@ -1,5 +1,5 @@
-"""Energy ledger: action counts × component action energies, plus leakage power × runtime (DESIGN.md §4
-"Energy"), per inference.
+"""Energy ledger: action counts × component action energies, plus leakage power × runtime (docs/architecture.md,
+Semantics), per inference.
 
 Counts come from the functional run (data-dependent) or from :func:`cimsim.activity.expected_counts`
 (hardware-only mode). Leakage is charged for the whole makespan on every provisioned instance (or only the
