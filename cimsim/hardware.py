@@ -153,7 +153,7 @@ class Hardware:
         for inst in self.instances.values():
             c = inst.component
             comps.append({
-                "name": inst.name, "model": c.model, "count": inst.count,
+                "name": inst.name, "model": c.model, "instances": inst.count,
                 "area_m2": c.area_m2(), "leakage_w": c.leakage_w(),
                 "actions": {a: {"energy_j": act.energy_j, "latency_s": act.latency_s,
                                 "latency_cycles": c.cycles(a, self.ctx.clock_hz)}

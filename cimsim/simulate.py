@@ -6,6 +6,8 @@ counts) and event-driven timing run (cycles) → energy ledger → Result.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,14 +17,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cimsim import __version__
 from cimsim.activity import expected_counts, new_counts
 from cimsim.engine.closed_form import closed_form
-from cimsim.engine.plan import build_plan
+from cimsim.engine.cycles import mask_mode, serial_step_cycles
+from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import EngineResult, run_engine
 from cimsim.functional import metrics
 from cimsim.functional.executor import Executor
 from cimsim.hardware import Hardware, build_hardware
-from cimsim.ledger import Ledger, build_ledger
+from cimsim.ledger import (
+    OPS_CONVENTION,
+    Efficiency,
+    Ledger,
+    binary_macs_per_pass,
+    build_ledger,
+    efficiency,
+    ops_per_inference,
+)
 from cimsim.mapping import Mapping, map_network
 from cimsim.network.corruptions import corrupt
 from cimsim.network.datasets import load_dataset, quantize_inputs
@@ -73,7 +85,11 @@ class Options:
 
 @dataclass
 class Result:
-    """Everything a run produced. ``to_json()`` gives the machine-readable document."""
+    """Everything a run produced. ``to_json()`` gives the machine-readable document; ``*_df()`` the tables.
+
+    Energies are per inference (one input, all T passes) unless a name says otherwise; times in s or cycles.
+    ``plan`` is the timing plan the engine ran (per-layer latency is read from it).
+    """
 
     arch: ArchSpec
     workload: WorkloadSpec
@@ -87,12 +103,19 @@ class Result:
     inputs: int
     timed_inputs: int
     hardware_only: bool
+    plan: TimingPlan
     metrics: dict[str, Any] = field(default_factory=dict)
     ood: dict[str, dict[str, float]] = field(default_factory=dict)
     corrupted: dict[str, dict[str, float]] = field(default_factory=dict)
     per_sample: pd.DataFrame | None = None
     module_p: dict[str, np.ndarray] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        acc = f"accuracy {self.metrics['accuracy']:.4f}" if "accuracy" in self.metrics else "hardware-only"
+        return (f"<Result {self.arch.name} × {self.workload.name}: T={self.passes}, {acc}, "
+                f"{self.ledger.per_inference_j:.4g} J/inference, latency {self.latency_s:.4g} s, "
+                f"area {self.hardware.area_m2() * 1e6:.4g} mm²>")
 
     # ---------------------------------------------------------------- timing
     @property
@@ -117,26 +140,57 @@ class Result:
         """Time to run all evaluated inputs at the measured throughput."""
         return self.inputs / self.throughput_inferences_per_s
 
+    def layer_latency(self) -> dict[str, dict[str, float]]:
+        """Per layer, one MC pass of one input on that layer alone (uncontended, as in the sequential schedule;
+        ``cimsim.engine.cycles.serial_step_cycles``) in steady state, i.e. of an input after the first:
+        ``cycles`` and ``s``, mask generation included where that job needs a fresh mask (per_input: every job;
+        per_window: inline before every MVM; per_pass: none, the masks were latched during the first input).
+        ``mask_cycles`` is one fresh mask's generation (per_input and per_pass jobs; 0 otherwise)."""
+        out = {}
+        for layer in self.plan.layers:
+            cyc = serial_step_cycles(layer, input_index=1)
+            out[layer.name] = {"cycles": cyc, "s": cyc / self.clock_hz,
+                               "mask_cycles": layer.mask_cycles if mask_mode(layer) == "job" else 0}
+        return out
+
+    # ---------------------------------------------------------------- efficiency
+    def efficiency(self) -> Efficiency:
+        """Ops per inference (``cimsim.ledger.OPS_CONVENTION``), TOPS/W, J per binary MAC and TOPS/mm² (whole
+        chip area, measured throughput)."""
+        return efficiency(ops_per_inference(self.mapping, self.passes), self.ledger.per_inference_j,
+                          self.throughput_inferences_per_s, self.hardware.area_m2())
+
+    @property
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON (sorted keys, no spaces) of the resolved arch, workload, seed and T."""
+        doc = {"arch": self.arch.model_dump(mode="json"), "workload": self.workload.model_dump(mode="json"),
+               "seed": self.seed, "passes": self.passes}
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
     # ---------------------------------------------------------------- tables
     def layers_df(self) -> pd.DataFrame:
-        """One row per layer: mapping, energy per inference, timing action counts."""
+        """One row per layer: mapping, binary MACs and latency of one pass, energy per inference."""
         e = self.ledger.by_layer_j()
+        lat = self.layer_latency()
         rows = []
         for lm in self.mapping.layers:
             rows.append({"layer": lm.name, "kind": lm.kind, "fan_in": lm.fan_in, "outputs": lm.outputs,
                          "mvms_per_pass": lm.mvms, "arrays": lm.arrays, "row_groups_per_mvm": lm.total_row_groups,
                          "utilization": lm.utilization, "dropout": lm.dropout, "dropout_modules": lm.modules,
-                         "bits_per_module": lm.generations,
+                         "bits_per_module": lm.generations, "binary_macs_per_pass": binary_macs_per_pass(lm),
+                         "latency_cycles_per_pass": lat[lm.name]["cycles"],
+                         "latency_per_pass_s": lat[lm.name]["s"], "mask_cycles": lat[lm.name]["mask_cycles"],
                          "energy_per_inference_j": e.get(lm.name, 0.0)})
         return pd.DataFrame(rows)
 
     def components_df(self) -> pd.DataFrame:
-        """One row per component type: count, area, leakage, energy per inference."""
+        """One row per component type: instances, area, leakage, energy per inference."""
         e = self.ledger.by_component_j()
         area = self.hardware.area_breakdown_m2()
         leak = self.hardware.leakage_breakdown_w()
-        return pd.DataFrame([{"component": n, "model": i.component.model, "count": i.count, "area_m2": area[n],
-                              "leakage_w": leak[n], "energy_per_inference_j": e.get(n, 0.0)}
+        return pd.DataFrame([{"component": n, "model": i.component.model, "instances": i.count,
+                              "area_m2": area[n], "leakage_w": leak[n], "energy_per_inference_j": e.get(n, 0.0)}
                              for n, i in self.hardware.instances.items()])
 
     def dropout_summary(self) -> dict[str, Any]:
@@ -147,16 +201,46 @@ class Result:
                 "hardware_p": d.hardware_p, "realized_p": self.hardware.component("dropout_source").p_realized,
                 "modules": self.hardware.instances["dropout_source"].count}
 
+    def ood_df(self) -> pd.DataFrame:
+        """One row per OOD set: AUROC (predictive entropy, mutual information, deterministic max-softmax) and
+        detection rate. Empty for hardware-only runs or ``ood=False``."""
+        return pd.DataFrame([{"ood_set": k, **v} for k, v in self.ood.items()])
+
+    def corrupted_df(self) -> pd.DataFrame:
+        """One row per (corruption, severity): MC and deterministic accuracy, mean predictive entropy.
+        Empty for hardware-only runs or ``corruptions=False``."""
+        rows = []
+        for key, v in self.corrupted.items():
+            name, _, severity = key.rpartition("_")
+            rows.append({"corruption": name, "severity": int(severity), **v})
+        return pd.DataFrame(rows)
+
+    def per_sample_df(self) -> pd.DataFrame:
+        """One row per evaluated test input (index ``input``): label, MC and deterministic prediction,
+        predictive entropy, mutual information, max softmax. Empty for hardware-only runs."""
+        df = self.per_sample.copy() if self.per_sample is not None else pd.DataFrame()
+        df.index.name = "input"
+        return df
+
     def to_json(self) -> dict[str, Any]:
+        eff = self.efficiency()
         out: dict[str, Any] = {
+            "cimsim_version": __version__,
+            "config_hash": self.config_hash,
             "latency_s": self.latency_s,
             "latency_cycles": self.latency_cycles,
             "latency_per_pass_s": self.latency_s / self.passes,
+            "layer_latency_per_pass": self.layer_latency(),
             "throughput_inferences_per_s": self.throughput_inferences_per_s,
             "energy_per_inference_j": self.ledger.per_inference_j,
             "energy_per_pass_j": self.ledger.per_pass_j,
             "energy_breakdown_j": self.ledger.by_component_j(),
             "energy_by_layer_j": self.ledger.by_layer_j(),
+            "ops_per_inference": eff.ops_per_inference,
+            "ops_convention": OPS_CONVENTION,
+            "tops_per_w": eff.tops_per_w,
+            "energy_per_mac_j": eff.energy_per_mac_j,
+            "tops_per_mm2": eff.tops_per_mm2,
             "area_m2": self.hardware.area_m2(),
             "area_breakdown_m2": self.hardware.area_breakdown_m2(),
             "leakage_w": self.hardware.leakage_w(),
@@ -317,4 +401,4 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     return Result(arch=arch, workload=workload, hardware=hw, mapping=mapping, ledger=ledger, engine=eng,
                   closed_form_cycles=cf.total_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
                   hardware_only=opt.hardware_only, metrics=res_metrics, ood=ood, corrupted=corrupted,
-                  per_sample=per_sample, module_p=module_p, wall_s=wall)
+                  per_sample=per_sample, module_p=module_p, wall_s=wall, plan=plan)

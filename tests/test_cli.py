@@ -70,8 +70,8 @@ def test_describe_total_equals_sum_of_breakdown(capsys):
     main(["describe", str(ARCH), "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["area_m2"] == pytest.approx(sum(doc["area_breakdown_m2"].values()), rel=1e-12)
-    assert doc["area_m2"] == pytest.approx(sum(c["count"] * c["area_m2"] for c in doc["components"]), rel=1e-12)
-    assert doc["leakage_w"] == pytest.approx(sum(c["count"] * c["leakage_w"] for c in doc["components"]), rel=1e-12)
+    assert doc["area_m2"] == pytest.approx(sum(c["instances"] * c["area_m2"] for c in doc["components"]), rel=1e-12)
+    assert doc["leakage_w"] == pytest.approx(sum(c["instances"] * c["leakage_w"] for c in doc["components"]), rel=1e-12)
     for c in doc["components"]:
         for a in c["actions"].values():
             assert a["energy_j"] >= 0 and a["latency_cycles"] >= (1 if a["latency_s"] > 0 else 0)

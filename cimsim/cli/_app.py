@@ -9,18 +9,25 @@ from typing import Any
 
 import click
 
+from cimsim import __version__
 from cimsim.errors import CimsimError, ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_ARCH = "arch_configs/spindrop.yaml"
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
 
 def default_path(rel: str) -> Path:
-    """A shipped default, found from the working directory or the source checkout."""
-    for base in (Path.cwd(), REPO_ROOT):
-        if (base / rel).is_file():
-            return base / rel
-    raise ConfigError("shipped default not found; run from the cimsim checkout or give the path", file=rel)
+    """A shipped default such as ``arch_configs/spindrop.yaml``: ``./rel`` when the working directory has one
+    (an edited copy, e.g. from ``cimsim examples --copy .``), else the copy shipped with cimsim."""
+    from cimsim.examples import shipped_path
+
+    local = Path.cwd() / rel
+    if local.is_file():
+        return local
+    shipped = shipped_path(rel)
+    if shipped is None:
+        raise ConfigError("shipped default not found (broken install?); give the path", file=rel,
+                          allowed="an existing YAML path; `cimsim examples` lists the shipped ones")
+    return shipped
 
 
 def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
@@ -50,7 +57,7 @@ def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="cimsim")
+@click.version_option(version=__version__, prog_name="cimsim")
 def cli() -> None:
     """cimsim: compute-in-memory simulator for Bayesian binary NNs on STT-MRAM crossbars (SpinDrop)."""
 

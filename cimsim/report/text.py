@@ -37,7 +37,7 @@ def describe_text(doc: dict[str, Any]) -> str:
     rows = []
     for c in doc["components"]:
         for a, v in c["actions"].items():
-            rows.append({"component": c["name"], "model": c["model"], "count": c["count"],
+            rows.append({"component": c["name"], "model": c["model"], "instances": c["instances"],
                          "area/inst": f"{c['area_m2'] * 1e12:.4g} µm²", "action": a,
                          "energy": si(v["energy_j"], "J"), "latency": si(v["latency_s"], "s"),
                          "cycles": v["latency_cycles"]})
@@ -55,7 +55,7 @@ def run_text(r: Result) -> str:
     j = r.to_json()
     t = j["timing"]
     out = [f"cimsim run: {r.arch.name} × {r.workload.name}  (T = {r.passes} passes, seed {r.seed}, "
-           f"{r.inputs} inputs)", ""]
+           f"{r.inputs} inputs; cimsim {j['cimsim_version']}, config {j['config_hash'][:12]})", ""]
     out.append("timing")
     out.append(f"  latency per inference   {si(j['latency_s'], 's')}  ({j['latency_cycles']:.0f} cycles; "
                f"{si(j['latency_per_pass_s'], 's')} per pass)")
@@ -63,6 +63,10 @@ def run_text(r: Result) -> str:
     out.append(f"  schedule                {t['schedule']} (replicas {t['replicas']}), engine {t['engine_cycles']} "
                f"cycles for {t['timed_inputs']} inputs, uncontended closed form {t['closed_form_cycles']}, "
                f"contention stalls {t['contention_stall_cycles']}")
+    out.append("")
+    out.append(f"efficiency                {j['tops_per_w']:.4g} TOPS/W, {si(j['energy_per_mac_j'], 'J')} per binary MAC, "
+               f"{j['tops_per_mm2']:.4g} TOPS/mm² (chip area)")
+    out.append(f"  ops per inference       {j['ops_per_inference']:.6g}  ({j['ops_convention']})")
     out.append("")
     out.append(f"energy per inference      {si(j['energy_per_inference_j'], 'J')}  "
                f"({si(j['energy_per_pass_j'], 'J')} per pass; activity {j['activity']})")
@@ -75,9 +79,19 @@ def run_text(r: Result) -> str:
                f"{j['arrays_total']}, cell utilization {j['utilization']:.1%}; leakage {si(j['leakage_w'], 'W')})")
     out.append(_share(j["area_breakdown_m2"], "area", lambda v: f"{v * 1e6:.4g} mm²"))
     out.append("")
-    out.append("layers")
-    out.append(r.layers_df().assign(energy_per_inference_j=lambda d: d.energy_per_inference_j.map(
-        lambda v: si(v, "J")), utilization=lambda d: d.utilization.map("{:.1%}".format)).to_string(index=False))
+    out.append("layers (latency: one pass of one input on the layer, steady state, mask generation included; "
+               "energy: per inference)")
+    layers = r.layers_df()[["layer", "kind", "fan_in", "outputs", "mvms_per_pass", "arrays", "row_groups_per_mvm",
+                            "utilization", "dropout_modules", "binary_macs_per_pass", "latency_cycles_per_pass",
+                            "latency_per_pass_s", "energy_per_inference_j"]]
+    out.append(layers.rename(columns={"binary_macs_per_pass": "MACs/pass", "latency_cycles_per_pass": "cycles/pass",
+                                      "latency_per_pass_s": "latency/pass", "energy_per_inference_j": "energy",
+                                      "row_groups_per_mvm": "row_groups/mvm", "mvms_per_pass": "mvms/pass",
+                                      "dropout_modules": "modules"})
+               .assign(energy=lambda d: d.energy.map(lambda v: si(v, "J")),
+                       utilization=lambda d: d.utilization.map("{:.1%}".format),
+                       **{"latency/pass": lambda d: d["latency/pass"].map(lambda v: si(v, "s"))})
+               .to_string(index=False))
     if not r.hardware_only:
         out += ["", "accuracy and uncertainty (test set)"]
         out.append(f"  accuracy MC (T={r.passes})      {j['accuracy']:.4f}")
