@@ -17,7 +17,7 @@ from cimsim.errors import ConfigError
 
 # Modules holding shipped models; importing them defines their classes, which the registry then finds.
 MODEL_MODULES = ("adc", "sense_amp", "crossbar", "spindrop", "lfsr", "digital", "buffer", "interconnect",
-                 "controller")
+                 "controller", "array_periphery")
 
 
 def _import_models() -> None:
