@@ -78,7 +78,8 @@ def subarray_vs_nvsim(node_nm: int) -> list[CaseResult]:
     pairs = [("read_energy", "read_energy_j", cost.read_energy_j, "J", "one row, one 128-bit word"),
              ("write_energy", "write_energy_j", cost.write_energy_j, "J", "one 128-bit word"),
              ("read_latency", "read_latency_s", cost.read_latency_s, "s", "decode to sense-amp output"),
-             ("area", "area_m2", cost.area_m2, "m²", "NVSim total (subarray + mat predecoders)")]
+             ("area", "area_m2", cost.area_m2, "m²", "NVSim total (subarray + mat predecoders)"),
+             ("leakage", "leakage_w", cost.leakage_w, "W", "static power of the subarray periphery")]
     return [ratio_case(f"circuits.subarray_nvsim.{node_nm}nm.{label}", TOPIC, src, ref[key], val, unit,
                        lo=NVSIM_LO, hi=NVSIM_HI, note=note) for label, key, val, unit, note in pairs]
 

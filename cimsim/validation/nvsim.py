@@ -18,14 +18,14 @@ from cimsim.spec.arch import ArchSpec
 from cimsim.spec.loader import load_arch
 
 #: NVSim output per node: read energy J, write energy J, read latency s, total (bank = subarray + mat
-#: predecoders) area m², subarray-only area m² [NVSim run, docs/validation.md].
+#: predecoders) area m², subarray-only area m², leakage W [NVSim run, docs/validation.md].
 NVSIM_RUNS: dict[int, dict[str, float]] = {
     45: {"read_energy_j": 20.067e-12, "write_energy_j": 133.181e-12, "read_latency_s": 1.023e-9,
-         "area_m2": 24294.289e-12, "subarray_area_m2": 23185.928e-12},
+         "area_m2": 24294.289e-12, "subarray_area_m2": 23185.928e-12, "leakage_w": 1.110e-3},
     32: {"read_energy_j": 24.748e-12, "write_energy_j": 130.982e-12, "read_latency_s": 1.268e-9,
-         "area_m2": 12295.322e-12, "subarray_area_m2": 11724.637e-12},
+         "area_m2": 12295.322e-12, "subarray_area_m2": 11724.637e-12, "leakage_w": 2.167e-3},
     22: {"read_energy_j": 30.613e-12, "write_energy_j": 129.965e-12, "read_latency_s": 1.607e-9,
-         "area_m2": 5749.223e-12, "subarray_area_m2": 5477.905e-12},
+         "area_m2": 5749.223e-12, "subarray_area_m2": 5477.905e-12, "leakage_w": 949.574e-6},
 }
 #: NVSim's HP supply at each node, V [code: NVSim Technology.cpp], used as ``technology.vdd_v``.
 NVSIM_VDD_V = {45: 1.0, 32: 0.9, 22: 0.9}
