@@ -4,9 +4,12 @@ is reported, not judged (verdict ``info``): the published networks and data sets
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from cimsim.validation.registry import CaseResult, case, info_case
 
+#: The source checkout holding arch_configs/ and workloads/.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "algorithm"
 SRC = ("NANOARCH'22 (doi 10.1145/3565478.3572536) abstract: up to 100 % OOD detection, +15 % accuracy on "
        "corrupted data, ~+2 % in distribution")
@@ -18,7 +21,6 @@ SEED = 0
 
 @cache
 def _run(workload: str):
-    from cimsim.cli._app import REPO_ROOT
     from cimsim.simulate import Options, simulate
 
     wl = REPO_ROOT / workload

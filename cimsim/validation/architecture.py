@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from cimsim.validation.registry import CaseResult, case, info_case, ratio_case
 
+#: The source checkout holding arch_configs/ and workloads/.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "architecture"
 ARCH = "arch_configs/spindrop.yaml"
 CNN = "workloads/digits_cnn.yaml"
@@ -14,9 +17,8 @@ LAYER = "conv2"  # digits_cnn's 3×3 conv, 32 → 64 channels, 4×4 outputs (16 
 SPATIAL_SRC = "Spatial-SpinDrop, arXiv 2306.10185 (abstract): 9× fewer modules, 94.11× less energy"
 
 
-def _path(rel: str):
-    from cimsim.cli._app import REPO_ROOT
-
+def _path(rel: str) -> Path:
+    """A shipped file of the source checkout (arch_configs/, workloads/)."""
     return REPO_ROOT / rel
 
 
