@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Modules holding shipped models; importing them defines their classes, which the registry then finds.
 MODEL_MODULES = ("adc", "sense_amp", "crossbar", "spindrop", "lfsr", "digital", "buffer", "interconnect",
-                 "controller")
+                 "controller", "array_periphery")
 
 
 def _import_models() -> None:
