@@ -53,9 +53,11 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
     """Data-independent actions of one job (one input, one pass) on one layer."""
     bus = hw.component("interconnect").width_bits
     conversions = lm.mvms * lm.conversions_per_mvm
+    reads = lm.mvms * lm.reads_per_mvm
     c = {
-        "crossbar.read_row_group": lm.mvms * lm.reads_per_mvm,
-        "crossbar.precharge_column": conversions,
+        "crossbar.read_row_group": reads,
+        "row_decoder.decode": reads,
+        "precharge.precharge": conversions,  # every converted column is clamped for its read
         "column_periphery.convert": conversions,
         "accumulator.accumulate": conversions,
         # The tile's adder tree is provisioned for arrays_per_tile operands; a layer spanning r row blocks uses
@@ -66,6 +68,8 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
         "interconnect.transfer": math.ceil(lm.out_bits / bus),
         "controller.issue": 1,
     }
+    if hw.has("column_mux"):
+        c["column_mux.select"] = conversions
     src = input_buffer(lm)
     c[f"{src}.read"] = lm.mvms * math.ceil(lm.fan_in * lm.planes / hw.component(src).port_width_bits)
     dst = output_buffer(lm)
@@ -112,7 +116,7 @@ def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int)
         else:
             driven_rows = lm.fan_in * ((1 - p_drop) if lm.dropout else 1.0)
         driven_rows *= lm.mvms * jobs
-        c["crossbar.drive_row"] += driven_rows * lm.col_blocks
+        c["wordline_driver.drive_row"] += driven_rows * lm.col_blocks
         cells = driven_rows * lm.outputs
         c["crossbar.conduct_lrs"] += cells * ASSUMED_LRS_FRACTION
         c["crossbar.conduct_hrs"] += cells * (1 - ASSUMED_LRS_FRACTION)

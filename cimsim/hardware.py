@@ -83,7 +83,8 @@ COUNTS: dict[str, Callable[[Design, dict[str, Component], Any], int]] = {
 SECTION_OF_INSTANCE = {"dropout_source": "spindrop"}
 #: Components that live in tiles (power-gated with their tile); the rest are chip-level.
 PER_TILE = frozenset({"crossbar", "column_periphery", "dropout_source", "accumulator", "adder_tree", "comparator",
-                      "local_buffer"})
+                      "local_buffer", "array_lines", "row_decoder", "wordline_driver", "precharge", "write_driver",
+                      "column_mux"})
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ class Hardware:
     @property
     def converters_per_array(self) -> int:
         return self.instances["column_periphery"].count // self.arrays
+
+    def has(self, name: str) -> bool:
+        """Whether the chip has instances named ``name`` (e.g. a column mux only when converters are shared)."""
+        return name in self.instances
 
     def area_breakdown_m2(self) -> dict[str, float]:
         return {n: i.count * i.component.area_m2() for n, i in self.instances.items()}
@@ -200,4 +205,7 @@ def build_hardware(design: Design, mapping: Mapping | None = None) -> Hardware:
         except (ValueError, ArithmeticError) as exc:
             raise ConfigError(f"{cls.__name__}: {exc}", file=design.arch_file, field=section) from None
         instances[name] = Instance(name, comp, n)
+        # blocks a component is built with (array periphery, column muxes): their own rows in every report
+        for part, (pc, per) in getattr(comp, "parts", {}).items():
+            instances[part] = Instance(part, pc, n * per)
     return Hardware(design=design, ctx=ctx, instances=instances)

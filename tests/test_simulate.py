@@ -49,7 +49,7 @@ def test_hardware_only_counts_agree_with_functional_in_expectation():
     p = r.hardware.component("dropout_source").p_nominal
     for lm in r.mapping.layers:
         got, want = counts[lm.name], exp[lm.name]
-        for key in ("column_periphery.convert", "crossbar.precharge_column", "accumulator.accumulate",
+        for key in ("column_periphery.convert", "precharge.precharge", "row_decoder.decode", "accumulator.accumulate",
                     "comparator.compare", "adder_tree.add", "local_buffer.read", "interconnect.transfer",
                     "dropout_source.stochastic_write", "dropout_source.read", *TIMED_ACTIONS):
             assert got.get(key, 0) == pytest.approx(want.get(key, 0), rel=1e-12), (lm.name, key)
@@ -59,7 +59,7 @@ def test_hardware_only_counts_agree_with_functional_in_expectation():
             assert abs(got["dropout_source.reset"] - want["dropout_source.reset"]) < tol
             # each dropped bit removes a driven row in each of the layer's column blocks
             rows_tol = tol * lm.col_blocks
-            assert abs(got["crossbar.drive_row"] - want["crossbar.drive_row"]) < rows_tol
+            assert abs(got["wordline_driver.drive_row"] - want["wordline_driver.drive_row"]) < rows_tol
 
 
 def test_same_seed_identical_results_other_seed_differs():
@@ -112,11 +112,11 @@ def test_lfsr_variant_runs_and_drops_at_the_quantized_p():
 # After an intended model change, rerun `python -m pytest tests/test_simulate.py -k golden -s` and update.
 GOLDEN = {
     "digits_mlp": {"accuracy": 0.9740740740740741, "accuracy_deterministic": 0.9740740740740741,
-                   "uniform_noise_auroc": 0.9676888888888889, "energy_per_inference_j": 6.435748261365752e-08,
-                   "latency_cycles": 3060.0},
+                   "uniform_noise_auroc": 0.9676888888888889, "energy_per_inference_j": 1.4354044617394484e-07,
+                   "latency_cycles": 3700.0},
     "digits_cnn": {"accuracy": 0.975925925925926, "accuracy_deterministic": 0.975925925925926,
-                   "uniform_noise_auroc": 0.9864999999999999, "energy_per_inference_j": 3.1408151336133854e-07,
-                   "latency_cycles": 28420.0},
+                   "uniform_noise_auroc": 0.9864999999999999, "energy_per_inference_j": 1.0823149578964511e-06,
+                   "latency_cycles": 36260.0},
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,9 @@ from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context
 from cimsim.components.quantizer import Quantizer
 from cimsim.spec.common import Spec
+
+if TYPE_CHECKING:  # array_periphery's current sense amp is itself a ColumnPeriphery
+    from cimsim.components.array_periphery import ColumnMux
 
 
 class ColumnPeripheryParams(Spec):
@@ -80,6 +83,7 @@ class ColumnPeriphery(Component):
         self.read_voltage_v = float(read_voltage_v)
         self.columns_per_converter = 1
         self.full_scale_rows: float | None = None
+        self.mux: ColumnMux | None = None
 
     @classmethod
     def levels_from(cls, params: Any, rows_active: int) -> int:
@@ -95,7 +99,28 @@ class ColumnPeriphery(Component):
                    read_voltage_v=xb.read_voltage_v)
         conv.columns_per_converter = params.columns_per_converter
         conv.full_scale_rows = float(params.full_scale_rows or xb.rows_active)
+        if params.columns_per_converter > 1:
+            from cimsim.components.array_periphery import ColumnMux
+
+            # pass gates sized for the write current (writes go through the mux, NVSim's rule); the load on
+            # the mux output is taken as one bit line's capacitance [assumed: the converter input is not
+            # modelled, a bit line bounds it from above]
+            lines = xb.periphery.lines
+            conv.mux = ColumnMux(build.ctx, ways=params.columns_per_converter,
+                                 max_current_a=build.arch.cell.write_current_a, load_cap_f=lines.bitline_cap_f,
+                                 swing_v=xb.read_voltage_v)
         return conv
+
+    @property
+    def parts(self) -> dict[str, tuple[Component, int]]:
+        """The column mux in front of a shared converter (one per converter), if any."""
+        return {"column_mux": (self.mux, 1)} if self.mux is not None else {}
+
+    def cycles(self, name: str, clock_hz: float) -> int:
+        if name == "convert" and self.mux is not None:  # select settles within the conversion's cycles
+            t = self.action("convert").latency_s + self.mux.action("select").latency_s
+            return Action(0.0, t).cycles(clock_hz)
+        return super().cycles(name, clock_hz)
 
     def quantizer(self) -> Quantizer:
         """The transfer function of one conversion (levels over ±full_scale_rows popcount steps)."""

@@ -39,16 +39,3 @@ class CellGeometry:
         """Side of a square weight cell, m (word- and bit-line length per cell)."""
         return self.area_m2 ** 0.5
 
-
-def write_energy_j(supply_v: float, current_a: float, pulse_s: float) -> float:
-    """Energy of one MTJ write pulse, J: the driver supply ``supply_v`` (V) delivers ``current_a`` (A) for
-    ``pulse_s`` (s) through the access transistor and the MTJ in series (docs/models.md "Write energy").
-
-    The one write convention of cimsim: the cell array, the Spindrop module's stochastic write and reset use
-    it, so the same pulse on the same device costs the same everywhere. It bounds the device's own I²R·t
-    from above by the driver's and transistor's drop, which the supply pays too.
-    """
-    if not (supply_v > 0 and current_a >= 0 and pulse_s >= 0):
-        raise ValueError(f"write needs supply > 0, current >= 0, pulse >= 0; got {supply_v!r} V, "
-                         f"{current_a!r} A, {pulse_s!r} s")
-    return supply_v * current_a * pulse_s

@@ -1,16 +1,18 @@
 """STT-MRAM crossbar array: row-group reads by current summation on the bit lines (REFERENCES §3).
 
 Energy of a row-group read is linear in the activity the functional run counts, so the crossbar exposes
-one action per activity unit and the ledger multiplies counts by them:
+one action per activity unit and the ledger multiplies counts by them; the blocks around the array (row
+decoder, word-line drivers, bit-line precharge/clamps, write drivers: :mod:`cimsim.components.array_periphery`,
+NVSim's models) are built with it and appear as their own instances (:attr:`Crossbar.parts`):
 
-- ``drive_row``: one word line swung to Vdd (C_WL·Vdd², C_WL = wire capacitance × cols × pitch);
-- ``precharge_column``: one bit line charged to V_read (C_BL·V_read², C_BL = wire capacitance × rows × pitch);
 - ``conduct_lrs`` / ``conduct_hrs``: one driven cell conducting through its low / high resistance device
   for the read pulse (V_read²/(R + R_access)·t_read);
-- ``read_row_group``: the typical read used for timing and ``describe`` (rows_active rows, all columns,
-  half the cells conducting in the low-resistance state);
-- ``write_weight``: programming one weight (every device of the cell, supply energy Vdd·I·t: the write
-  convention of docs/models.md, the driver supply delivering I for t_p through access transistor and MTJ).
+- ``read_row_group``: the typical read used for timing and ``describe`` (decode, rows_active word lines,
+  every column clamped, half the cells conducting in the low-resistance state); composite: the ledger prices
+  its parts. Its latency is the access setup (decode, word-line drive, word- and bit-line RC) plus the sense
+  window, so a longer RC delay adds cycles;
+- ``write_weight``: programming one weight: decode, one word line, and every device of the cell through a
+  write driver (supply × current × pulse: the write convention of docs/models.md).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from cimsim.components import mtj
+from cimsim.components.array_periphery import ComputeArrayPeriphery
 from cimsim.components.base import Action, Component, Context
-from cimsim.components.cell import CellGeometry, write_energy_j
+from cimsim.components.cell import CellGeometry
 from cimsim.spec.common import Spec
 
 
@@ -71,9 +74,10 @@ class Crossbar(Component):
     def __init__(self, ctx: Context, *, rows: int, cols: int, rows_active: int, cell: CellGeometry,
                  r_lrs_ohm: float, r_hrs_ohm: float, read_voltage_v: float, read_pulse_s: float,
                  wire_cap_f_per_m: float, write_current_a: float, write_pulse_s: float,
-                 r_access_ohm: float = 0.0) -> None:
-        if not (0.0 <= r_access_ohm < min(r_lrs_ohm, r_hrs_ohm)):
-            raise ValueError(f"access resistance {r_access_ohm!r} Ω must be below the cell resistances")
+                 r_access_ohm: float) -> None:
+        if not (0.0 < r_access_ohm < min(r_lrs_ohm, r_hrs_ohm)):
+            raise ValueError(f"access resistance {r_access_ohm!r} Ω must be positive and below the cell "
+                             "resistances")
         self.r_access_ohm = r_access_ohm
         self.ctx = ctx
         self.rows, self.cols, self.rows_active = rows, cols, rows_active
@@ -84,6 +88,16 @@ class Crossbar(Component):
         self.write_current_a, self.write_pulse_s = write_current_a, write_pulse_s
         # 1T-1MTJ needs one reference column per array to turn the {0,1} current into a ±1 sum.
         self.physical_cols = cols + (1 if cell.cell_type == "1T1MTJ" else 0)
+        self.periphery = ComputeArrayPeriphery.build(
+            ctx, rows=rows, cols=cols, physical_cols=self.physical_cols, rows_active=rows_active,
+            devices_per_weight=cell.devices_per_weight, cell_pitch_m=cell.pitch_m, r_access_ohm=r_access_ohm,
+            r_hrs_ohm=r_hrs_ohm, clamp_voltage_v=read_voltage_v, wire_cap_f_per_m=wire_cap_f_per_m,
+            write_current_a=write_current_a, write_pulse_s=write_pulse_s)
+
+    @property
+    def parts(self) -> dict[str, tuple[Component, int]]:
+        """The array's periphery blocks: name → (component, instances per array)."""
+        return self.periphery.parts()
 
     @classmethod
     def from_spec(cls, params: STTCrossbarParams, build: Any) -> Crossbar:
@@ -126,23 +140,19 @@ class Crossbar(Component):
         return 0.0
 
     def actions(self) -> dict[str, Action]:
-        pitch = self.cell.pitch_m
-        # A 2T-2MTJ weight has two word lines (WL, WL̄) but only one is swung per input.
-        c_wl = self.wire_cap_f_per_m * self.physical_cols * pitch
-        c_bl = self.wire_cap_f_per_m * self.rows * pitch
-        vdd, vr, t = self.ctx.vdd_v, self.read_voltage_v, self.read_pulse_s
-        drive = c_wl * vdd ** 2
-        pre = c_bl * vr ** 2
+        vr, t = self.read_voltage_v, self.read_pulse_s
         lrs = vr * self.i_lrs_a * t
         hrs = vr * self.i_hrs_a * t
-        typical = (self.rows_active * drive + self.physical_cols * pre
+        per = self.periphery
+        decode = per.decoder.action("decode").energy_j
+        typical = (decode + per.wordline.action("drive_group").energy_j
+                   + self.physical_cols * per.precharge.action("precharge").energy_j
                    + self.rows_active * self.physical_cols * 0.5 * (lrs + hrs))
-        write = self.cell.devices_per_weight * write_energy_j(vdd, self.write_current_a, self.write_pulse_s)
+        write = (decode + per.wordline.action("drive_row").energy_j
+                 + self.cell.devices_per_weight * per.write.action("write_bit").energy_j)
         return {
-            "read_row_group": Action(typical, t, composite=True),
-            "drive_row": Action(drive),
-            "precharge_column": Action(pre),
+            "read_row_group": Action(typical, per.access_delay_s() + t, composite=True),
             "conduct_lrs": Action(lrs),
             "conduct_hrs": Action(hrs),
-            "write_weight": Action(write, self.write_pulse_s),
+            "write_weight": Action(write, self.cell.devices_per_weight * self.write_pulse_s),
         }

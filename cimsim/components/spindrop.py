@@ -5,8 +5,9 @@ probability P_sw(I, t_p, T) = p) → read. A switched MTJ reads as "drop". Under
 on_switch`` only a module that switched needs the (expensive) reset before its next write; the reset slot
 is still reserved in time, since the controller does not know in advance which modules switched.
 
-Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.cell.write_energy_j`,
-docs/models.md "Write energy"): supply × current × pulse.
+Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.array_periphery.
+write_pulse_energy_j`, docs/models.md "Write energy"): supply × current × pulse, with the supply the write rail
+needed to push the current through the MTJ and its access transistor (as for the crossbar's weights).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 from pydantic import Field
 
 from cimsim.components import mtj
+from cimsim.components.array_periphery import write_pulse_energy_j, write_supply_v
 from cimsim.components.base import Action, Component, Context, model_class
-from cimsim.components.cell import write_energy_j
 from cimsim.rng import CounterStream
 from cimsim.spec.common import Spec
 
@@ -119,12 +120,12 @@ class MTJSpindrop(DropoutSource):
                    write_current_a=params.write_current_a, write_pulse_s=params.write_pulse_s,
                    reset_current_a=params.reset_current_a, reset_pulse_s=params.reset_pulse_s,
                    reset_policy=params.reset_policy, read_voltage_v=params.read_voltage_v,
-                   read_pulse_s=params.read_pulse_s)
+                   read_pulse_s=params.read_pulse_s, r_access_ohm=build.arch.cell.r_access_ohm)
 
     def __init__(self, ctx: Context, *, device: mtj.MTJParams, target_p: float | None,
                  write_current_a: float | None, write_pulse_s: float, reset_current_a: float,
                  reset_pulse_s: float, reset_policy: Literal["always", "on_switch"],
-                 read_voltage_v: float, read_pulse_s: float) -> None:
+                 read_voltage_v: float, read_pulse_s: float, r_access_ohm: float = 0.0) -> None:
         if write_current_a is None and target_p is None:
             raise ValueError("MTJSpindrop needs target_p or write_current_a")
         self.ctx = ctx
@@ -133,6 +134,8 @@ class MTJSpindrop(DropoutSource):
         self.reset_current_a, self.reset_pulse_s = reset_current_a, reset_pulse_s
         self.reset_policy = reset_policy
         self.read_voltage_v, self.read_pulse_s = read_voltage_v, read_pulse_s
+        # worst-case write path: the MTJ in its high-resistance state plus its access transistor
+        self.path_resistance_ohm = float(mtj.r_ap_ohm(device, 0.0)) + r_access_ohm
         if write_current_a is None:
             write_current_a = float(mtj.current_for_probability(device, target_p, write_pulse_s, ctx.temperature_k))
         if not write_current_a > 0:
@@ -196,9 +199,11 @@ class MTJSpindrop(DropoutSource):
         return self._sense.leakage_w() + self._latch.leakage_w()
 
     def actions(self) -> dict[str, Action]:
-        vdd = self.ctx.vdd_v
-        reset = Action(write_energy_j(vdd, self.reset_current_a, self.reset_pulse_s), self.reset_pulse_s)
-        write = Action(write_energy_j(vdd, self.write_current_a, self.write_pulse_s), self.write_pulse_s)
+        def pulse(i: float, t: float) -> Action:
+            return Action(write_pulse_energy_j(write_supply_v(self.ctx, i, self.path_resistance_ohm), i, t), t)
+
+        reset = pulse(self.reset_current_a, self.reset_pulse_s)
+        write = pulse(self.write_current_a, self.write_pulse_s)
         r_mean = mtj.r_p_ohm(self.device) * (1 + 0.5 * mtj.tmr(self.device, self.read_voltage_v))
         read_e = (self.read_voltage_v ** 2 / r_mean * self.read_pulse_s + self._sense.action("convert").energy_j
                   + self._latch.action("write").energy_j)

@@ -139,7 +139,7 @@ class Executor:
         n_d = float(driven.sum(dtype=np.float64)) * weight
         lrs = 0.5 * (n_d * lp.lm.outputs + float((xm @ lp.wsum).sum(dtype=np.float64)) * weight)
         c = counts[lp.lm.name]
-        c["crossbar.drive_row"] += n_d * lp.lm.col_blocks
+        c["wordline_driver.drive_row"] += n_d * lp.lm.col_blocks
         c["crossbar.conduct_lrs"] += lrs
         c["crossbar.conduct_hrs"] += n_d * lp.lm.outputs - lrs
 

@@ -106,7 +106,7 @@ def compute_column_current() -> CaseResult:
     ctx = Context(node_nm=45.0)
     xb = Crossbar(ctx, rows=128, cols=128, rows_active=64, cell=CellGeometry("2T2MTJ", 54.0, 45.0),
                   r_lrs_ohm=6e3, r_hrs_ohm=12e3, read_voltage_v=0.1, read_pulse_s=5e-9, wire_cap_f_per_m=2e-10,
-                  write_current_a=80e-6, write_pulse_s=10e-9)
+                  write_current_a=80e-6, write_pulse_s=10e-9, r_access_ohm=3.7e3)
     value = 32 * xb.action("conduct_lrs").energy_j + 32 * xb.action("conduct_hrs").energy_j
     return ratio_case("circuits.compute_column_current", TOPIC, "REFERENCES §3 worked column example (closed form)",
                       0.40e-12, value, "J", lo=0.99, hi=1.01,
