@@ -1,6 +1,6 @@
 """Command line (click). The only package that prints or exits; one module per command family."""
 
-from cimsim.cli import run  # noqa: F401  (registers its commands on the group)
+from cimsim.cli import report, run, sweep  # noqa: F401  (registers their commands on the group)
 from cimsim.cli._app import cli, main
 
 __all__ = ["cli", "main"]
