@@ -49,10 +49,14 @@ def scale_for(values: np.ndarray, unit: str) -> tuple[float, str]:
     """(divisor, prefixed unit) that brings the largest magnitude into [1, 1000)."""
     if not unit:
         return 1.0, ""
+    prefixes = _PREFIX
+    if unit == "m²":  # the prefix applies to the metre: 1e-6 m² = 1 mm²
+        prefixes = [(1e-12, "µ"), (1e-6, "m"), (1.0, "")]
+        unit = "m²"
     finite = np.abs(values[np.isfinite(values)])
     peak = float(finite.max()) if finite.size else 1.0
     div, pre = 1.0, ""
-    for d, p in _PREFIX:
+    for d, p in prefixes:
         if peak >= d:
             div, pre = d, p
     return div, pre + unit
@@ -66,17 +70,23 @@ def _numeric(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
 
 
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
+
+
 def _is_numeric_axis(s: pd.Series) -> bool:
-    vals = [v for v in s if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    # a null among numbers (e.g. bits: [null, 5]) is a category of its own
+    vals = list(s)
     return bool(vals) and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                              for v in vals)
+                              and not _is_null(v) for v in vals)
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Categorical axis → integer codes in order of first appearance, and their labels."""
-    labels = list(dict.fromkeys("null" if v is None else str(v) for v in s))
+    names = ["null" if _is_null(v) else (f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)) for v in s]
+    labels = list(dict.fromkeys(names))
     index = {lab: i for i, lab in enumerate(labels)}
-    return np.array([index["null" if v is None else str(v)] for v in s], dtype=float), labels
+    return np.array([index[n] for n in names], dtype=float), labels
 
 
 def _axis_values(s: pd.Series) -> tuple[np.ndarray, list[str] | None]:
