@@ -25,6 +25,12 @@ def _constraints(trial: Any) -> list[float]:
     return list(trial.user_attrs.get("constraints", [math.inf]))
 
 
+def _per_trial_constraints() -> bool:
+    import optuna
+
+    return hasattr(optuna.trial.Trial, "set_constraint")
+
+
 def make_study(spec: Any) -> Any:
     """An in-memory optuna study for ``spec`` (seeded sampler, one direction per objective)."""
     try:
@@ -33,7 +39,8 @@ def make_study(spec: Any) -> Any:
         raise ConfigError("search: optuna needs the optuna package: pip install 'cimsim[dse]'",
                           field="search") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    cf = _constraints if spec.constraints else None
+    # optuna >= 5 takes constraints per trial (Trial.set_constraint); older versions via constraints_func
+    cf = _constraints if spec.constraints and not _per_trial_constraints() else None
     if spec.optuna.sampler == "nsga2":
         sampler = optuna.samplers.NSGAIISampler(seed=spec.seed, population_size=spec.optuna.population_size,
                                                 constraints_func=cf)
@@ -80,7 +87,11 @@ def run_optuna(session: Session) -> Any:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 continue
             if constraints:
-                trial.set_user_attr("constraints", [c.violation(flat.get(c.key)) for c in constraints])
+                violations = [c.violation(flat.get(c.key)) for c in constraints]
+                if _per_trial_constraints():
+                    trial.set_constraint(violations)
+                else:
+                    trial.set_user_attr("constraints", violations)
             study.tell(trial, values)
         asked += len(trials)
     return study
