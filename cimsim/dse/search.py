@@ -89,7 +89,8 @@ def run_optuna(session: Session) -> Any:
             if constraints:
                 violations = [c.violation(flat.get(c.key)) for c in constraints]
                 if _per_trial_constraints():
-                    trial.set_constraint(violations)
+                    for c, v in zip(constraints, violations, strict=True):
+                        trial.set_constraint(str(c), v)
                 else:
                     trial.set_user_attr("constraints", violations)
             study.tell(trial, values)
