@@ -301,13 +301,13 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     jobs = timed * passes
     eng = time_plan(plan, opt.timing, trace=opt.trace,
                     progress=(lambda d: opt.progress("timing", d, jobs)) if opt.progress else None)
-    cf = closed_form(plan)
+    cf_cycles = eng.total_cycles if eng.method == "closed_form" else closed_form(plan).total_cycles
     wall["timing"] = time.perf_counter() - t2
     runtime_s = n / (eng.throughput_inputs_per_cycle * hw.ctx.clock_hz)
     ledger = build_ledger(hw, counts, runtime_s=runtime_s, inferences=n, passes=passes,
                           tiles_used=mapping.tiles_per_replica * mapping.replicas)
     wall["total"] = time.perf_counter() - t0
     return Result(arch=arch, workload=workload, hardware=hw, mapping=mapping, ledger=ledger, engine=eng,
-                  closed_form_cycles=cf.total_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
+                  closed_form_cycles=cf_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
                   hardware_only=opt.hardware_only, metrics=res_metrics, ood=ood, corrupted=corrupted,
                   per_sample=per_sample, ood_scores=ood_scores, module_p=module_p, wall_s=wall)

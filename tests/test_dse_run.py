@@ -99,9 +99,8 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
 def test_second_writer_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    with Lock(out):
-        with pytest.raises(ConfigError, match=r"another sweep is writing .*pid %d" % os.getpid()):
-            run_sweep(write(tmp_path, axes=AXES[:1]), out, workers=1)
+    with Lock(out), pytest.raises(ConfigError, match=rf"another sweep is writing .*pid {os.getpid()}"):
+        run_sweep(write(tmp_path, axes=AXES[:1]), out, workers=1)
     assert not (out / LOCK_NAME).exists()
     run_sweep(write(tmp_path, axes=AXES[:1]), out, workers=1)  # free again
     with pytest.raises(ConfigError, match="holds sweep 't'"):

@@ -85,6 +85,9 @@ class Sweep:
         axes: dict[str, Any] = {}
         arch_over: list[Override] = []
         wl_over: list[Override] = []
+        for path, value in self.spec.set.items():
+            target, sub = route(path)
+            (arch_over if target == "arch" else wl_over).append((sub, value))
         for dim, c in zip(self.dims, choices, strict=True):
             for axis, value in dim[c]:
                 axes[axis.name] = value
@@ -152,10 +155,10 @@ def _invalid_key(point: Point, spec: SweepSpec) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _axis_error(file: Path, axis: Axis, value: Any, exc: Exception) -> ConfigError:
-    detail = exc.one_line() if isinstance(exc, ConfigError) else str(exc)
-    return ConfigError(f"axis {axis.name} = {value!r} is invalid: {detail}", file=str(file),
-                       field=f"axes.{axis.name}")
+def _axis_error(file: Path, choice: tuple[tuple[Axis, Any], ...], exc: ConfigError) -> ConfigError:
+    what = ", ".join(f"{axis.name} = {value!r}" for axis, value in choice)
+    return ConfigError(f"axis {what} is invalid: {exc.one_line()}", file=str(file),
+                       field="axes." + "+".join(axis.name for axis, _ in choice))
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -169,25 +172,45 @@ def load_sweep(path: str | Path) -> Sweep:
     wl_raw = read_yaml(wl_path)
     validate(ArchSpec, arch_raw, file=str(arch_path))
     validate(WorkloadSpec, wl_raw, file=str(wl_path))
+    fixed: dict[str, list[Override]] = {"arch": [], "workload": []}
+    for key, value in spec.set.items():
+        try:
+            target, sub = route(key)
+            fixed[target].append((sub, value))
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=str(path), field=f"set.{key}") from None
+    try:
+        # axis values are checked on the base with the fixed overrides; points re-apply them (the worker
+        # builds every point from the plain base file)
+        arch_base = apply_overrides(arch_raw, fixed["arch"], ArchSpec, source=str(path))
+        wl_base = apply_overrides(wl_raw, fixed["workload"], WorkloadSpec, source=str(path))
+        validate(ArchSpec, arch_base, file=str(arch_path))
+        validate(WorkloadSpec, wl_base, file=str(wl_path))
+    except ConfigError as exc:
+        raise ConfigError(f"set: {exc.one_line()}", file=str(path), field="set") from None
     dims: list[list[tuple[tuple[Axis, Any], ...]]] = []
     for entry in spec.axes:
         members = entry.zip if isinstance(entry, ZipAxis) else [entry]
-        columns = []
+        routes = []
         for axis in members:
             try:
-                target, sub = route(axis.path)
+                routes.append(route(axis.path))
             except ValueError as exc:
                 raise ConfigError(str(exc), file=str(path), field=f"axes.{axis.name}.path") from None
-            model, raw, file = ((ArchSpec, arch_raw, arch_path) if target == "arch"
-                                else (WorkloadSpec, wl_raw, wl_path))
-            values = axis.points()
-            for value in values:  # each value alone on the base: names the axis and the value
-                try:
-                    validate(model, apply_overrides(raw, [(sub, value)], model, source=str(path)), file=str(file))
-                except ConfigError as exc:
-                    raise _axis_error(path, axis, value, exc) from None
-            columns.append([(axis, v) for v in values])
-        dims.append([tuple(c) for c in zip(*columns, strict=True)])
+        columns = [axis.points() for axis in members]
+        choices = [tuple(zip(members, vals, strict=True)) for vals in zip(*columns, strict=True)]
+        for choice in choices:  # each value (a zipped tuple together) on the base: names axis and value
+            over: dict[str, list[Override]] = {"arch": [], "workload": []}
+            for (target, sub), (_, value) in zip(routes, choice, strict=True):
+                over[target].append((sub, value))
+            try:
+                validate(ArchSpec, apply_overrides(arch_base, over["arch"], ArchSpec, source=str(path)),
+                         file=str(arch_path))
+                validate(WorkloadSpec, apply_overrides(wl_base, over["workload"], WorkloadSpec, source=str(path)),
+                         file=str(wl_path))
+            except ConfigError as exc:
+                raise _axis_error(path, choice, exc) from None
+        dims.append(choices)
     return Sweep(spec=spec, file=path, arch_path=arch_path, workload_path=wl_path, arch_raw=arch_raw,
                  workload_raw=wl_raw, dims=dims)
 

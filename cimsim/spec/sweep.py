@@ -194,6 +194,8 @@ class SweepSpec(Spec):
     timing: Literal["auto", "engine", "closed_form"] = "auto"
     skip_invalid: bool = Field(default=False, description="record a point whose axis combination is invalid as "
                                                           "failed instead of refusing the sweep")
+    set: dict[str, Any] = Field(default_factory=dict, description="fixed overrides of every point, dotted path → "
+                                                                 "value, routed like axes (applied before them)")
     axes: list[AnyAxis] = Field(min_length=1)
     objectives: list[str] = Field(default_factory=list, description="'min KEY' / 'max KEY', KEY dotted into result.json")
     constraints: list[str] = Field(default_factory=list, description="'KEY OP NUMBER', OP one of <= >= < > == !=")
