@@ -22,7 +22,8 @@ from cimsim.activity import expected_counts, new_counts
 from cimsim.engine.closed_form import closed_form
 from cimsim.engine.cycles import mask_mode, serial_step_cycles
 from cimsim.engine.plan import TimingPlan, build_plan
-from cimsim.engine.simulator import EngineResult, run_engine
+from cimsim.engine.simulator import EngineResult
+from cimsim.engine.timing import TimingMode, time_plan
 from cimsim.functional import metrics
 from cimsim.functional.executor import Executor
 from cimsim.hardware import Hardware, build_hardware
@@ -69,6 +70,8 @@ class Options:
         ood: evaluate the workload's OOD sets.
         corruptions: evaluate the workload's corruptions.
         progress: called as ``progress(phase, done, total)`` while long phases run.
+        timing: ``auto`` (closed form where provably equal to the event engine, else the engine),
+            ``engine`` or ``closed_form`` (:func:`cimsim.engine.timing.time_plan`).
     """
 
     passes: int | None = None
@@ -81,6 +84,7 @@ class Options:
     ood: bool = True
     corruptions: bool = True
     progress: Callable[[str, int, int], None] | None = None
+    timing: TimingMode = "auto"
 
 
 @dataclass
@@ -108,6 +112,7 @@ class Result:
     ood: dict[str, dict[str, float]] = field(default_factory=dict)
     corrupted: dict[str, dict[str, float]] = field(default_factory=dict)
     per_sample: pd.DataFrame | None = None
+    ood_scores: pd.DataFrame | None = None
     module_p: dict[str, np.ndarray] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
 
@@ -252,7 +257,8 @@ class Result:
             "timing": {"engine_cycles": self.engine.total_cycles, "closed_form_cycles": self.closed_form_cycles,
                        "contention_stall_cycles": self.engine.total_cycles - self.closed_form_cycles,
                        "timed_inputs": self.timed_inputs, "events": self.engine.events,
-                       "schedule": self.arch.controller.schedule, "replicas": self.mapping.replicas},
+                       "schedule": self.arch.controller.schedule, "replicas": self.mapping.replicas,
+                       "method": getattr(self.engine, "method", "engine")},
             "hardware_only": self.hardware_only,
             "activity": "expected (hardware-only: p, input bit density 0.5, LRS fraction 0.5)"
                         if self.hardware_only else "counted in the functional run",
@@ -270,6 +276,13 @@ class Result:
                                         for k, v in self.module_p.items()}
         out["config"] = {"arch": self.arch.model_dump(mode="json"), "workload": self.workload.model_dump(mode="json")}
         return out
+
+
+def _scores(name: str, p_mc: np.ndarray) -> pd.DataFrame:
+    """Per-sample uncertainty scores of one evaluation set (ROC curves and histograms in reports)."""
+    return pd.DataFrame({"set": name, "entropy": metrics.predictive_entropy(p_mc),
+                         "mutual_information": metrics.mutual_information(p_mc),
+                         "max_softmax": metrics.max_softmax(p_mc)})
 
 
 def _load_specs(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
@@ -321,6 +334,7 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     ood: dict[str, dict[str, float]] = {}
     corrupted: dict[str, dict[str, float]] = {}
     per_sample = None
+    ood_scores = None
     module_p: dict[str, np.ndarray] = {}
     if opt.hardware_only:
         counts = expected_counts(hw, mapping, inputs=n, passes=passes)
@@ -358,17 +372,20 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
                                    "max_softmax": metrics.max_softmax(p_mc),
                                    "prediction_deterministic": metrics.predict(p_det)})
         if opt.ood:
+            score_frames = [_scores("in_distribution", p_mc)]
             for i, name in enumerate(workload.ood):
                 rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_OOD_DATA, i)))
                 xo = make_ood(name, x01, workload.ood_samples, rng)
                 p_o = probs(xo, mc=True, stream=_OOD_STREAM + i)
                 p_od = probs(xo, mc=False, stream=_OOD_STREAM + 50 + i)
+                score_frames.append(_scores(name, p_o))
                 s = metrics.ood_scores(p_mc, p_o, "entropy", workload.ood_quantile)
                 sd = metrics.ood_scores(p_det, p_od, "max_softmax", workload.ood_quantile)
                 smi = metrics.ood_scores(p_mc, p_o, "mutual_information", workload.ood_quantile)
                 ood[name] = {"auroc": s["auroc"], "detection_rate": s["detection_rate"],
                              "auroc_mutual_information": smi["auroc"],
                              "auroc_deterministic_max_softmax": sd["auroc"]}
+            ood_scores = pd.concat(score_frames, ignore_index=True)
         if opt.corruptions:
             k = 0
             for name, severities in workload.corruptions.items():
@@ -390,15 +407,15 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
         timed = n if opt.timing_inputs is None else max(1, min(n, opt.timing_inputs))
     plan = build_plan(hw, mapping, inputs=timed, passes=passes)
     jobs = timed * passes
-    eng = run_engine(plan, trace=opt.trace,
-                     progress=(lambda d: opt.progress("timing", d, jobs)) if opt.progress else None)
-    cf = closed_form(plan)
+    eng = time_plan(plan, opt.timing, trace=opt.trace,
+                    progress=(lambda d: opt.progress("timing", d, jobs)) if opt.progress else None)
+    cf_cycles = eng.total_cycles if eng.method == "closed_form" else closed_form(plan).total_cycles
     wall["timing"] = time.perf_counter() - t2
     runtime_s = n / (eng.throughput_inputs_per_cycle * hw.ctx.clock_hz)
     ledger = build_ledger(hw, counts, runtime_s=runtime_s, inferences=n, passes=passes,
                           tiles_used=mapping.tiles_per_replica * mapping.replicas)
     wall["total"] = time.perf_counter() - t0
     return Result(arch=arch, workload=workload, hardware=hw, mapping=mapping, ledger=ledger, engine=eng,
-                  closed_form_cycles=cf.total_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
+                  closed_form_cycles=cf_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
                   hardware_only=opt.hardware_only, metrics=res_metrics, ood=ood, corrupted=corrupted,
-                  per_sample=per_sample, module_p=module_p, wall_s=wall, plan=plan)
+                  per_sample=per_sample, ood_scores=ood_scores, module_p=module_p, wall_s=wall, plan=plan)

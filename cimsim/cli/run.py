@@ -34,12 +34,13 @@ def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["arch", "workload"]))
+@click.argument("kind", type=click.Choice(["arch", "workload", "sweep"]))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of an arch or workload YAML."""
+    """Print the JSON Schema of an arch, workload or sweep YAML."""
     from cimsim.spec import ArchSpec, WorkloadSpec
+    from cimsim.spec.sweep import SweepSpec
 
-    model = ArchSpec if kind == "arch" else WorkloadSpec
+    model = {"arch": ArchSpec, "workload": WorkloadSpec, "sweep": SweepSpec}[kind]
     click.echo(json.dumps(model.model_json_schema(), indent=2))
 
 

@@ -69,6 +69,24 @@ def serial_step_cycles(layer: LayerTiming, input_index: int) -> int:
     return job_mask + array_hold_cycles(layer) + buffer_write_cycles(layer) + transfer_cycles(layer)
 
 
+#: Count key of one generated dropout bit.
+MASK_KEY = "dropout_source.generate"
+
+
+def step_counts(layer: LayerTiming) -> dict[str, int]:
+    """Timing-level actions one (job, layer) step executes, masks aside, keyed ``"instance.action"`` like
+    :data:`cimsim.activity.TIMED_ACTIONS` (the engine adds them per step; the closed form multiplies by jobs)."""
+    conversions = layer.mvms * layer.conversions_per_mvm
+    c = {"crossbar.read_row_group": layer.mvms * layer.reads_per_mvm, "column_periphery.convert": conversions,
+         "accumulator.accumulate": conversions, "controller.issue": 1}
+    if buffer_write_cycles(layer):
+        key = "global_buffer.write" if layer.last else "local_buffer.write"
+        c[key] = layer.mvms * layer.buffer_accesses * len(layer.tile_ids)
+    if transfer_cycles(layer):
+        c["interconnect.transfer"] = layer.transfer_flits
+    return c
+
+
 def validate_plan(plan: TimingPlan) -> None:
     """Raise :class:`ConfigError` when the plan cannot be scheduled."""
     if not plan.layers:

@@ -14,11 +14,13 @@ from typing import Any
 import simpy
 
 from cimsim.engine.cycles import (
+    MASK_KEY,
     array_hold_cycles,
     buffer_write_cycles,
     compute_cycles,
     mask_mode,
     masks_per_job,
+    step_counts,
     transfer_cycles,
     validate_plan,
 )
@@ -134,7 +136,7 @@ class _Layer:
         self.hold = array_hold_cycles(layer)
         self.write = buffer_write_cycles(layer)
         self.transfer = transfer_cycles(layer)
-        self.buffer_key = "global_buffer.write" if layer.last else "local_buffer.write"
+        self.step_counts = step_counts(layer)
         self.akey = arrays_key(layer.name, replica)
         self.mkey = modules_key(layer.name, replica)
         # layer-pipeline bookkeeping
@@ -237,14 +239,14 @@ class _Engine:
                 yield from self._await_lookahead_mask(st, j, i)
             yield from self._inline_mask(st, i, args)
             yield from self._compute(st, args)
-        self._count(st.name, "controller.issue", 1)
         if st.write:
             yield from self._write_outputs(st, args)
         if st.transfer:
             sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY)
-            self._count(st.name, "interconnect.transfer", st.layer.transfer_flits)
             if self.tracing:
                 self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
+        for key, n in st.step_counts.items():
+            self._count(st.name, key, n)
 
     def _await_lookahead_mask(self, st: _Layer, j: int, i: int) -> Generator[simpy.Event, Any, None]:
         """Layer pipeline: with the arrays held, stall until this job's look-ahead mask is ready."""
@@ -266,7 +268,7 @@ class _Engine:
             return
         cycles = st.inline_mask if st.mode == "window" else st.mask
         gen_at = yield from self._hold(st.modules, cycles, st.mkey)
-        self._count(st.name, "dropout_source.generate", n_masks * st.layer.mask_bits)
+        self._count(st.name, MASK_KEY, n_masks * st.layer.mask_bits)
         if self.tracing:
             self._x(f"mask {st.name}", "mask", gen_at, cycles, st.replica, st.mkey, args)
 
@@ -281,10 +283,6 @@ class _Engine:
         if st.use_converters:
             yield st.converters.put(st.use_converters)
         self.busy[st.akey] += st.hold
-        lay = st.layer
-        self._count(st.name, "crossbar.read_row_group", lay.mvms * lay.reads_per_mvm)
-        self._count(st.name, "column_periphery.convert", lay.mvms * lay.conversions_per_mvm)
-        self._count(st.name, "accumulator.accumulate", lay.mvms * lay.conversions_per_mvm)
         if self.tracing:
             self._x(f"compute {st.name}", "compute", compute_at, st.compute, st.replica, st.akey, args)
 
@@ -300,7 +298,6 @@ class _Engine:
                args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
         key = ports_key(tile)
         wrote_at = yield from self._hold(port, st.write, key)
-        self._count(st.name, st.buffer_key, st.layer.mvms * st.layer.buffer_accesses)
         if self.tracing:
             self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
 
@@ -346,7 +343,7 @@ class _Engine:
             gen_at = yield from self._hold(st.modules, st.mask, st.mkey)
             if first_layer:
                 self.gen_start0[j] = gen_at
-            self._count(st.name, "dropout_source.generate", st.layer.mask_bits)
+            self._count(st.name, MASK_KEY, st.layer.mask_bits)
             st.masks.advance()
             if self.tracing:
                 i, t = divmod(j, self.plan.passes)

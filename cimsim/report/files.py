@@ -41,7 +41,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def write_outputs(result: Result, out_dir: str | Path) -> list[Path]:
-    """Write result.json, layers.csv, components.csv, energy_ledger.csv (and per_sample.csv) into ``out_dir``."""
+    """Write result.json, layers.csv, components.csv, energy_ledger.csv (and per_sample.csv, ood_scores.csv) into ``out_dir``."""
     out = Path(out_dir)
     files = {
         "result.json": dumps(result.to_json()),
@@ -51,6 +51,8 @@ def write_outputs(result: Result, out_dir: str | Path) -> list[Path]:
     }
     if result.per_sample is not None:
         files["per_sample.csv"] = result.per_sample.to_csv(index=False)
+    if result.ood_scores is not None:
+        files["ood_scores.csv"] = result.ood_scores.to_csv(index=False)
     written = []
     for name, text in files.items():
         atomic_write(out / name, text)

@@ -82,6 +82,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
     import copy
 
     out = copy.deepcopy(data)
+    # a section's model first, so the fields set beside it are checked against the model they belong to
+    overrides = sorted(overrides, key=lambda o: not o[0].endswith(".model"))
     for path, value in overrides:
         keys = path.split(".")
         node: dict[str, Any] = out
@@ -89,6 +91,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
         for i, key in enumerate(keys):
             child = _schema_child(sub, key, node)
             is_last = i == len(keys) - 1
+            if child is False and is_last and value is None and _in_component_section(model, keys):
+                node.pop(key, None)  # null for a field the section's model does not have: "not set"
+                break
             if child is False and not (sub is None and isinstance(node, dict)):
                 allowed = ", ".join(sorted(sub.model_fields)) if sub is not None else None
                 raise ConfigError(f"unknown field {path!r}", file=source, field=".".join(keys[: i + 1]),
@@ -108,6 +113,18 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
                 node = nxt
                 sub = child if isinstance(child, type) else None
     return out
+
+
+def _in_component_section(root: type[BaseModel], keys: list[str]) -> bool:
+    """Whether ``keys[:-1]`` names a component section (whose fields depend on its model)."""
+    if len(keys) < 2:
+        return False
+    sub: type[BaseModel] | None = root
+    for key in keys[:-2]:
+        child = _schema_child(sub, key)
+        sub = child if isinstance(child, type) else None
+    field = sub.model_fields.get(keys[-2]) if sub is not None else None
+    return field is not None and any(isinstance(m, ComponentSection) for m in field.metadata)
 
 
 def _keep_fields_of_model(root: type[BaseModel], section_path: list[str], section: dict[str, Any]) -> None:

@@ -1,0 +1,261 @@
+"""Timing of a plan by the cheapest exact method: the closed form where it provably equals the event engine.
+
+:func:`cimsim.engine.closed_form.closed_form` schedules with infinite buffer ports and bus channels; the event
+engine (:func:`cimsim.engine.simulator.run_engine`) has the plan's finite ones. Every other rule (arrays,
+converters, Spindrop modules, admission) is the same in both (docs/timing.md). So the two agree whenever no
+port or bus request can ever find the resource full. :func:`contention_free` proves that from the plan alone:
+
+* **sequential** — one job is in the machine at a time and a layer writes each of its tiles once, in
+  parallel on distinct tiles: at most one holder per port and per bus channel. Always exact.
+* **replicated** — each replica runs one job at a time on its own tiles (global tile id = id + r · tiles per
+  replica), so ports never queue; the bus is shared by the replicas that have passes to run, min(k, T), each
+  holding at most one channel at a time. Exact when that many channels exist or no layer transfers.
+* **layer_pipelined** — jobs hold a layer's arrays one after another, so successive jobs *start* their write
+  (transfer) on layer ℓ at least hold_ℓ cycles apart; a window [τ − d, τ) of length d then contains at most
+  ⌈d / hold_ℓ⌉ starts, i.e. at most ⌈b_ℓ / hold_ℓ⌉ of ℓ's writes overlap on one tile and ⌈x_ℓ / hold_ℓ⌉ of its
+  transfers on the bus. Exact when, for every tile, Σ_{ℓ on the tile} ⌈b_ℓ / hold_ℓ⌉ ≤ ports, and
+  Σ_ℓ ⌈x_ℓ / hold_ℓ⌉ ≤ channels (layers with b or x = 0 never request the resource).
+
+Under these conditions no request ever waits, so the engine's schedule is the infinite-capacity one: total
+cycles and per-input latencies equal the closed form's to the cycle. Busy cycles, action counts and (for
+the layer pipeline) the array and mask waits are then closed sums too, computed here so the returned
+:class:`TimingResult` has every field of an :class:`EngineResult`; only ``events`` is 0 (no simulation ran).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from cimsim.engine.closed_form import closed_form
+from cimsim.engine.cycles import (
+    MASK_KEY,
+    array_hold_cycles,
+    buffer_write_cycles,
+    mask_mode,
+    masks_per_job,
+    step_counts,
+    transfer_cycles,
+    validate_plan,
+)
+from cimsim.engine.plan import TimingPlan
+from cimsim.engine.simulator import (
+    BUS_KEY,
+    EngineResult,
+    arrays_key,
+    modules_key,
+    ports_key,
+    run_engine,
+)
+
+TimingMode = Literal["auto", "engine", "closed_form"]
+TIMING_MODES: tuple[str, ...] = ("auto", "engine", "closed_form")
+
+
+@dataclass(frozen=True)
+class TimingResult(EngineResult):
+    """An :class:`EngineResult` plus how it was obtained.
+
+    Attributes:
+        method: ``engine`` (event simulation) or ``closed_form`` (exact algebra, ``events`` = 0).
+        reason: why that method was used (the contention condition that held or failed, or the request).
+    """
+
+    method: str = "engine"
+    reason: str = ""
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def contention_free(plan: TimingPlan) -> tuple[bool, str]:
+    """Whether no buffer port or bus request of ``plan`` can ever wait (module docstring), and why."""
+    validate_plan(plan)
+    if plan.schedule == "sequential":
+        return True, "sequential: one job at a time, no port or bus can queue"
+    if plan.schedule == "replicated":
+        active = min(plan.replicas, plan.passes)
+        if all(transfer_cycles(layer) == 0 for layer in plan.layers):
+            return True, "replicated: no bus transfers; replicas have their own tiles"
+        if active <= plan.bus_channels:
+            return True, f"replicated: {active} active replicas <= {plan.bus_channels} bus channels"
+        return False, f"replicated: {active} active replicas share {plan.bus_channels} bus channel(s)"
+    per_tile: dict[int, int] = defaultdict(int)
+    bus = 0
+    for layer in plan.layers:
+        hold = array_hold_cycles(layer)
+        b, x = buffer_write_cycles(layer), transfer_cycles(layer)
+        jobs = plan.inputs * plan.passes
+        # hold = 0: nothing spaces the jobs apart, so every job may overlap
+        overlap_b = jobs if hold == 0 else _ceil_div(b, hold)
+        overlap_x = jobs if hold == 0 else _ceil_div(x, hold)
+        if b:
+            for t in layer.tile_ids:
+                per_tile[t] += min(overlap_b, jobs)
+        if x:
+            bus += min(overlap_x, jobs)
+    worst = max(per_tile.items(), key=lambda kv: kv[1], default=(None, 0))
+    if worst[1] > plan.buffer_ports:
+        return False, (f"layer_pipelined: up to {worst[1]} overlapping writes on tile {worst[0]} > "
+                       f"{plan.buffer_ports} port(s)")
+    if bus > plan.bus_channels:
+        return False, f"layer_pipelined: up to {bus} overlapping transfers > {plan.bus_channels} bus channel(s)"
+    return True, (f"layer_pipelined: <= {worst[1]} overlapping writes per tile, <= {bus} transfers on "
+                  f"{plan.bus_channels} channel(s)")
+
+
+def _masks_made(plan: TimingPlan) -> list[int]:
+    """Masks generated per layer over the whole run (all replicas), as the engine counts them."""
+    out = []
+    for layer in plan.layers:
+        if plan.schedule == "layer_pipelined" and mask_mode(layer) == "job":  # look-ahead generator
+            out.append(plan.inputs * plan.passes if layer.regenerate == "per_input" else plan.passes)
+        else:  # inline on the job's path (every pass of every input)
+            out.append(sum(masks_per_job(layer, i) for i in range(plan.inputs)) * plan.passes)
+    return out
+
+
+def _action_counts(plan: TimingPlan, masks: list[int]) -> dict[tuple[str, str], int]:
+    """The counts the engine would execute: every job runs each layer's step once; masks as generated."""
+    jobs = plan.inputs * plan.passes
+    counts: dict[tuple[str, str], int] = {}
+    for ell, layer in enumerate(plan.layers):
+        for key, n in step_counts(layer).items():
+            counts[(layer.name, key)] = n * jobs
+        if masks[ell]:
+            counts[(layer.name, MASK_KEY)] = masks[ell] * layer.mask_bits
+    return counts
+
+
+def _replica_jobs(plan: TimingPlan) -> list[int]:
+    """Jobs each replica runs (pass t on replica t mod k, for every input)."""
+    k = plan.replicas if plan.schedule == "replicated" else 1
+    return [len(range(r, plan.passes, k)) * plan.inputs for r in range(k)]
+
+
+def _busy(plan: TimingPlan, masks: list[int]) -> dict[str, int]:
+    busy: dict[str, int] = {}
+    k = plan.replicas if plan.schedule == "replicated" else 1
+    jobs_r = _replica_jobs(plan)
+    for r in range(k):
+        for layer in plan.layers:
+            busy[arrays_key(layer.name, r)] = array_hold_cycles(layer) * jobs_r[r]
+            if mask_mode(layer) != "none":
+                busy[modules_key(layer.name, r)] = 0
+    tiles = sorted({t + r * plan.tiles_per_replica for r in range(k) for layer in plan.layers for t in layer.tile_ids})
+    for t in tiles:
+        busy[ports_key(t)] = 0
+    busy[BUS_KEY] = 0
+    for r in range(k):
+        for ell, layer in enumerate(plan.layers):
+            b, x = buffer_write_cycles(layer), transfer_cycles(layer)
+            for t in layer.tile_ids:
+                busy[ports_key(t + r * plan.tiles_per_replica)] += b * jobs_r[r]
+            busy[BUS_KEY] += x * jobs_r[r]
+            mode = mask_mode(layer)
+            if mode == "window":
+                busy[modules_key(layer.name, r)] += layer.mvms * layer.mask_cycles * jobs_r[r]
+            elif mode == "job":
+                if plan.schedule == "layer_pipelined" or layer.regenerate == "per_input":
+                    n = masks[ell] if plan.schedule == "layer_pipelined" else jobs_r[r]
+                else:  # per_pass: this replica's pass indices, during input 0
+                    n = len(range(r, plan.passes, k))
+                busy[modules_key(layer.name, r)] += layer.mask_cycles * n
+    return busy
+
+
+def _pipeline_waits(plan: TimingPlan) -> dict[str, int]:
+    """Array and look-ahead-mask waits of the layer pipeline (the closed-form recurrence, docs/timing.md).
+
+    A job queues for ℓ's arrays at R(j) = max(E(j, ℓ−1), R(j−1)) (input-major order) and gets them at
+    A(j) = max(R(j), S(j−1) + hold); it then waits for its mask until G_end(j); S(j) = max(A(j), G_end(j)).
+    """
+    layers = plan.layers
+    n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
+    hold = [array_hold_cycles(layer) for layer in layers]
+    after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
+    mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
+    n_masks = [0 if mask_mode(layer) != "job" else (plan.inputs * passes if layer.regenerate == "per_input"
+                                                    else passes) for layer in layers]
+    start_prev, release_prev, mask_end_prev = [0] * n_layers, [0] * n_layers, [0] * n_layers
+    req_prev = [0] * n_layers
+    wait_a, wait_m = [0] * n_layers, [0] * n_layers
+    finish: list[int] = []
+    admit, last = 0, 0
+    for j in range(plan.inputs * passes):
+        i, t = divmod(j, passes)
+        if t == 0:
+            admit = max(admit, finish[i - flight] if i >= flight else 0)
+            last = 0
+        arrive = admit
+        for ell in range(n_layers):
+            ready = 0
+            if j < n_masks[ell]:
+                gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
+                ready = mask_end_prev[ell] = gen_start + mask[ell]
+            req = max(arrive, req_prev[ell]) if j else arrive
+            got = max(req, release_prev[ell])
+            start = max(got, ready)
+            wait_a[ell] += got - req
+            if j < n_masks[ell]:
+                wait_m[ell] += start - got
+            req_prev[ell] = req
+            start_prev[ell] = start
+            release_prev[ell] = start + hold[ell]
+            arrive = release_prev[ell] + after[ell]
+        last = max(last, arrive)
+        if t == passes - 1:
+            finish.append(last)
+    out: dict[str, int] = {}
+    for ell, layer in enumerate(layers):
+        out[arrays_key(layer.name)] = wait_a[ell]
+        if mask_mode(layer) != "none":
+            out[modules_key(layer.name)] = wait_m[ell]
+    return out
+
+
+def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
+    """The closed form as a full :class:`TimingResult` (exact only when :func:`contention_free` holds)."""
+    cf = closed_form(plan)
+    masks = _masks_made(plan)
+    busy = _busy(plan, masks)
+    wait = dict.fromkeys(busy, 0)
+    if plan.schedule == "layer_pipelined":
+        wait.update(_pipeline_waits(plan))
+    total = cf.total_cycles
+    return TimingResult(total_cycles=total, latency_cycles=cf.latency_cycles,
+                        first_input_latency_cycles=cf.first_input_latency_cycles,
+                        throughput_inputs_per_cycle=plan.inputs / total if total else math.inf,
+                        busy_cycles=busy, wait_cycles=wait, action_counts=_action_counts(plan, masks), events=0,
+                        trace=[], method="closed_form", reason=reason)
+
+
+def time_plan(plan: TimingPlan, mode: TimingMode = "auto", *, trace: bool = False,
+              progress: Callable[[int], None] | None = None) -> TimingResult:
+    """Cycle counts of ``plan``.
+
+    Args:
+        plan: what to schedule.
+        mode: ``auto`` — the closed form when :func:`contention_free` proves it exact (and no trace is
+            asked for), else the engine; ``engine`` — always simulate; ``closed_form`` — always the closed
+            form (infinite ports and bus: a lower bound when contention is possible).
+        trace: keep Chrome-trace events (forces the engine in ``auto``).
+        progress: passed to the engine.
+    """
+    if mode not in TIMING_MODES:
+        raise ValueError(f"timing mode {mode!r} is not one of {TIMING_MODES}")
+    if mode == "closed_form":
+        return closed_form_result(plan, "requested")
+    if mode == "auto" and not trace:
+        ok, why = contention_free(plan)
+        if ok:
+            return closed_form_result(plan, why)
+        reason = why
+    else:
+        reason = "requested" if mode == "engine" else "trace requested"
+    eng = run_engine(plan, trace=trace, progress=progress)
+    return TimingResult(**{f: getattr(eng, f) for f in eng.__dataclass_fields__}, method="engine", reason=reason)
