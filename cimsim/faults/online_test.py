@@ -4,7 +4,8 @@ The paper runs known test inputs for T MC passes and flags a chip whose uncertai
 distribution's μ ± 3σ bounds. cimsim does the same with two statistics (docs/dependability.md "Online test"):
 
 - **output spread** (the paper's idea): S = mean over test inputs and classes of the standard deviation, over the
-  T passes, of the softmax output. Fault-free chips (different seeds: their own masks and, with variation on, their
+  T passes, of the logits (not the softmax: a confident network's probabilities saturate, so their spread sits
+  at the floor of 0 and a frozen output would stay inside the lower bound). Fault-free chips (different seeds: their own masks and, with variation on, their
   own devices) give μ_S and σ_S; a chip is flagged if |S − μ_S| > k·σ_S. Stuck-at-keep modules and p shifted down
   shrink the spread; stuck-at-drop modules and p shifted up change it too (a fully dropped layer freezes it).
   If S is Gaussian the false-alarm rate is 2·(1 − Φ(k)) (0.27 % at k = 3).
@@ -33,7 +34,6 @@ import numpy as np
 from scipy import stats
 
 from cimsim.faults.inject import sample_chip_faults
-from cimsim.functional import metrics
 from cimsim.functional.dropout import job_ids
 from cimsim.functional.executor import Executor
 from cimsim.hardware import Hardware, build_hardware
@@ -111,8 +111,8 @@ class Bench:
         faults = sample_chip_faults(spec, self.hw, self.mapping, chip_seed)
         ex = Executor(self.hw, self.mapping, self.net, seed=chip_seed, passes=self.passes, faults=faults)
         ids = np.arange(self.x.shape[0])
-        probs = metrics.softmax(ex.forward(self.x, mc=True, stream=0, input_ids=ids))
-        spread = float(probs.std(axis=0).mean())
+        logits = ex.forward(self.x, mc=True, stream=0, input_ids=ids)
+        spread = float(logits.std(axis=0).mean())
         readout = []
         jobs = job_ids(ids, self.passes)
         for lp in ex.layers:
