@@ -24,6 +24,7 @@ from cimsim.engine.cycles import mask_mode, serial_step_cycles
 from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import EngineResult
 from cimsim.engine.timing import TimingMode, time_plan
+from cimsim.faults.lifetime import lifetime as wear_lifetime
 from cimsim.functional import metrics
 from cimsim.functional.executor import Executor
 from cimsim.hardware import Hardware, build_hardware
@@ -114,6 +115,8 @@ class Result:
     per_sample: pd.DataFrame | None = None
     ood_scores: pd.DataFrame | None = None
     module_p: dict[str, np.ndarray] = field(default_factory=dict)
+    faults: dict[str, Any] = field(default_factory=dict)
+    lifetime: dict[str, Any] | None = None
     wall_s: dict[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -227,6 +230,10 @@ class Result:
         df.index.name = "input"
         return df
 
+    def _module_fault_counts(self, layer: str) -> dict[str, int]:
+        mods = self.faults.get("layers", {}).get(layer, {}).get("dropout_modules")
+        return {k: len(v) for k, v in mods.items() if k != "modules"} if mods else {}
+
     def to_json(self) -> dict[str, Any]:
         eff = self.efficiency()
         out: dict[str, Any] = {
@@ -266,14 +273,19 @@ class Result:
             "seed": self.seed,
             "inputs": self.inputs,
             "wall_time_s": self.wall_s,
+            # dropout-MTJ wear-out (cimsim.faults.lifetime); None for sources that do not wear out
+            "lifetime": self.lifetime,
+            "lifetime_s": self.lifetime["lifetime_s"] if self.lifetime else None,
+            "writes_per_module_per_s": self.lifetime["writes_per_module_per_s"] if self.lifetime else None,
         }
         if not self.hardware_only:
             out.update({k: self.metrics[k] for k in ("accuracy", "accuracy_deterministic", "nll", "ece",
                                                       "entropy", "mutual_information")})
             out["ood"] = self.ood
             out["corrupted"] = self.corrupted
-            out["dropout_p_modules"] = {k: {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)}
-                                        for k, v in self.module_p.items()}
+            out["dropout_p_modules"] = {k: {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size),
+                                            **self._module_fault_counts(k)} for k, v in self.module_p.items()}
+            out["faults_injected"] = self.faults
         out["config"] = {"arch": self.arch.model_dump(mode="json"), "workload": self.workload.model_dump(mode="json")}
         return out
 
@@ -336,6 +348,7 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     per_sample = None
     ood_scores = None
     module_p: dict[str, np.ndarray] = {}
+    faults: dict[str, Any] = {}
     if opt.hardware_only:
         counts = expected_counts(hw, mapping, inputs=n, passes=passes)
     else:
@@ -343,6 +356,7 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
         net = load_network(workload.network, base)
         ex = Executor(hw, mapping, net, seed=opt.seed, passes=passes)
         module_p = ex.module_probabilities()
+        faults = ex.faults.summary()
         bits = workload.network.input_bits
         cnt = new_counts()
         total = n * 2
@@ -414,8 +428,11 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     runtime_s = n / (eng.throughput_inputs_per_cycle * hw.ctx.clock_hz)
     ledger = build_ledger(hw, counts, runtime_s=runtime_s, inferences=n, passes=passes,
                           tiles_used=mapping.tiles_per_replica * mapping.replicas)
+    life = wear_lifetime(hw, mapping, passes=passes, inputs=n,
+                         throughput_per_s=eng.throughput_inputs_per_cycle * hw.ctx.clock_hz, spec=arch.faults.lifetime)
     wall["total"] = time.perf_counter() - t0
     return Result(arch=arch, workload=workload, hardware=hw, mapping=mapping, ledger=ledger, engine=eng,
                   closed_form_cycles=cf_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
                   hardware_only=opt.hardware_only, metrics=res_metrics, ood=ood, corrupted=corrupted,
-                  per_sample=per_sample, ood_scores=ood_scores, module_p=module_p, wall_s=wall, plan=plan)
+                  per_sample=per_sample, ood_scores=ood_scores, module_p=module_p, faults=faults, lifetime=life,
+                  wall_s=wall, plan=plan)

@@ -54,6 +54,16 @@ class MTJSpindropParams(DropoutSourceParams):
         default="on_switch", description="on_switch: reset only a module whose MTJ switched (the read bit tells)")
     read_voltage_v: float = Field(default=0.1, gt=0, le=0.5, description="module sense voltage, V")
     read_pulse_s: float = Field(default=1e-9, gt=0, le=1e-7, description="module read, s")
+    endurance_cycles: float = Field(
+        default=1e12, ge=1e3, le=1e20,
+        description="Weibull scale η of the dropout MTJ's cycles to barrier breakdown (63.2 % of devices failed), in "
+                    "current pulses: 1e12 is the cache-class STT-MRAM endurance of Intel's L4 variant (IEDM 2019; "
+                    "REFERENCES §10) [lit]; Kan et al. TED 2017 project > 1e15 for scaled pMTJs, products quote "
+                    "1e5–1e7. Reading a published endurance as η is [assumed] (docs/dependability.md)")
+    endurance_weibull_shape: float = Field(
+        default=1.5, ge=0.3, le=10,
+        description="Weibull shape β of the cycles to breakdown: naturally oxidised MgO breaks down with Weibull "
+                    "statistics (REFERENCES §10) but no published β was found; 1.5 [assumed] (β > 1: wear-out)")
 
 
 class DropoutSource(Component):
@@ -84,6 +94,11 @@ class DropoutSource(Component):
         the stream), so a mask never depends on which other masks are drawn with it."""
         raise NotImplementedError
 
+    def endurance(self) -> tuple[float, float] | None:
+        """(Weibull scale η in write/reset pulses, Weibull shape β) of the source's wear-out, or None if it does
+        not wear out with use (e.g. an LFSR)."""
+        return None
+
     def mask_action_counts(self, generated: float, dropped: float) -> dict[str, float]:
         """This model's action counts for ``generated`` bits of which ``dropped`` read as drop."""
         raise NotImplementedError
@@ -109,6 +124,7 @@ class MTJSpindrop(DropoutSource):
         reset_current_a, reset_pulse_s: deterministic reset current (A) and pulse (s).
         reset_policy: ``always`` or ``on_switch``.
         read_voltage_v, read_pulse_s: read bias (V) and window (s).
+        endurance: (Weibull scale η in pulses, shape β) of the MTJ's cycles to breakdown.
     """
 
     model = "mtj_spindrop"
@@ -120,12 +136,14 @@ class MTJSpindrop(DropoutSource):
                    write_current_a=params.write_current_a, write_pulse_s=params.write_pulse_s,
                    reset_current_a=params.reset_current_a, reset_pulse_s=params.reset_pulse_s,
                    reset_policy=params.reset_policy, read_voltage_v=params.read_voltage_v,
-                   read_pulse_s=params.read_pulse_s, r_access_ohm=build.arch.cell.r_access_ohm)
+                   read_pulse_s=params.read_pulse_s, r_access_ohm=build.arch.cell.r_access_ohm,
+                   endurance=(params.endurance_cycles, params.endurance_weibull_shape))
 
     def __init__(self, ctx: Context, *, device: mtj.MTJParams, target_p: float | None,
                  write_current_a: float | None, write_pulse_s: float, reset_current_a: float,
                  reset_pulse_s: float, reset_policy: Literal["always", "on_switch"],
-                 read_voltage_v: float, read_pulse_s: float, r_access_ohm: float = 0.0) -> None:
+                 read_voltage_v: float, read_pulse_s: float, r_access_ohm: float = 0.0,
+                 endurance: tuple[float, float] | None = None) -> None:
         if write_current_a is None and target_p is None:
             raise ValueError("MTJSpindrop needs target_p or write_current_a")
         self.ctx = ctx
@@ -136,6 +154,7 @@ class MTJSpindrop(DropoutSource):
         self.read_voltage_v, self.read_pulse_s = read_voltage_v, read_pulse_s
         # worst-case write path: the MTJ in its high-resistance state plus its access transistor
         self.path_resistance_ohm = float(mtj.r_ap_ohm(device, 0.0)) + r_access_ohm
+        self._endurance = endurance
         if write_current_a is None:
             write_current_a = float(mtj.current_for_probability(device, target_p, write_pulse_s, ctx.temperature_k))
         if not write_current_a > 0:
@@ -146,6 +165,9 @@ class MTJSpindrop(DropoutSource):
             ctx, levels=2, sample_rate_hz=ctx.clock_hz, column_resistance_ohm=mtj.r_p_ohm(device),
             read_voltage_v=read_voltage_v)
         self._latch = model_class("register", "aladdin")(ctx, bits=1)
+
+    def endurance(self) -> tuple[float, float] | None:
+        return self._endurance
 
     @property
     def p_nominal(self) -> float:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cimsim.activity import add_mask_counts, structural_per_job
+from cimsim.faults.inject import ChipFaults, sample_chip_faults
 from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
@@ -59,9 +60,11 @@ class Executor:
         net: the binary network with its weights.
         seed: root seed.
         passes: T, MC passes per input.
+        faults: this chip instance's faults (None: sampled from ``hw.arch.faults`` and ``seed``).
     """
 
-    def __init__(self, hw: Hardware, mapping: Mapping, net: Network, *, seed: int, passes: int) -> None:
+    def __init__(self, hw: Hardware, mapping: Mapping, net: Network, *, seed: int, passes: int,
+                 faults: ChipFaults | None = None) -> None:
         if passes > PASS_STRIDE:
             raise ValueError(f"at most {PASS_STRIDE} passes")
         self.hw, self.mapping, self.net, self.design = hw, mapping, net, hw.design
@@ -80,11 +83,16 @@ class Executor:
         self.keep_scale = 1.0 / (1.0 - self.design.trained_p) if self.design.trained_p is not None else 1.0
         sigmas = variation_sigmas(arch.variation)
         self.source = hw.component("dropout_source")
+        self.faults = faults if faults is not None else sample_chip_faults(arch.faults, hw, mapping, seed)
+        self.exact = self.exact and not self.faults.conversion
+        self._fault_bias: dict[int, np.ndarray] = {}
         self.layers: list[_Prepared] = []
         self._streams: dict[tuple[int, ...], CounterStream] = {}
         for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
-            w = layer.matrix.T.astype(np.float32)
+            w, bias = self.faults.weights(lm, layer.matrix.T.astype(np.float32))
             g = lm.total_row_groups
+            if bias is not None:  # stuck 2T-2MTJ devices: a bias on every driven row, grouped like wg
+                self._fault_bias[lm.index] = np.pad(bias, ((0, g * ra - w.shape[0]), (0, 0))).reshape(g, ra, -1)
             wg = np.zeros((g * ra, w.shape[1]), np.float32)
             wg[: w.shape[0]] = w
             wg = wg.reshape(g, ra, w.shape[1])
@@ -96,6 +104,7 @@ class Executor:
             pk = None
             if lm.dropout:
                 pk = self.source.module_probabilities(lm.modules, _rng(seed, _MODULE_VARIATION, lm.index), sigmas)
+                pk = self.faults.apply_p(lm, pk)
             self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, pk, ls.conv_hw, ls.out_shape))
         per_input = max(lp.lm.total_row_groups * lp.lm.mvms * lp.lm.outputs * 4 * passes for lp in self.layers)
         self.chunk = max(1, CHUNK_BYTES // per_input)
@@ -132,7 +141,18 @@ class Executor:
         if noise is not None:
             # (T, N, P, G, O) order of the counter draws → (G, T·N·P, O)
             s += np.float32(self.noise) * noise.reshape(-1, g, o).transpose(1, 0, 2)
+        self._fault_hook(lp, xg, s)
         return self.quantizer(s).sum(axis=0).reshape(*lead, o)
+
+    def _fault_hook(self, lp: _Prepared, xg: np.ndarray, s: np.ndarray) -> None:
+        """Stuck-cell bias on driven rows and converter offsets, added in place to the partial sums s (G, M, O)
+        before the converter (cimsim.faults.inject)."""
+        bias = self._fault_bias.get(lp.lm.index)
+        if bias is not None:
+            s += np.matmul(np.abs(xg), bias)
+        off = self.faults.offset(lp.lm)
+        if off is not None:
+            s += off
 
     def _activity(self, counts, lp: _Prepared, xm: np.ndarray, weight: float) -> None:
         driven = np.abs(xm)

@@ -99,7 +99,12 @@ def run_text(r: Result) -> str:
         out.append(f"  NLL {j['nll']:.4f}   ECE {j['ece']:.4f}   mean entropy {j['entropy']:.4f}   "
                    f"mean MI {j['mutual_information']:.4f}")
         for name, v in j.get("dropout_p_modules", {}).items():
-            out.append(f"  dropout modules {name}: p mean {v['mean']:.4f}, std {v['std']:.4f} over {v['n']}")
+            faulty = ", ".join(f"{k} {v[k]}" for k in ("stuck_at_drop", "stuck_at_keep", "shifted") if v.get(k))
+            out.append(f"  dropout modules {name}: p mean {v['mean']:.4f}, std {v['std']:.4f} over {v['n']}"
+                       + (f" (faulty: {faulty})" if faulty else ""))
+        if j.get("faults_injected"):
+            out.append(f"  faults injected (seed {j['faults_injected']['seed']}): "
+                       + "; ".join(f"{k}: " + ", ".join(_fault_text(d)) for k, d in j["faults_injected"]["layers"].items()))
         if j["ood"]:
             out += ["", "out-of-distribution detection (predictive entropy)"]
             out.append(pd.DataFrame(j["ood"]).T.map("{:.4f}".format).to_string())
@@ -108,6 +113,45 @@ def run_text(r: Result) -> str:
             out.append(pd.DataFrame(j["corrupted"]).T.map("{:.4f}".format).to_string())
     else:
         out += ["", "hardware-only run: no accuracy; energy from expected activity"]
+    if j.get("lifetime"):
+        out += ["", _lifetime_text(j["lifetime"])]
     w = j["wall_time_s"]
     out += ["", "wall time: " + ", ".join(f"{k} {v:.2f} s" for k, v in w.items())]
     return "\n".join(out)
+
+
+def _fault_text(d: dict) -> list[str]:
+    parts = []
+    if "dropout_modules" in d:
+        m = d["dropout_modules"]
+        parts += [f"{len(m[k])} {k}" for k in ("stuck_at_drop", "stuck_at_keep", "shifted") if m[k]]
+    if "cells" in d:
+        parts.append(f"{d['cells']['stuck_lrs']} LRS + {d['cells']['stuck_hrs']} HRS stuck of {d['cells']['devices']} devices")
+    if "converters" in d:
+        parts.append(f"converter offset {d['converters']['offset_mean_lsb']:+.3g} ± {d['converters']['offset_std_lsb']:.3g} LSB")
+    return parts
+
+
+def _years(s: float) -> str:
+    if s == float("inf"):
+        return "never"
+    return f"{s:.4g} s = {s / 3600:.4g} h = {s / 3.156e7:.3g} years"
+
+
+def lifetime_lines(lt: dict) -> list[str]:
+    """The dropout-MTJ lifetime block of the run report (also used by ``cimsim faults lifetime``)."""
+    return [
+        f"  busiest module: {lt['writes_per_module_per_inference']:.4g} stochastic writes + "
+        f"{lt['resets_per_module_per_inference']:.4g} resets per inference → {lt['writes_per_module_per_s']:.4g} "
+        f"writes/s at {lt['inference_rate_per_s']:.4g} inferences/s ({lt['rate_source']})",
+        f"  endurance Weibull η = {lt['endurance_cycles']:.3g} pulses, β = {lt['weibull_shape']:.3g} "
+        f"(counting {lt['counted'].replace('_', ' ')}; {lt['modules']} modules, {lt['regenerate']}, {lt['granularity']})",
+        f"  first module fails (median)        {_years(lt['lifetime_s'])}",
+        f"  {lt['failed_fraction']:.3g} of modules failed           {_years(lt['lifetime_fraction_s'])}",
+        f"  busiest module η / rate             {_years(lt['module_characteristic_life_s'])}",
+    ]
+
+
+def _lifetime_text(lt: dict) -> str:
+    return "\n".join(["dropout-MTJ lifetime (wear-out of the stochastic MTJs; docs/dependability.md)",
+                      *lifetime_lines(lt)])

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from cimsim.spec.common import Spec
+from cimsim.spec.faults import FaultsSpec
 from cimsim.spec.sections import ComponentSection
 
 
@@ -136,6 +137,7 @@ class ArchSpec(Spec):
     global_buffer: Annotated[Spec, _GBUF_T] = _GBUF
     interconnect: Annotated[Spec, _BUS_T] = _BUS
     controller: Annotated[Spec, _CTRL_T] = _CTRL
+    faults: FaultsSpec = Field(default_factory=FaultsSpec, description="injected faults and the lifetime question (docs/dependability.md)")
 
 
 def component_sections() -> dict[str, ComponentSection]:
