@@ -30,9 +30,17 @@ MODEL_MODULES = ("adc", "sense_amp", "crossbar", "spindrop", "lfsr", "digital", 
 
 def _import_models() -> None:
     import importlib
+    import sys
 
     for name in MODEL_MODULES:
-        importlib.import_module(f"cimsim.components.{name}")
+        if f"cimsim.components.{name}" not in sys.modules:
+            importlib.import_module(f"cimsim.components.{name}")
+
+
+# The registry is the set of Component subclasses; this counter (bumped by every class definition) only
+# tells the lookup memo below when that set may have changed. It caches, it decides nothing.
+_REGISTRY_VERSION = 0
+_MODELS_SEEN: dict[tuple[str, int], dict[str, type]] = {}
 
 
 @dataclass(frozen=True)
@@ -131,10 +139,19 @@ class Component(ABC):
         """Every action this component performs, by name."""
 
     def action(self, name: str) -> Action:
+        """One action's cost. A component is immutable once built, so its action table is computed once."""
+        table = self.__dict__.get("_action_table")
+        if table is None:
+            table = self.__dict__["_action_table"] = self.actions()
         try:
-            return self.actions()[name]
+            return table[name]
         except KeyError:
-            raise KeyError(f"{type(self).__name__} has no action {name!r}; it has {sorted(self.actions())}") from None
+            raise KeyError(f"{type(self).__name__} has no action {name!r}; it has {sorted(table)}") from None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        global _REGISTRY_VERSION
+        _REGISTRY_VERSION += 1  # a new model class: the registry's view changes
 
     def cycles(self, name: str, clock_hz: float) -> int:
         """Whole clock cycles one occurrence of action ``name`` takes (a model whose action is a sequence
@@ -152,8 +169,11 @@ def _all_subclasses(cls: type) -> list[type]:
 
 def _models(kind: str) -> dict[str, type[Component]]:
     _import_models()
-    # later definitions win, so a test can register a replacement of a shipped model
-    return {c.model: c for c in _all_subclasses(Component) if c.kind == kind and c.model}
+    key = (kind, _REGISTRY_VERSION)
+    if key not in _MODELS_SEEN:
+        # later definitions win, so a test can register a replacement of a shipped model
+        _MODELS_SEEN[key] = {c.model: c for c in _all_subclasses(Component) if c.kind == kind and c.model}
+    return _MODELS_SEEN[key]
 
 
 def model_class(kind: str, model: str, *, field: str | None = None, file: str | None = None) -> type[Component]:

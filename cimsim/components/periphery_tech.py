@@ -14,6 +14,7 @@ F = √(:func:`cimsim.components.tech.f2_m2`), so every periphery area follows c
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -155,6 +156,7 @@ def _interp(node_nm: float, table: dict[float, float]) -> float:
     return tech.interp_loglog(clamped, nodes, [table[n] for n in nodes])
 
 
+@functools.lru_cache(maxsize=64)
 def device_params(node_nm: float) -> DeviceParams:
     """Periphery device parameters at ``node_nm`` (7–130 nm; see the module docstring for the rules)."""
     node = tech.check_node(node_nm)

@@ -12,6 +12,7 @@ needed to push the current through the MTJ and its access transistor (as for the
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -169,7 +170,7 @@ class MTJSpindrop(DropoutSource):
     def endurance(self) -> tuple[float, float] | None:
         return self._endurance
 
-    @property
+    @cached_property
     def p_nominal(self) -> float:
         """Drop probability this module realizes with nominal device parameters."""
         return float(mtj.p_switch(self.device, self.write_current_a, self.write_pulse_s, self.ctx.temperature_k))

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from cimsim.activity import mask_generations
 from cimsim.hardware import Hardware
@@ -118,6 +117,8 @@ def lifetime(hw: Hardware, mapping: Mapping, *, passes: int, inputs: int, throug
         hi = lo * (c.size / active.size) ** (1.0 / beta) * (cmax / float(active.min())) * 2.0
         while _fraction_failed(hi, c, eta, beta) < f:
             hi *= 2.0
+        from scipy.optimize import brentq  # only here: keeps `import cimsim.simulate` light
+
         doc["lifetime_fraction_s"] = brentq(lambda t: _fraction_failed(t, c, eta, beta) - f, lo, hi, rtol=1e-10)
     doc["module_characteristic_life_s"] = eta / cmax
     return doc
