@@ -185,7 +185,8 @@ def build_hardware(design: Design, mapping: Mapping | None = None) -> Hardware:
     """
     arch = design.arch
     ctx = Context(node_nm=arch.technology.node_nm, vdd_v=arch.technology.vdd_v,
-                  temperature_k=arch.technology.temperature_k, clock_hz=arch.clock.frequency_hz)
+                  temperature_k=arch.technology.temperature_k, clock_hz=arch.clock.frequency_hz,
+                  periphery_devices=arch.technology.periphery_devices)
     b = Build(design=design, ctx=ctx)
     sections = component_sections()
     instances: dict[str, Instance] = {}

@@ -147,7 +147,7 @@ class ArrayLines(Component):
         if rows < 1 or cols < 1:
             raise ValueError(f"rows and cols must be >= 1, got {rows!r}, {cols!r}")
         self.ctx = ctx
-        self.dev = device_params(ctx.node_nm)
+        self.dev = device_params(ctx.node_nm, ctx.periphery_devices)
         self.rows, self.cols = int(rows), int(cols)
         self.cell_width_m = _positive("cell_width_m", cell_width_m)
         self.cell_height_m = _positive("cell_height_m", cell_height_m)
@@ -230,7 +230,7 @@ class WordlineDriver(Component):
         if rows_active < 1:
             raise ValueError(f"rows_active must be >= 1, got {rows_active!r}")
         self.ctx = ctx
-        self.dev = device_params(ctx.node_nm)
+        self.dev = device_params(ctx.node_nm, ctx.periphery_devices)
         self.wordline_cap_f = _positive("wordline_cap_f", wordline_cap_f)
         self.rows_active = int(rows_active)
         self.chain = InverterChain.sized_for(self.dev, self.wordline_cap_f)
@@ -287,7 +287,7 @@ class RowDecoder(Component):
         if outputs < 1:
             raise ValueError(f"outputs must be >= 1, got {outputs!r}")
         self.ctx = ctx
-        self.dev = d = device_params(ctx.node_nm)
+        self.dev = d = device_params(ctx.node_nm, ctx.periphery_devices)
         self.outputs = int(outputs)
         self.height_m = _positive("height_m", height_m)
         self.load_cap_f = _positive("load_cap_f", load_cap_f)
@@ -380,7 +380,7 @@ class BitlinePrecharge(Component):
     def __init__(self, ctx: Context, *, bitline_cap_f: float, bitline_res_ohm: float,
                  clamp_voltage_v: float) -> None:
         self.ctx = ctx
-        self.dev = d = device_params(ctx.node_nm)
+        self.dev = d = device_params(ctx.node_nm, ctx.periphery_devices)
         self.bitline_cap_f = _positive("bitline_cap_f", bitline_cap_f)
         if not bitline_res_ohm >= 0:
             raise ValueError(f"bitline_res_ohm must be >= 0, got {bitline_res_ohm!r}")
@@ -437,7 +437,7 @@ class ColumnMux(Component):
         if ways < 2:
             raise ValueError(f"a column mux needs ways >= 2 (columns_per_converter > 1), got {ways!r}")
         self.ctx = ctx
-        self.dev = device_params(ctx.node_nm)
+        self.dev = device_params(ctx.node_nm, ctx.periphery_devices)
         self.ways = int(ways)
         self.max_current_a = _positive("max_current_a", max_current_a)
         self.load_cap_f = _positive("load_cap_f", load_cap_f)
@@ -494,7 +494,7 @@ class WriteDriver(Component):
     def __init__(self, ctx: Context, *, write_current_a: float, write_pulse_s: float, path_resistance_ohm: float,
                  bitline_cap_f: float, supply_v: float | None = None) -> None:
         self.ctx = ctx
-        self.dev = d = device_params(ctx.node_nm)
+        self.dev = d = device_params(ctx.node_nm, ctx.periphery_devices)
         self.write_current_a = _positive("write_current_a", write_current_a)
         self.write_pulse_s = _positive("write_pulse_s", write_pulse_s)
         self.path_resistance_ohm = _positive("path_resistance_ohm", path_resistance_ohm)
@@ -584,7 +584,7 @@ class CurrentSenseAmp(ColumnPeriphery):
             raise ValueError(f"nvsim_current_sa is a 1-bit sense amplifier and needs levels == 2, got {levels!r}")
         super().__init__(ctx, levels=levels, sample_rate_hz=sample_rate_hz,
                          column_resistance_ohm=column_resistance_ohm, read_voltage_v=read_voltage_v)
-        self.dev = d = device_params(ctx.node_nm)
+        self.dev = d = device_params(ctx.node_nm, ctx.periphery_devices)
         self.min_sense_voltage_v = _positive("min_sense_voltage_v", min_sense_voltage_v)
         f = d.feature_m
         self._w = {k: v * f for k, v in (("p", W_SENSE_P_F), ("n", W_SENSE_N_F), ("iso", W_SENSE_ISO_F),

@@ -84,12 +84,15 @@ class Context:
         vdd_v: logic supply voltage, V.
         temperature_k: operating temperature, K.
         clock_hz: controller clock frequency, Hz.
+        periphery_devices: transistor flavour of the array periphery (``hp`` or ``lstp``,
+            :mod:`cimsim.components.periphery_tech`).
     """
 
     node_nm: float = 28.0
     vdd_v: float = 0.9
     temperature_k: float = 300.0
     clock_hz: float = 1.0e9
+    periphery_devices: str = "hp"
 
 
 Quantity = Literal["area", "energy", "leakage"]

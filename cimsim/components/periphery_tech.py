@@ -48,6 +48,39 @@ _PN_RATIO = {90.0: 2.45, 65.0: 2.41, 45.0: 2.41, 32.0: 2.41, 22.0: 2.0}
 _WIRE = {90.0: (9.397e5, 3.038e-10), 65.0: (1.268e6, 2.939e-10), 45.0: (8.953e6, 2.776e-10),
          32.0: (2.787e7, 2.881e-10), 22.0: (6.703e7, 2.800e-10)}
 
+#: ITRS low-standby-power (LSTP) devices, per node: (vdd V, capIdealGate F/m, capFringe F/m, pnSizeRatio,
+#: effectiveResistanceMultiplier, I_on,n, I_on,p, I_off,n, I_off,p at 300 K in A/m) [code: NVSim Technology.cpp
+#: LSTP branch (MASTAR 5 lstp-bulk profiles); where NVSim overrides MASTAR (22 nm I_on,p = I_on,n/2, 22 nm
+#: I_off = 3.02e-5/1.86, PMOS I_off = NMOS at 45–22 nm) its override is used]. The overlap capacitance is
+#: 0.2·capIdealGate and the drain caps follow from vdd, as NVSim derives them.
+_LSTP = {90.0: (1.2, 7.73e-10, 2.4e-10, 2.44, 1.92, 446.6, 221.5, 9.45e-6, 2.05e-5),
+         65.0: (1.1, 6.17e-10, 2.4e-10, 2.23, 1.96, 465.4, 234.2, 3.03e-5, 3.85e-5),
+         45.0: (1.0, 5.58e-10, 2.1e-10, 2.23, 1.99, 527.5, 497.9, 1.01e-5, 1.01e-5),
+         32.0: (1.0, 5.02e-10, 1.9e-10, 2.23, 1.99, 560.0, 549.6, 3.02e-5, 3.02e-5),
+         22.0: (0.8, 4.25e-10, 2.0e-10, 2.23, 1.99, 745.5, 372.75, 3.02e-5 / 1.86, 3.02e-5 / 1.86)}
+#: Junction model of the drain caps: zero-bias bottom cj 1e-3 F/m², isolation sidewall 2.5e-10 F/m, gate-edge
+#: sidewall 0.5e-10 F/m, grading 0.5/0.33/0.33, built-in potential 0.9 V [code: NVSim Technology.cpp
+#: Initialize tail]; it reproduces the HP drain caps above from their vdd.
+_CJ, _CJSW, _CJSWG, _MJ, _MJSW, _PHI_B = 1e-3, 2.5e-10, 0.5e-10, 0.5, 0.33, 0.9
+
+
+def _drain_caps(vdd: float) -> tuple[float, float, float]:
+    return (_CJ / (1 + vdd / _PHI_B) ** _MJ, _CJSW / (1 + vdd / _PHI_B) ** _MJSW,
+            _CJSWG / (1 + vdd / _PHI_B) ** _MJSW)
+
+
+#: Device tables by flavour: (gate caps, drain caps, I_on, I_off, vdd, R multiplier, P/N ratio) per node.
+_FLAVOURS = {
+    "hp": (_GATE_CAPS, _DRAIN_CAPS, _ION, _IOFF, _VDD_NOM, _R_MULT, _PN_RATIO),
+    "lstp": ({n: (v[1], 0.2 * v[1], v[2]) for n, v in _LSTP.items()},
+             {n: _drain_caps(v[0]) for n, v in _LSTP.items()},
+             {n: (v[5], v[6]) for n, v in _LSTP.items()}, {n: (v[7], v[8]) for n, v in _LSTP.items()},
+             {n: v[0] for n, v in _LSTP.items()}, {n: v[4] for n, v in _LSTP.items()},
+             {n: v[3] for n, v in _LSTP.items()}),
+}
+#: Periphery device flavours cimsim knows (``technology.periphery_devices``).
+FLAVOURS = tuple(_FLAVOURS)
+
 # NVSim layout rules, in F [code: NVSim constant.h].
 MIN_NMOS_SIZE_F = 1.5            # smallest transistor width
 CONTACT_SIZE_F = 1.0
@@ -157,10 +190,14 @@ def _interp(node_nm: float, table: dict[float, float]) -> float:
 
 
 @functools.lru_cache(maxsize=64)
-def device_params(node_nm: float) -> DeviceParams:
-    """Periphery device parameters at ``node_nm`` (7–130 nm; see the module docstring for the rules)."""
+def device_params(node_nm: float, flavour: str = "hp") -> DeviceParams:
+    """Periphery device parameters at ``node_nm`` (7–130 nm; see the module docstring for the rules) for
+    ``flavour`` ``hp`` (ITRS high performance, NVSim's sample runs) or ``lstp`` (low standby power)."""
     node = tech.check_node(node_nm)
-    gate = {n: v[0] + v[1] + 3 * v[2] for n, v in _GATE_CAPS.items()}  # NVSim CalculateGateCap sum
+    if flavour not in _FLAVOURS:
+        raise ValueError(f"unknown periphery device flavour {flavour!r} (allowed: {', '.join(FLAVOURS)})")
+    gate_caps, drain_caps, i_on, i_off, vdd_nom, r_mult, pn = _FLAVOURS[flavour]
+    gate = {n: v[0] + v[1] + 3 * v[2] for n, v in gate_caps.items()}  # NVSim CalculateGateCap sum
     lo, hi = min(NVSIM_NODES_NM), max(NVSIM_NODES_NM)
     edge = min(max(node, lo), hi)
     wire_r = _interp(node, {n: v[0] for n, v in _WIRE.items()}) * (edge / node) ** 2
@@ -168,16 +205,16 @@ def device_params(node_nm: float) -> DeviceParams:
         node_nm=node,
         feature_m=math.sqrt(tech.f2_m2(node)),
         c_gate_f_per_m=_interp(node, gate),
-        c_junction_f_per_m2=_interp(node, {n: v[0] for n, v in _DRAIN_CAPS.items()}),
-        c_sidewall_f_per_m=_interp(node, {n: v[1] for n, v in _DRAIN_CAPS.items()}),
-        c_drain_channel_f_per_m=_interp(node, {n: v[2] for n, v in _DRAIN_CAPS.items()}),
-        i_on_n_a_per_m=_interp(node, {n: v[0] for n, v in _ION.items()}),
-        i_on_p_a_per_m=_interp(node, {n: v[1] for n, v in _ION.items()}),
-        i_off_n_a_per_m=_interp(node, {n: v[0] for n, v in _IOFF.items()}),
-        i_off_p_a_per_m=_interp(node, {n: v[1] for n, v in _IOFF.items()}),
-        vdd_nominal_v=_interp(node, _VDD_NOM),
-        r_multiplier=_interp(node, _R_MULT),
-        pn_ratio=_interp(node, _PN_RATIO),
+        c_junction_f_per_m2=_interp(node, {n: v[0] for n, v in drain_caps.items()}),
+        c_sidewall_f_per_m=_interp(node, {n: v[1] for n, v in drain_caps.items()}),
+        c_drain_channel_f_per_m=_interp(node, {n: v[2] for n, v in drain_caps.items()}),
+        i_on_n_a_per_m=_interp(node, {n: v[0] for n, v in i_on.items()}),
+        i_on_p_a_per_m=_interp(node, {n: v[1] for n, v in i_on.items()}),
+        i_off_n_a_per_m=_interp(node, {n: v[0] for n, v in i_off.items()}),
+        i_off_p_a_per_m=_interp(node, {n: v[1] for n, v in i_off.items()}),
+        vdd_nominal_v=_interp(node, vdd_nom),
+        r_multiplier=_interp(node, r_mult),
+        pn_ratio=_interp(node, pn),
         wire_r_ohm_per_m=wire_r,
         wire_c_f_per_m=_interp(node, {n: v[1] for n, v in _WIRE.items()}),
     )

@@ -88,7 +88,7 @@ class MemoryModeCost:
 def access_width_m(ctx: Context, r_access_ohm: float) -> float:
     """Access-transistor width that gives ``r_access_ohm``: W = k·V_nom/(I_on·R) (NVSim's on-resistance
     formula inverted) [derived]."""
-    d = device_params(ctx.node_nm)
+    d = device_params(ctx.node_nm, ctx.periphery_devices)
     return d.r_multiplier * d.vdd_nominal_v / (d.i_on_n_a_per_m * r_access_ohm)
 
 

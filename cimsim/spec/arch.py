@@ -25,6 +25,12 @@ class TechnologySpec(Spec):
     vdd_v: float = Field(default=0.9, ge=0.5, le=1.5, description="logic supply, V [assumed: 28 nm nominal]")
     temperature_k: float = Field(default=300.0, ge=200.0, le=420.0,
                                  description="operating temperature, K (utinclab T = 300) [code]")
+    periphery_devices: Literal["hp", "lstp"] = Field(
+        default="lstp", description="transistors of the array periphery (decoders, word-line drivers, clamps, "
+                                    "write drivers, column muxes): ITRS LSTP (low standby power) or HP, NVSim's "
+                                    "tables. LSTP by default: thousands of word-line drivers idle between row "
+                                    "groups, so an edge BNN chip is built from low-leakage devices [assumed]; "
+                                    "HP is what NVSim's sample runs use (docs/validation.md)")
 
 
 class ClockSpec(Spec):
