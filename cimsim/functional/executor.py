@@ -132,7 +132,9 @@ class Executor:
         if noise is not None:
             # (T, N, P, G, O) order of the counter draws → (G, T·N·P, O)
             s += np.float32(self.noise) * noise.reshape(-1, g, o).transpose(1, 0, 2)
-        return self.quantizer(s).sum(axis=0).reshape(*lead, o)
+        q = self.quantizer
+        driven = None if q.track_driven_rows else np.abs(xg).sum(axis=-1, keepdims=True)  # (G, M, 1) rows driven
+        return q(s, driven).sum(axis=0).reshape(*lead, o)
 
     def _activity(self, counts, lp: _Prepared, xm: np.ndarray, weight: float) -> None:
         driven = np.abs(xm)
