@@ -197,9 +197,13 @@ class Result:
         """Granularity and the three p's: trained (the network's), hardware (the source's setting) and
         realised (what the source's model makes of that setting with nominal parts)."""
         d = self.hardware.design
+        src = self.hardware.component("dropout_source")
+        # per dropped layer: mean p of its modules on this chip instance (variation), else the nominal p
+        by_layer = {lm.name: float(self.module_p[lm.name].mean()) if lm.name in self.module_p else src.p_realized
+                    for lm in self.mapping.layers if lm.dropout}
         return {"granularity": d.granularity, "regenerate": d.regenerate, "trained_p": d.trained_p,
-                "hardware_p": d.hardware_p, "realized_p": self.hardware.component("dropout_source").p_realized,
-                "modules": self.hardware.instances["dropout_source"].count}
+                "hardware_p": d.hardware_p, "realized_p": src.p_realized, "realized_p_by_layer": by_layer,
+                "modules": self.hardware.instances["dropout_source"].count, **src.operating_point()}
 
     def ood_df(self) -> pd.DataFrame:
         """One row per OOD set: AUROC (predictive entropy, mutual information, deterministic max-softmax) and
