@@ -194,11 +194,17 @@ class Executor:
             lm = lp.lm
             rows = self._rows(lp, h)                 # (T_, N, P, F)
             dropped = mc and lm.dropout
+            scale_keep = None
             if dropped:
                 keep = self._keep(lp, input_ids, stream, counts)
-                rows = rows * keep
                 if record is not None:
-                    record[lm.name] = np.broadcast_to(keep, rows.shape)
+                    record[lm.name] = np.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
+                if lm.granularity == "layer_scale":
+                    # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
+                    # at the digital scale step (docs/models.md "Scale-Dropout")
+                    scale_keep = keep[..., :1].astype(np.float64)        # (T, N, 1, 1)
+                else:
+                    rows = rows * keep
             if self.noise > 0 and rows.shape[0] != t:
                 rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
             # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
@@ -223,6 +229,8 @@ class Executor:
             a = s.astype(np.float64)
             if dropped:
                 a = a * self.keep_scale
+            if scale_keep is not None:
+                a = a * scale_keep
             t_ = a.shape[0]
             if i == last:
                 logits = lp.layer.scale * a[:, :, 0, :] + lp.layer.bias
