@@ -51,6 +51,8 @@ def write_outputs(result: Result, out_dir: str | Path) -> list[Path]:
     }
     if result.per_sample is not None:
         files["per_sample.csv"] = result.per_sample.to_csv(index=False)
+    if result.chip_module_p is not None:
+        files["module_p.csv"] = result.chip_module_p.to_csv(index=False)
     written = []
     for name, text in files.items():
         atomic_write(out / name, text)

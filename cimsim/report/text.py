@@ -103,6 +103,10 @@ def run_text(r: Result) -> str:
                 f"compensation {dd['temperature_compensation']})" if "operating_temperature_k" in dd else "")
         out.append(f"  dropout p: trained {dd['trained_p']}, hardware {dd['hardware_p']}, realized{temp} "
                    + ", ".join(f"{k} {v:.4f}" for k, v in dd.get("realized_p_by_layer", {}).items()))
+        if "chips" in j:
+            c = j["chips"]
+            out.append(f"  chip Monte-Carlo over {c['n']} chips: " + ", ".join(
+                f"{k} {c[k]['mean']:.4f} ± {c[k]['std']:.4f}" for k in ("accuracy", "nll", "auroc") if k in c))
         for name, v in j.get("dropout_p_modules", {}).items():
             out.append(f"  dropout modules {name}: p mean {v['mean']:.4f}, std {v['std']:.4f} over {v['n']}")
         if j["ood"]:
