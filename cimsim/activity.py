@@ -70,6 +70,10 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
     }
     if hw.has("column_mux"):
         c["column_mux.select"] = conversions
+    if lm.dropout and lm.granularity == "layer_scale":
+        # Scale-Dropout's scale step: a select (scaled sum or 0) per output, priced as one comparator operation
+        # on the accumulator-wide word [upper bound: a B-bit 2:1 select is cheaper than a B-bit compare]
+        c["comparator.compare"] += lm.mvms * lm.outputs
     src = input_buffer(lm)
     c[f"{src}.read"] = lm.mvms * math.ceil(lm.fan_in * lm.planes / hw.component(src).port_width_bits)
     dst = output_buffer(lm)

@@ -9,9 +9,11 @@ sits on tile ``a // arrays_per_tile``.
 
 Dropout modules: a mask has one bit per input row (``row``) or per input channel of a conv layer
 (``channel``; broadcast to that channel's k·k rows). Module k serves bits ``k·rows_per_module …
-(k+1)·rows_per_module − 1`` one after another; ``layer_scale`` (Scale-Dropout) makes every row bit of the
-layer with a single module (as in training, the bits themselves are per row). The same bit
-gates the row in every column block of the layer (the row's input line is gated once).
+(k+1)·rows_per_module − 1`` one after another. The same bit gates the row in every column block of the layer
+(the row's input line is gated once). ``layer_scale`` (Scale-Dropout, arXiv:2311.15816): one module per dropped
+layer makes ONE bit per mask, which drops the layer's whole scale vector (its digital output step, not its
+rows; docs/models.md "Scale-Dropout"); every row maps to that bit, and ``regenerate: per_window`` is refused
+(the scale is dropped once per pass).
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ class LayerMap:
     def bit_of_row(self) -> np.ndarray:
         """Index (0..mask_bits−1) of the dropout bit gating each row."""
         rows = np.arange(self.fan_in)
+        if self.granularity == "layer_scale":
+            return np.zeros_like(rows)
         if self.kind == "conv2d" and self.granularity == "channel":
             return rows // self.kernel_area
         return rows
@@ -179,7 +183,7 @@ def map_network(design: Design) -> Mapping:
         if not ls.dropout:
             modules = gens = 0
         elif gran == "layer_scale":
-            modules, gens = 1, bits
+            bits = modules = gens = 1
         else:
             modules = math.ceil(bits / src.rows_per_module)
             gens = math.ceil(bits / modules)
@@ -190,6 +194,9 @@ def map_network(design: Design) -> Mapping:
                                rows_active=xb.rows_active, array_ids=ids, tile_ids=tiles, dropout=ls.dropout,
                                granularity=gran, mask_bits=bits, modules=modules, generations=gens,
                                first=ls.first, last=ls.last, planes=ls.planes))
+    if gran == "layer_scale" and design.regenerate == "per_window" and any(lm.dropout for lm in layers):
+        raise MappingError("Scale-Dropout drops a layer's scale once per pass; per-window masks do not apply",
+                           file=design.workload_file, field="dropout.regenerate", allowed="per_input or per_pass")
     per_replica = next_array
     chip_arrays = arch.chip.tiles * arch.chip.arrays_per_tile
     # Each copy starts on a fresh tile so copies never share a tile's buffer ports.

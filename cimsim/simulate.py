@@ -48,7 +48,7 @@ from cimsim.spec.loader import load_arch, load_workload
 from cimsim.spec.workload import WorkloadSpec
 
 # Seed domains of the evaluation-set generators (the executor uses 0–4).
-_OOD_DATA, _CORRUPT_DATA = 10, 11
+_OOD_DATA, _CORRUPT_DATA, _CHIPS = 10, 11, 12
 # Streams of the executor: 0 test MC, 1 test deterministic, 100+ OOD sets, 1000+ corruptions.
 _OOD_STREAM, _CORRUPT_STREAM = 100, 1000
 
@@ -118,6 +118,8 @@ class Result:
     faults: dict[str, Any] = field(default_factory=dict)
     lifetime: dict[str, Any] | None = None
     wall_s: dict[str, float] = field(default_factory=dict)
+    chips: dict[str, Any] = field(default_factory=dict)
+    chip_module_p: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         acc = f"accuracy {self.metrics['accuracy']:.4f}" if "accuracy" in self.metrics else "hardware-only"
@@ -205,9 +207,13 @@ class Result:
         """Granularity and the three p's: trained (the network's), hardware (the source's setting) and
         realised (what the source's model makes of that setting with nominal parts)."""
         d = self.hardware.design
+        src = self.hardware.component("dropout_source")
+        # per dropped layer: mean p of its modules on this chip instance (variation), else the nominal p
+        by_layer = {lm.name: float(self.module_p[lm.name].mean()) if lm.name in self.module_p else src.p_realized
+                    for lm in self.mapping.layers if lm.dropout}
         return {"granularity": d.granularity, "regenerate": d.regenerate, "trained_p": d.trained_p,
-                "hardware_p": d.hardware_p, "realized_p": self.hardware.component("dropout_source").p_realized,
-                "modules": self.hardware.instances["dropout_source"].count}
+                "hardware_p": d.hardware_p, "realized_p": src.p_realized, "realized_p_by_layer": by_layer,
+                "modules": self.hardware.instances["dropout_source"].count, **src.operating_point()}
 
     def ood_df(self) -> pd.DataFrame:
         """One row per OOD set: AUROC (predictive entropy, mutual information, deterministic max-softmax) and
@@ -286,6 +292,8 @@ class Result:
             out["dropout_p_modules"] = {k: {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size),
                                             **self._module_fault_counts(k)} for k, v in self.module_p.items()}
             out["faults_injected"] = self.faults
+            if self.chips:
+                out["chips"] = self.chips
         out["config"] = {"arch": self.arch.model_dump(mode="json"), "workload": self.workload.model_dump(mode="json")}
         return out
 
@@ -349,6 +357,8 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     ood_scores = None
     module_p: dict[str, np.ndarray] = {}
     faults: dict[str, Any] = {}
+    chips: dict[str, Any] = {}
+    chip_module_p = None
     if opt.hardware_only:
         counts = expected_counts(hw, mapping, inputs=n, passes=passes)
     else:
@@ -412,6 +422,8 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
                                                   "accuracy_deterministic": metrics.accuracy(pcd, y),
                                                   "entropy": float(metrics.predictive_entropy(pc).mean())}
                     k += 1
+        if arch.variation.chips > 1:
+            chips, chip_module_p = chip_monte_carlo(hw, mapping, net, workload, x01, y, opt, passes)
         wall["functional"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -435,4 +447,53 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
                   closed_form_cycles=cf_cycles, passes=passes, seed=opt.seed, inputs=n, timed_inputs=timed,
                   hardware_only=opt.hardware_only, metrics=res_metrics, ood=ood, corrupted=corrupted,
                   per_sample=per_sample, ood_scores=ood_scores, module_p=module_p, faults=faults, lifetime=life,
-                  wall_s=wall, plan=plan)
+                  wall_s=wall, plan=plan, chips=chips, chip_module_p=chip_module_p)
+
+
+def chip_seed(seed: int, chip: int) -> int:
+    """Root seed of chip instance ``chip`` (chip 0 is the run's own seed, so its numbers are the main run's)."""
+    if chip == 0:
+        return seed
+    return int(np.random.SeedSequence(seed, spawn_key=(_CHIPS, chip)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def chip_monte_carlo(hw: Hardware, mapping: Mapping, net: Any, workload: WorkloadSpec, x01: np.ndarray,
+                     y: np.ndarray, opt: Options, passes: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Functional run on ``arch.variation.chips`` sampled chip instances (issue 13 item 4).
+
+    Chip c draws its device variation and its random streams from :func:`chip_seed` (seed, c). Per chip: MC
+    accuracy, NLL and OOD AUROC (predictive entropy, mean over the workload's OOD sets); returned as mean and
+    std over chips (sample std, ddof = 1) with the per-chip values, and every module's p per chip as a table
+    (chip, layer, module, p).
+    """
+    bits = workload.network.input_bits
+    rows: list[dict[str, Any]] = []
+    tables = []
+    for c in range(hw.arch.variation.chips):
+        ex = Executor(hw, mapping, net, seed=chip_seed(opt.seed, c), passes=passes)
+        p_mc = metrics.softmax(ex.run(quantize_inputs(x01, bits), mc=True, stream=0))
+        summ = metrics.summarize(p_mc, y)
+        row: dict[str, Any] = {"chip": c, "accuracy": summ["accuracy"], "nll": summ["nll"]}
+        if opt.ood and workload.ood:
+            aurocs = []
+            for i, name in enumerate(workload.ood):
+                rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_OOD_DATA, i)))
+                xo = make_ood(name, x01, workload.ood_samples, rng)
+                p_o = metrics.softmax(ex.run(quantize_inputs(xo, bits), mc=True, stream=_OOD_STREAM + i))
+                aurocs.append(metrics.ood_scores(p_mc, p_o, "entropy", workload.ood_quantile)["auroc"])
+            row["auroc"] = float(np.mean(aurocs))
+        rows.append(row)
+        for layer, pk in ex.module_probabilities().items():
+            tables.append(pd.DataFrame({"chip": c, "layer": layer, "module": np.arange(pk.size), "p": pk}))
+    df = pd.DataFrame(rows)
+    ddof = 1 if len(df) > 1 else 0
+    out: dict[str, Any] = {"n": len(df), "seeds": [chip_seed(opt.seed, c) for c in range(len(df))]}
+    for k in ("accuracy", "nll", "auroc"):
+        if k in df:
+            out[k] = {"mean": float(df[k].mean()), "std": float(df[k].std(ddof=ddof)),
+                      "per_chip": [float(v) for v in df[k]]}
+    module_p = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["chip", "layer", "module", "p"])
+    if len(module_p):
+        counts, edges = np.histogram(module_p["p"], bins=20, range=(0.0, 1.0))
+        out["module_p_histogram"] = {"bin_edges": [float(e) for e in edges], "counts": [int(n) for n in counts]}
+    return out, module_p

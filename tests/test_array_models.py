@@ -108,7 +108,7 @@ def test_rows_per_module_time_multiplexes_modules():
     np.testing.assert_array_equal(fc2.module_of_row()[:8], [0, 0, 0, 0, 1, 1, 1, 1])
     scale = map_network(resolve(load_arch(ARCH, [("spindrop.granularity", "layer_scale")]),
                                 load_workload(MLP, [("dropout.granularity", None)]))).layer("fc2")
-    assert (scale.modules, scale.generations) == (1, 256)
+    assert (scale.modules, scale.generations, scale.mask_bits) == (1, 1, 1)  # Scale-Dropout: one bit per layer
 
 
 def test_replicas_start_on_fresh_tiles_and_overflow_is_an_error():

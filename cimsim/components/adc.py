@@ -16,7 +16,7 @@ from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context
-from cimsim.components.quantizer import Quantizer
+from cimsim.components.quantizer import Quantizer, ReferencePolicy
 from cimsim.spec.common import Spec
 
 if TYPE_CHECKING:  # array_periphery's current sense amp is itself a ColumnPeriphery
@@ -29,6 +29,14 @@ class ColumnPeripheryParams(Spec):
     columns_per_converter: int = Field(default=1, ge=1, le=256, description="columns time-sharing one converter")
     full_scale_rows: int | None = Field(default=None, ge=1, le=4096,
                                         description="partial sums beyond ±full_scale_rows clip; None: rows_active")
+    references: ReferencePolicy = Field(
+        default="symmetric", description="comparator references midway between codes; a sum exactly on one "
+                                         "resolves toward 0 (symmetric: unbiased) or upward (ge_ladder: +step/2 per "
+                                         "tie) (components/quantizer.py)")
+    track_driven_rows: bool = Field(
+        default=True, description="re-centre the references on the rows actually driven (dropout, bit planes) "
+                                  "with a replica column per array (costed per conversion); false: references set "
+                                  "for rows_active rows, each undriven row shifts the reading by −κ popcounts")
 
 
 class BitsParams(ColumnPeripheryParams):
@@ -84,6 +92,13 @@ class ColumnPeriphery(Component):
         self.columns_per_converter = 1
         self.full_scale_rows: float | None = None
         self.mux: ColumnMux | None = None
+        # Reference ladder (set for an array by from_spec; a bare instance has tracking-free, uncosted references).
+        self.references: ReferencePolicy = "symmetric"
+        self.track_driven_rows = True
+        self.rows_active = 0
+        self.kappa = 0.0
+        self.reference_energy_j = 0.0
+        self.reference_area_m2 = 0.0
 
     @classmethod
     def levels_from(cls, params: Any, rows_active: int) -> int:
@@ -109,6 +124,19 @@ class ColumnPeriphery(Component):
             conv.mux = ColumnMux(build.ctx, ways=params.columns_per_converter,
                                  max_current_a=build.arch.cell.write_current_a, load_cap_f=lines.bitline_cap_f,
                                  swing_v=xb.read_voltage_v)
+        conv.references, conv.track_driven_rows = params.references, params.track_driven_rows
+        conv.rows_active = xb.rows_active
+        conv.kappa = (xb.i_lrs_a + xb.i_hrs_a) / (xb.i_lrs_a - xb.i_hrs_a)
+        if params.track_driven_rows:
+            # Tracking references: one replica column per array, cells fixed in the high state and driven by the
+            # same word lines, carries n_d·I_H, the baseline the ladder is offset by [derived: I = n_d·I_H +
+            # n_LRS·ΔI]. One replica read (precharge + at most rows_active HRS cells) per row-group read, shared
+            # by the array's cols conversions; its cells (one column) shared by the array's converters.
+            acts = xb.actions()
+            replica_j = (xb.periphery.precharge.action("precharge").energy_j
+                         + xb.rows_active * acts["conduct_hrs"].energy_j)
+            conv.reference_energy_j = replica_j / xb.cols
+            conv.reference_area_m2 = xb.area_m2() / xb.physical_cols * params.columns_per_converter / xb.cols
         return conv
 
     @property
@@ -126,7 +154,8 @@ class ColumnPeriphery(Component):
         """The transfer function of one conversion (levels over ±full_scale_rows popcount steps)."""
         if self.full_scale_rows is None:
             raise ValueError("the converter's full scale is set when it is built for an array (from_spec)")
-        return Quantizer(self.levels, self.full_scale_rows)
+        return Quantizer(self.levels, self.full_scale_rows, references=self.references,
+                         track_driven_rows=self.track_driven_rows, rows_active=self.rows_active, kappa=self.kappa)
 
     def _neurosim_r_term_w(self, c: float, d: float) -> float:
         """NeuroSim column-current term ``c·exp(-d·log10(R'))``, W, with ``R' = R·0.5 V / V_read``
@@ -216,14 +245,14 @@ class NeuroSimSarADC(ColumnPeriphery):
         a_min = tech.min_transistor_area_m2(self.ctx.node_nm)
         n = SAR_AREA_N[0] + (self.bits - 1) * SAR_AREA_N[1]
         p = SAR_AREA_P[0] + (self.bits - 1) * SAR_AREA_P[1]
-        return a_min * (n + p)
+        return a_min * (n + p) + self.reference_area_m2
 
     def leakage_w(self) -> float:
         return 0.0
 
     def actions(self) -> dict[str, Action]:
         t = self.latency_s()
-        return {"convert": Action(energy_j=self.column_power_w() * t, latency_s=t)}
+        return {"convert": Action(energy_j=self.column_power_w() * t + self.reference_energy_j, latency_s=t)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,10 +329,11 @@ class MurmannSurveyADC(ColumnPeriphery):
         k0, k_node, k_f, k_e = AREA_FIT
         um2 = math.exp(k0 + k_node * math.log(self.ctx.node_nm) + k_f * math.log(self.sample_rate_hz)
                        + k_e * math.log(self.energy_pj()))
-        return um2 * 1e-12
+        return um2 * 1e-12 + self.reference_area_m2
 
     def leakage_w(self) -> float:
         return 0.0
 
     def actions(self) -> dict[str, Action]:
-        return {"convert": Action(energy_j=self.energy_pj() * 1e-12, latency_s=1.0 / self.sample_rate_hz)}
+        return {"convert": Action(energy_j=self.energy_pj() * 1e-12 + self.reference_energy_j,
+                                  latency_s=1.0 / self.sample_rate_hz)}

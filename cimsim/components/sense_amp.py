@@ -81,13 +81,15 @@ class MultiLevelSenseAmp(ColumnPeriphery):
         return self.k_uw * self.comparators * 1e-6 + self._neurosim_r_term_w(self.c, self.d)
 
     def area_m2(self) -> float:
-        return self.comparators * MLSA_TRANSISTORS_PER_COMPARATOR * tech.min_transistor_area_m2(self.ctx.node_nm)
+        return (self.comparators * MLSA_TRANSISTORS_PER_COMPARATOR * tech.min_transistor_area_m2(self.ctx.node_nm)
+                + self.reference_area_m2)
 
     def leakage_w(self) -> float:
         return 0.0
 
     def actions(self) -> dict[str, Action]:
-        return {"convert": Action(energy_j=self.column_power_w() * MLSA_LATENCY_S, latency_s=MLSA_LATENCY_S)}
+        return {"convert": Action(energy_j=self.column_power_w() * MLSA_LATENCY_S + self.reference_energy_j,
+                                  latency_s=MLSA_LATENCY_S)}
 
 
 class SenseAmp(MultiLevelSenseAmp):

@@ -65,6 +65,14 @@ class MTJSpindropParams(DropoutSourceParams):
         default=1.5, ge=0.3, le=10,
         description="Weibull shape β of the cycles to breakdown: naturally oxidised MgO breaks down with Weibull "
                     "statistics (REFERENCES §10) but no published β was found; 1.5 [assumed] (β > 1: wear-out)")
+    calibration_temperature_k: float = Field(
+        default=300.0, ge=200, le=420,
+        description="temperature at which the write current is tuned to target_p, K; at another operating "
+                    "temperature (technology.temperature_k) p drifts unless compensated")
+    temperature_compensation: Literal["none", "ptat"] = Field(
+        default="none", description="none: fixed write current; ptat: a PTAT/CTAT-mix current reference per tile "
+                                    "scales the current linearly with T, slope set so dP/dT = 0 at the calibration "
+                                    "temperature (residual: the curvature of I*(T)); costs area and leakage")
 
 
 class DropoutSource(Component):
@@ -81,6 +89,10 @@ class DropoutSource(Component):
     def p_realized(self) -> float:
         """Drop probability the source realises with nominal parts at the operating point."""
         raise NotImplementedError
+
+    def operating_point(self) -> dict[str, float | str]:
+        """What sets this source's p beyond the nominal setting (reported in the result's ``dropout`` block)."""
+        return {}
 
     def module_probabilities(self, n: int, rng: np.random.Generator | None,
                              sigmas: mtj.VariationSigmas | None) -> np.ndarray | None:
@@ -111,6 +123,17 @@ DRIVER_CURRENT_A_PER_M = 0.5e-3 / 1e-6
 DRIVER_LENGTH_F = 4.0
 # The stochastic MTJ with its access transistor occupies one 1T-1MTJ footprint (NVMExplorer 54 F²) [code].
 MTJ_CELL_AREA_F2 = 54.0
+# Temperature-compensated current reference (``temperature_compensation: ptat``), one per tile, mirrored into
+# every module's write driver. Core: MOSFET-only PTAT/CTAT reference, 40 nW at 1.2 V and 0.0099 mm² in 0.13 µm
+# CMOS (Mattia, Klimach, Bampi, "2.3 ppm/°C 40 nW MOSFET-only voltage reference", GLSVLSI 2014) [page]; a
+# self-biased current reference of the same family takes 0.010 mm² in 180 nm (Toledo et al., "MOSFET ZTC
+# condition analysis for a self-biased current reference design", JICS 2015) [page]. Analog area is kept
+# unscaled with the node (matching-limited devices do not shrink) [assumed]; the mirrors are the drivers.
+TC_REFERENCE_POWER_W = 40e-9
+TC_REFERENCE_AREA_M2 = 0.0099e-6
+# Half-width of the central difference that sets the tracking slope dI*/dT at the calibration temperature, K
+# [derived: I*(T) is smooth; 1 K keeps the truncation error far below the curvature residual reported].
+TC_SLOPE_DT_K = 1.0
 
 
 class MTJSpindrop(DropoutSource):
@@ -138,13 +161,18 @@ class MTJSpindrop(DropoutSource):
                    reset_current_a=params.reset_current_a, reset_pulse_s=params.reset_pulse_s,
                    reset_policy=params.reset_policy, read_voltage_v=params.read_voltage_v,
                    read_pulse_s=params.read_pulse_s, r_access_ohm=build.arch.cell.r_access_ohm,
-                   endurance=(params.endurance_cycles, params.endurance_weibull_shape))
+                   endurance=(params.endurance_cycles, params.endurance_weibull_shape),
+                   calibration_temperature_k=params.calibration_temperature_k,
+                   temperature_compensation=params.temperature_compensation,
+                   modules_per_reference=_modules_per_tile(params, build))
 
     def __init__(self, ctx: Context, *, device: mtj.MTJParams, target_p: float | None,
                  write_current_a: float | None, write_pulse_s: float, reset_current_a: float,
                  reset_pulse_s: float, reset_policy: Literal["always", "on_switch"],
                  read_voltage_v: float, read_pulse_s: float, r_access_ohm: float = 0.0,
-                 endurance: tuple[float, float] | None = None) -> None:
+                 endurance: tuple[float, float] | None = None, calibration_temperature_k: float | None = None,
+                 temperature_compensation: Literal["none", "ptat"] = "none",
+                 modules_per_reference: int = 1) -> None:
         if write_current_a is None and target_p is None:
             raise ValueError("MTJSpindrop needs target_p or write_current_a")
         self.ctx = ctx
@@ -156,12 +184,29 @@ class MTJSpindrop(DropoutSource):
         # worst-case write path: the MTJ in its high-resistance state plus its access transistor
         self.path_resistance_ohm = float(mtj.r_ap_ohm(device, 0.0)) + r_access_ohm
         self._endurance = endurance
+        self.calibration_temperature_k = float(calibration_temperature_k or ctx.temperature_k)
+        self.temperature_compensation = temperature_compensation
+        self.modules_per_reference = max(1, int(modules_per_reference))
+        t_cal = self.calibration_temperature_k
         if write_current_a is None:
-            write_current_a = float(mtj.current_for_probability(device, target_p, write_pulse_s, ctx.temperature_k))
+            write_current_a = float(mtj.current_for_probability(device, target_p, write_pulse_s, t_cal))
         if not write_current_a > 0:
             raise ValueError(f"the stochastic-write current for p = {target_p} comes out at {write_current_a:.3g} A; "
                              "the device cannot realise that p with this pulse (raise the pulse or the device's Δ)")
-        self.write_current_a = float(write_current_a)
+        self.calibration_current_a = float(write_current_a)
+        self.tracking_tc_per_k = 0.0
+        if temperature_compensation == "ptat":
+            # First-order tracking: I(T) = I_cal·(1 + TC·(T − T_cal)) with TC = (dI*/dT)/I_cal at T_cal, where
+            # I*(T) holds P_sw(I*, t_p, T) at the calibrated p. A PTAT/CTAT current mix realises any linear TC;
+            # the curvature of I*(T) is left over (docs/models.md "Temperature").
+            p_cal = float(mtj.p_switch(device, write_current_a, write_pulse_s, t_cal))
+            i_hi, i_lo = (float(mtj.current_for_probability(device, p_cal, write_pulse_s, t_cal + s * TC_SLOPE_DT_K))
+                          for s in (1, -1))
+            self.tracking_tc_per_k = (i_hi - i_lo) / (2 * TC_SLOPE_DT_K * write_current_a)
+        scale = 1.0 + self.tracking_tc_per_k * (ctx.temperature_k - t_cal)
+        if not scale > 0:
+            raise ValueError(f"the tracking reference's current reaches 0 at {ctx.temperature_k} K")
+        self.write_current_a = float(write_current_a * scale)
         self._sense = model_class("column_periphery", "sense_amp")(
             ctx, levels=2, sample_rate_hz=ctx.clock_hz, column_resistance_ohm=mtj.r_p_ohm(device),
             read_voltage_v=read_voltage_v)
@@ -178,6 +223,13 @@ class MTJSpindrop(DropoutSource):
     @property
     def p_realized(self) -> float:
         return self.p_nominal
+
+    def operating_point(self) -> dict[str, float | str]:
+        return {"operating_temperature_k": self.ctx.temperature_k,
+                "calibration_temperature_k": self.calibration_temperature_k,
+                "temperature_compensation": self.temperature_compensation,
+                "calibration_current_a": self.calibration_current_a, "write_current_a": self.write_current_a,
+                "write_pulse_s": self.write_pulse_s}
 
     def module_probabilities(self, n: int, rng: np.random.Generator | None,
                              sigmas: mtj.VariationSigmas | None) -> np.ndarray:
@@ -212,14 +264,20 @@ class MTJSpindrop(DropoutSource):
         return np.asarray(mtj.p_switch(self.device, self.write_current_a, self.write_pulse_s,
                                        self.ctx.temperature_k, delta=dev.delta, ic0_a=dev.ic0_a))
 
+    @property
+    def compensated(self) -> bool:
+        return self.temperature_compensation != "none"
+
     def area_m2(self) -> float:
         f = self.ctx.node_nm * 1e-9
         driver_w = max(self.reset_current_a, self.write_current_a) / DRIVER_CURRENT_A_PER_M
         driver = 2 * driver_w * DRIVER_LENGTH_F * f  # write driver + reset driver
-        return MTJ_CELL_AREA_F2 * f * f + driver + self._sense.area_m2() + self._latch.area_m2()
+        ref = TC_REFERENCE_AREA_M2 / self.modules_per_reference if self.compensated else 0.0
+        return MTJ_CELL_AREA_F2 * f * f + driver + self._sense.area_m2() + self._latch.area_m2() + ref
 
     def leakage_w(self) -> float:
-        return self._sense.leakage_w() + self._latch.leakage_w()
+        ref = TC_REFERENCE_POWER_W / self.modules_per_reference if self.compensated else 0.0
+        return self._sense.leakage_w() + self._latch.leakage_w() + ref
 
     def actions(self) -> dict[str, Action]:
         def pulse(i: float, t: float) -> Action:
@@ -235,3 +293,11 @@ class MTJSpindrop(DropoutSource):
         generate = Action(write.energy_j + read.energy_j + p_reset * reset.energy_j,
                           reset.latency_s + write.latency_s + read.latency_s, composite=True)
         return {"reset": reset, "stochastic_write": write, "read": read, "generate": generate}
+
+
+def _modules_per_tile(params: DropoutSourceParams, build: Any) -> int:
+    """Modules a tile provisions (they share one tracking reference; ``layer_scale``: one module per chip)."""
+    if build.design.granularity == "layer_scale":
+        return 1
+    rows = build.part("crossbar").rows
+    return build.arch.chip.arrays_per_tile * -(-rows // params.rows_per_module)

@@ -142,7 +142,9 @@ class Executor:
             # (T, N, P, G, O) order of the counter draws → (G, T·N·P, O)
             s += np.float32(self.noise) * noise.reshape(-1, g, o).transpose(1, 0, 2)
         self._fault_hook(lp, xg, s)
-        return self.quantizer(s).sum(axis=0).reshape(*lead, o)
+        q = self.quantizer
+        driven = None if q.track_driven_rows else np.abs(xg).sum(axis=-1, keepdims=True)  # (G, M, 1) rows driven
+        return q(s, driven).sum(axis=0).reshape(*lead, o)
 
     def _fault_hook(self, lp: _Prepared, xg: np.ndarray, s: np.ndarray) -> None:
         """Stuck-cell bias on driven rows and converter offsets, added in place to the partial sums s (G, M, O)
@@ -212,11 +214,17 @@ class Executor:
             lm = lp.lm
             rows = self._rows(lp, h)                 # (T_, N, P, F)
             dropped = mc and lm.dropout
+            scale_keep = None
             if dropped:
                 keep = self._keep(lp, input_ids, stream, counts)
-                rows = rows * keep
                 if record is not None:
-                    record[lm.name] = np.broadcast_to(keep, rows.shape)
+                    record[lm.name] = np.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
+                if lm.granularity == "layer_scale":
+                    # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
+                    # at the digital scale step (docs/models.md "Scale-Dropout")
+                    scale_keep = keep[..., :1].astype(np.float64)        # (T, N, 1, 1)
+                else:
+                    rows = rows * keep
             if self.noise > 0 and rows.shape[0] != t:
                 rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
             # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
@@ -241,6 +249,8 @@ class Executor:
             a = s.astype(np.float64)
             if dropped:
                 a = a * self.keep_scale
+            if scale_keep is not None:
+                a = a * scale_keep
             t_ = a.shape[0]
             if i == last:
                 logits = lp.layer.scale * a[:, :, 0, :] + lp.layer.bias

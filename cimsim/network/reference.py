@@ -95,15 +95,18 @@ def sample_masks(net: Network, layers: list[str], p: float, granularity: str | N
     """Fresh Bernoulli keep bits (uint8, P(1) = 1 - p) for the inputs of ``layers``; one row of the batch each.
 
     ``row`` (and ``None``): one bit per crossbar row (fan_in element). ``channel``: one bit per input channel of
-    a conv layer, shared by its k*k rows (a linear layer falls back to ``row``). ``layer_scale``: treated like
-    ``row`` (as in training). ``per_window``: conv masks get shape (n, P, fan_in), otherwise (n, fan_in).
+    a conv layer, shared by its k*k rows (a linear layer falls back to ``row``). ``layer_scale``: one bit per
+    layer, shared by all its rows (gating every input of a layer by m scales its sum by m: Scale-Dropout).
+    ``per_window``: conv masks get shape (n, P, fan_in), otherwise (n, fan_in).
     """
     out: dict[str, np.ndarray] = {}
     for name in layers:
         layer = net.layer(name)
         pos = net.positions(layer) if per_window and isinstance(layer, BinaryConv2d) else None
         lead = (n,) if pos is None else (n, pos)
-        if granularity == "channel" and isinstance(layer, BinaryConv2d):
+        if granularity == "layer_scale":
+            m = np.repeat((rng.random((*lead, 1)) >= p).astype(np.uint8), layer.fan_in, axis=-1)
+        elif granularity == "channel" and isinstance(layer, BinaryConv2d):
             k2 = layer.kernel_size ** 2
             m = (rng.random((*lead, layer.in_channels)) >= p).astype(np.uint8)
             m = np.repeat(m, k2, axis=-1)

@@ -12,8 +12,10 @@ deterministic and MC accuracy and OOD AUROC. See docs/training.md.
 Recipe: latent real weights clipped to [-1, 1], forward with sign(w) (straight-through estimator);
 binary layer -> BatchNorm -> sign activation (hardtanh STE) -> max-pool (conv, after the sign); the last
 layer -> BatchNorm = logits. Dropout (inverted: kept values scaled by 1/(1-p) in training) acts on the inputs
-of the layers in ``dropout.layers``: granularity ``row`` (and ``None`` / ``layer_scale``) drops single input
-elements, ``channel`` drops whole input channels of a conv layer (a linear layer falls back to elements).
+of the layers in ``dropout.layers``: granularity ``row`` (and ``None``) drops single input elements, ``channel``
+drops whole input channels of a conv layer (a linear layer falls back to elements), ``layer_scale``
+(Scale-Dropout, arXiv:2311.15816) drops the layer's whole scale with one bit per sample: the pre-BN sum is
+multiplied by m/(1-p), m ~ Bernoulli(1-p), so a dropped sample's layer output is BN's bias pattern.
 The first layer sees the quantized integer inputs (0..2**input_bits-1) and is never dropped.
 """
 
@@ -95,7 +97,9 @@ def build_model(spec: WorkloadSpec):
                 return h * masks[ls.name].to(h.dtype) / (1.0 - p)
             if not (self.training or mc):
                 return h
-            if gran == "channel" and h.dim() == 4:
+            if gran == "layer_scale":  # one bit per sample scales the layer's whole sum (Scale-Dropout)
+                keep = (torch.rand(h.shape[0], *([1] * (h.dim() - 1)), dtype=h.dtype) >= p).to(h.dtype)
+            elif gran == "channel" and h.dim() == 4:
                 keep = (torch.rand(h.shape[0], h.shape[1], 1, 1, dtype=h.dtype) >= p).to(h.dtype)
             else:
                 keep = (torch.rand(h.shape, dtype=h.dtype) >= p).to(h.dtype)

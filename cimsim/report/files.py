@@ -53,6 +53,8 @@ def write_outputs(result: Result, out_dir: str | Path) -> list[Path]:
         files["per_sample.csv"] = result.per_sample.to_csv(index=False)
     if result.ood_scores is not None:
         files["ood_scores.csv"] = result.ood_scores.to_csv(index=False)
+    if result.chip_module_p is not None:
+        files["module_p.csv"] = result.chip_module_p.to_csv(index=False)
     written = []
     for name, text in files.items():
         atomic_write(out / name, text)

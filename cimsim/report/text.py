@@ -98,6 +98,15 @@ def run_text(r: Result) -> str:
         out.append(f"  accuracy deterministic   {j['accuracy_deterministic']:.4f}")
         out.append(f"  NLL {j['nll']:.4f}   ECE {j['ece']:.4f}   mean entropy {j['entropy']:.4f}   "
                    f"mean MI {j['mutual_information']:.4f}")
+        dd = j["dropout"]
+        temp = (f" at {dd['operating_temperature_k']:g} K (tuned at {dd['calibration_temperature_k']:g} K, "
+                f"compensation {dd['temperature_compensation']})" if "operating_temperature_k" in dd else "")
+        out.append(f"  dropout p: trained {dd['trained_p']}, hardware {dd['hardware_p']}, realized{temp} "
+                   + ", ".join(f"{k} {v:.4f}" for k, v in dd.get("realized_p_by_layer", {}).items()))
+        if "chips" in j:
+            c = j["chips"]
+            out.append(f"  chip Monte-Carlo over {c['n']} chips: " + ", ".join(
+                f"{k} {c[k]['mean']:.4f} ± {c[k]['std']:.4f}" for k in ("accuracy", "nll", "auroc") if k in c))
         for name, v in j.get("dropout_p_modules", {}).items():
             faulty = ", ".join(f"{k} {v[k]}" for k in ("stuck_at_drop", "stuck_at_keep", "shifted") if v.get(k))
             out.append(f"  dropout modules {name}: p mean {v['mean']:.4f}, std {v['std']:.4f} over {v['n']}"

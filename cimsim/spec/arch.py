@@ -90,6 +90,9 @@ class VariationSpec(Spec):
     ic0_sigma_rel: float = Field(default=0.05, ge=0, le=0.5, description="[assumed]")
     sense_noise_sigma_lsb: float = Field(default=0.0, ge=0, le=10,
                                          description="Gaussian noise on each column read, in units of one popcount step")
+    chips: int = Field(default=1, ge=1, le=1000,
+                       description="functional Monte-Carlo over this many sampled chip instances (device variation "
+                                   "drawn per chip from the seed and chip index); reports mean ± std and module_p.csv")
 
 
 class ChipSpec(Spec):
