@@ -1,4 +1,4 @@
-"""The one action-count model (DESIGN.md §4 "Energy"): what every (input, pass) job does on each layer.
+"""The one action-count model (docs/architecture.md, Semantics: Energy): what every (input, pass) job does on each layer.
 
 Keys are ``"instance.action"`` with the instance names of :mod:`cimsim.hardware` and the actions of its
 component. The ledger prices every count whose action is not ``composite`` (a composite action's count is the

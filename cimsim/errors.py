@@ -1,4 +1,4 @@
-"""One exception family for every user-facing failure (DESIGN.md §6).
+"""One exception family for every user-facing failure (docs/architecture.md).
 
 Each error carries the file, the field path and what is allowed, so the CLI can print one line and
 exit with status 2 without a traceback.

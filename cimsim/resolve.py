@@ -1,4 +1,4 @@
-"""arch + workload → Design: every fact the rest of the simulator shares, settled once (DESIGN.md §3).
+"""arch + workload → Design: every fact the rest of the simulator shares, settled once (docs/architecture.md).
 
 The hardware, the mapping, the functional executor, the activity counts, the engine and the ledger read these
 values from the Design and never re-derive them from the specs:
@@ -22,7 +22,7 @@ from cimsim.spec.arch import ArchSpec
 from cimsim.spec.workload import Conv2dLayerSpec, WorkloadSpec
 
 #: p a chip is described at when neither the arch (spindrop.target_p) nor a workload gives one: the default
-#: knob of SPINDROP.md ("dropout probability p ... default 0.2").
+#: knob of docs/REFERENCES.md §11 ("dropout probability p ... default 0.2").
 DEFAULT_DESCRIBE_P = 0.2
 
 

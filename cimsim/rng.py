@@ -1,7 +1,7 @@
 """Counter-based random numbers: a draw is a pure function of (seed, stream key, counter).
 
 Dropout masks, sense noise and OOD sets must not depend on how inputs are batched, on ``--limit`` or on the
-worker count (DESIGN.md §4). A sequential generator cannot give that cheaply: input 17's mask would depend on
+worker count (docs/architecture.md). A sequential generator cannot give that cheaply: input 17's mask would depend on
 how many draws came before it. Here every draw is ``splitmix64(key + counter·φ)`` for a counter that names the
 draw (input index, pass, window, bit), so any subset of draws in any order reproduces the same bits.
 

@@ -1,4 +1,4 @@
-"""The one entry point: ``simulate(arch, workload, options) -> Result`` (DESIGN.md §5).
+"""The one entry point: ``simulate(arch, workload, options) -> Result`` (docs/architecture.md).
 
 arch + workload → resolve (Design) → mapping → hardware → functional run (accuracy, uncertainty, activity
 counts) and event-driven timing run (cycles) → energy ledger → Result.

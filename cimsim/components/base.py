@@ -1,6 +1,6 @@
 """The component contract: area, leakage and named actions, each with an energy and a latency; the registry.
 
-Components are pure cost models (DESIGN.md §2): they never decide when or how often something happens.
+Components are pure cost models (docs/architecture.md): they never decide when or how often something happens.
 A subclass declares ``kind`` (what it is: ``column_periphery``, ``dropout_source`` ...), ``model`` (the name
 YAML uses) and ``Params`` (the pydantic class of its YAML section, whose ``model`` field is a ``Literal`` of
 that name), and builds itself from that section with :meth:`Component.from_spec`. :func:`model_class` finds a

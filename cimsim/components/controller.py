@@ -14,13 +14,13 @@ Schedule = Literal["sequential", "layer_pipelined", "replicated"]
 
 
 class FSMControllerParams(Spec):
-    """The controller: its cost model and the schedule policy it runs (DESIGN.md §2)."""
+    """The controller: its cost model and the schedule policy it runs (docs/architecture.md)."""
 
     model: Literal["fsm"] = "fsm"
     state_bits: int = Field(default=64, ge=8, le=256,
                             description="job-state register width, bits [assumed: 64 holds input, pass, layer and "
                                         "window counters]")
-    schedule: Schedule = Field(default="sequential", description="how MC passes are issued (DESIGN.md §2)")
+    schedule: Schedule = Field(default="sequential", description="how MC passes are issued (docs/architecture.md)")
     replicas: int = Field(default=1, ge=1, le=64, description="copies of the weights (replicated schedule)")
     inputs_in_flight: int = Field(default=1, ge=1, le=1024, description="inputs whose passes may overlap")
 

@@ -35,7 +35,7 @@ class STTCrossbarParams(Spec):
     rows: int = Field(default=128, ge=8, le=4096, description="word lines per array")
     cols: int = Field(default=128, ge=8, le=4096, description="bit lines (weights columns) per array")
     rows_active: int = Field(default=16, ge=1, le=512,
-                             description="rows driven at once (a row group); SpinDrop group drives 8 or 16 (SPINDROP.md)")
+                             description="rows driven at once (a row group); SpinDrop group drives 8 or 16 (docs/REFERENCES.md §11)")
     read_voltage_v: float = Field(default=0.1, gt=0, le=0.5, description="bit-line read voltage, V (REFERENCES §8) [derived]")
     read_pulse_s: float = Field(default=1e-9, gt=0, le=1e-7,
                                 description="row-group read (sense) window, s; MLSA decides in 1 ns [code]")

@@ -18,7 +18,7 @@ from cimsim.components.base import Action, Context
 class MLSAParams(ColumnPeripheryParams):
     model: Literal["mlsa"] = "mlsa"
     levels: int | None = Field(default=None, ge=2, le=4097,
-                               description="output codes; None: 2·rows_active+1 (exact) [SPINDROP.md]")
+                               description="output codes; None: 2·rows_active+1 (exact) [docs/REFERENCES.md §11]")
 
 
 class SenseAmpParams(ColumnPeripheryParams):

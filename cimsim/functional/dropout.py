@@ -4,7 +4,7 @@ Each module k has its own drop probability p_k (the MTJ model with process varia
 instance; nominal p without variation); its bits are Bernoulli(p_k) per generation (cycle-to-cycle
 stochasticity). The LFSR source produces its bits from LFSR sequences compared with p. Which bits a source
 makes is the source's own business (:meth:`cimsim.components.spindrop.DropoutSource.sample_drops`); this
-module names every mask by the job it belongs to, so masks are independent of batching (DESIGN.md §4).
+module names every mask by the job it belongs to, so masks are independent of batching (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Vectorized execution of the mapped network through the hardware (DESIGN.md §4 "Functional").
+"""Vectorized execution of the mapped network through the hardware (docs/architecture.md, Semantics: Functional).
 
 Per layer and MC pass: input bits gated by dropout masks from the chip's modules; for every row group
 g of ``rows_active`` rows, s_g = Σ_{i∈g} m_i x_i w_ij is converted by the column periphery (exact, clipped
