@@ -343,29 +343,35 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
             if opt.progress:
                 opt.progress("functional", done[0], total)
 
-        def probs(x: np.ndarray, *, mc: bool, stream: int, counts=None) -> np.ndarray:
-            return metrics.softmax(ex.run(quantize_inputs(x, bits), mc=mc, stream=stream, counts=counts,
-                                          progress=tick))
+        def summary(x: np.ndarray, *, mc: bool, stream: int, counts=None) -> metrics.Summary:
+            # quantize and run one memory-bounded chunk at a time, keeping per-input summaries only: memory
+            # stays flat in the number of inputs (input ids carry on across chunks, so results are identical)
+            parts = []
+            for start in range(0, x.shape[0], ex.chunk):
+                logits = ex.run(quantize_inputs(x[start: start + ex.chunk], bits), mc=mc, stream=stream,
+                                counts=counts, progress=tick, first=start)
+                parts.append(metrics.Summary.of(metrics.softmax(logits)))
+            return metrics.Summary.concat(parts)
 
-        p_mc = probs(x01, mc=True, stream=0, counts=cnt)
-        p_det = probs(x01, mc=False, stream=1)
+        s_mc = summary(x01, mc=True, stream=0, counts=cnt)
+        s_det = summary(x01, mc=False, stream=1)
         counts = {k: dict(v) for k, v in cnt.items()}
-        summ = metrics.summarize(p_mc, y)
-        res_metrics = {**summ, "accuracy_deterministic": metrics.accuracy(p_det, y)}
-        per_sample = pd.DataFrame({"label": y, "prediction": metrics.predict(p_mc),
-                                   "entropy": metrics.predictive_entropy(p_mc),
-                                   "mutual_information": metrics.mutual_information(p_mc),
-                                   "max_softmax": metrics.max_softmax(p_mc),
-                                   "prediction_deterministic": metrics.predict(p_det)})
+        res_metrics = {**s_mc.summarize(y), "accuracy_deterministic": s_det.accuracy(y)}
+        per_sample = pd.DataFrame({"label": y, "prediction": s_mc.predict(),
+                                   "entropy": s_mc.predictive_entropy(),
+                                   "mutual_information": s_mc.mutual_information,
+                                   "max_softmax": s_mc.max_softmax(),
+                                   "prediction_deterministic": s_det.predict()})
         if opt.ood:
             for i, name in enumerate(workload.ood):
                 rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_OOD_DATA, i)))
                 xo = make_ood(name, x01, workload.ood_samples, rng)
-                p_o = probs(xo, mc=True, stream=_OOD_STREAM + i)
-                p_od = probs(xo, mc=False, stream=_OOD_STREAM + 50 + i)
-                s = metrics.ood_scores(p_mc, p_o, "entropy", workload.ood_quantile)
-                sd = metrics.ood_scores(p_det, p_od, "max_softmax", workload.ood_quantile)
-                smi = metrics.ood_scores(p_mc, p_o, "mutual_information", workload.ood_quantile)
+                s_o = summary(xo, mc=True, stream=_OOD_STREAM + i)
+                s_od = summary(xo, mc=False, stream=_OOD_STREAM + 50 + i)
+                q = workload.ood_quantile
+                s = metrics.ood_scores_summary(s_mc, s_o, "entropy", q)
+                sd = metrics.ood_scores_summary(s_det, s_od, "max_softmax", q)
+                smi = metrics.ood_scores_summary(s_mc, s_o, "mutual_information", q)
                 ood[name] = {"auroc": s["auroc"], "detection_rate": s["detection_rate"],
                              "auroc_mutual_information": smi["auroc"],
                              "auroc_deterministic_max_softmax": sd["auroc"]}
@@ -375,11 +381,11 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
                 for sev in severities:
                     rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_CORRUPT_DATA, k)))
                     xc = corrupt(name, x01, sev, rng)
-                    pc = probs(xc, mc=True, stream=_CORRUPT_STREAM + 2 * k)
-                    pcd = probs(xc, mc=False, stream=_CORRUPT_STREAM + 2 * k + 1)
-                    corrupted[f"{name}_{sev}"] = {"accuracy": metrics.accuracy(pc, y),
-                                                  "accuracy_deterministic": metrics.accuracy(pcd, y),
-                                                  "entropy": float(metrics.predictive_entropy(pc).mean())}
+                    sc = summary(xc, mc=True, stream=_CORRUPT_STREAM + 2 * k)
+                    scd = summary(xc, mc=False, stream=_CORRUPT_STREAM + 2 * k + 1)
+                    corrupted[f"{name}_{sev}"] = {"accuracy": sc.accuracy(y),
+                                                  "accuracy_deterministic": scd.accuracy(y),
+                                                  "entropy": float(sc.predictive_entropy().mean())}
                     k += 1
         wall["functional"] = time.perf_counter() - t1
 

@@ -360,11 +360,12 @@ class Executor:
         raise AssertionError("unreachable")
 
     def run(self, x_int: np.ndarray, *, mc: bool = True, stream: int = 0, counts=None,
-            progress: Callable[[int], None] | None = None, chunk: int | None = None) -> np.ndarray:
+            progress: Callable[[int], None] | None = None, chunk: int | None = None, first: int = 0) -> np.ndarray:
         """Logits (T, N, K) of all inputs, streamed in chunks (``chunk`` inputs; default from a memory
-        budget); adds activity to ``counts`` if given. Input k of ``x_int`` is input k of stream ``stream``."""
+        budget); adds activity to ``counts`` if given. Input k of ``x_int`` is input ``first + k`` of stream
+        ``stream`` (so a caller may feed a long evaluation set in pieces)."""
         outs = []
-        if counts is not None and mc and self.design.regenerate == "per_pass":
+        if counts is not None and mc and self.design.regenerate == "per_pass" and first == 0:
             for lp in self.layers:  # T shared masks, generated once for the whole run
                 if lp.lm.dropout:
                     drops = self._masks(lp, stream).drops(np.arange(self.passes))
@@ -372,7 +373,7 @@ class Executor:
         size = chunk or self.chunk
         for start in range(0, x_int.shape[0], size):
             xb = x_int[start: start + size]
-            ids = np.arange(start, start + xb.shape[0])
+            ids = np.arange(first + start, first + start + xb.shape[0])
             outs.append(np.array(self.forward(xb, mc=mc, stream=stream, input_ids=ids, counts=counts)))
             if progress is not None:
                 progress(xb.shape[0])
