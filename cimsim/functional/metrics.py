@@ -176,7 +176,13 @@ class Summary:
     def of(cls, probs: np.ndarray) -> Summary:
         """Summary of probabilities (T, N, K) (or (N, K))."""
         p = _as_tnk(probs)
-        return cls(mean_probs(p), mutual_information(p), int(p.shape[0]))
+        # means over T added pass by pass, as numpy reduces a leading axis of a (T, N>1, …) array: the same
+        # bits as mean_probs / mutual_information on the whole set, also for a chunk of one input (where
+        # numpy would switch to pairwise summation)
+        t = p.shape[0]
+        mean = _mean_over_passes(p)
+        mi = np.maximum(entropy(mean) - _mean_over_passes(entropy(p)), 0.0)
+        return cls(mean, mi, int(t))
 
     @classmethod
     def concat(cls, parts: list[Summary]) -> Summary:
@@ -220,6 +226,13 @@ class Summary:
             "max_softmax": float(self.max_softmax().mean()),
             "passes": self.passes,
         }
+
+
+def _mean_over_passes(a: np.ndarray) -> np.ndarray:
+    acc = a[0].copy()
+    for k in range(1, a.shape[0]):
+        acc += a[k]
+    return acc / a.shape[0]
 
 
 def ood_scores_summary(s_in: Summary, s_out: Summary, score: str = "entropy",
