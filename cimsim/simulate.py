@@ -20,6 +20,7 @@ import pandas as pd
 from cimsim import __version__
 from cimsim.activity import expected_counts, new_counts
 from cimsim.engine.closed_form import closed_form
+from cimsim.errors import WeightsError
 from cimsim.engine.cycles import mask_mode, serial_step_cycles
 from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import EngineResult, run_engine
@@ -311,6 +312,9 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     if opt.hardware_only:  # no weights, no data: the input count is the user's
         n = opt.inputs or 1
     else:
+        if workload.network.weights is None:
+            raise WeightsError("a shape-only workload (no network.weights) runs hardware-only", file=wl_file,
+                               field="network.weights", allowed="a weights .npz, or --hardware-only")
         ds = load_dataset(workload.dataset, base)
         limit = opt.limit or workload.limit
         x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
