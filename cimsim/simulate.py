@@ -12,20 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from cimsim import __version__
 from cimsim.activity import expected_counts, new_counts
 from cimsim.engine.closed_form import closed_form
-from cimsim.errors import WeightsError
 from cimsim.engine.cycles import mask_mode, serial_step_cycles
 from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import EngineResult, run_engine
-from cimsim.functional import metrics
-from cimsim.functional.executor import Executor
+from cimsim.errors import WeightsError
 from cimsim.hardware import Hardware, build_hardware
 from cimsim.ledger import (
     OPS_CONVENTION,
@@ -37,14 +34,13 @@ from cimsim.ledger import (
     ops_per_inference,
 )
 from cimsim.mapping import Mapping, map_network
-from cimsim.network.corruptions import corrupt
-from cimsim.network.datasets import load_dataset, quantize_inputs
-from cimsim.network.ood import make_ood
-from cimsim.network.weights import load_network
 from cimsim.resolve import resolve
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.loader import load_arch, load_workload
 from cimsim.spec.workload import WorkloadSpec
+
+if TYPE_CHECKING:  # pandas, scipy and the functional stack load only when a run or a table needs them
+    import pandas as pd
 
 # Seed domains of the evaluation-set generators (the executor uses 0–4).
 _OOD_DATA, _CORRUPT_DATA = 10, 11
@@ -172,6 +168,8 @@ class Result:
     # ---------------------------------------------------------------- tables
     def layers_df(self) -> pd.DataFrame:
         """One row per layer: mapping, binary MACs and latency of one pass, energy per inference."""
+        import pandas as pd
+
         e = self.ledger.by_layer_j()
         lat = self.layer_latency()
         rows = []
@@ -187,6 +185,8 @@ class Result:
 
     def components_df(self) -> pd.DataFrame:
         """One row per component type: instances, area, leakage, energy per inference."""
+        import pandas as pd
+
         e = self.ledger.by_component_j()
         area = self.hardware.area_breakdown_m2()
         leak = self.hardware.leakage_breakdown_w()
@@ -205,11 +205,15 @@ class Result:
     def ood_df(self) -> pd.DataFrame:
         """One row per OOD set: AUROC (predictive entropy, mutual information, deterministic max-softmax) and
         detection rate. Empty for hardware-only runs or ``ood=False``."""
+        import pandas as pd
+
         return pd.DataFrame([{"ood_set": k, **v} for k, v in self.ood.items()])
 
     def corrupted_df(self) -> pd.DataFrame:
         """One row per (corruption, severity): MC and deterministic accuracy, mean predictive entropy.
         Empty for hardware-only runs or ``corruptions=False``."""
+        import pandas as pd
+
         rows = []
         for key, v in self.corrupted.items():
             name, _, severity = key.rpartition("_")
@@ -219,6 +223,8 @@ class Result:
     def per_sample_df(self) -> pd.DataFrame:
         """One row per evaluated test input (index ``input``): label, MC and deterministic prediction,
         predictive entropy, mutual information, max softmax. Empty for hardware-only runs."""
+        import pandas as pd
+
         df = self.per_sample.copy() if self.per_sample is not None else pd.DataFrame()
         df.index.name = "input"
         return df
@@ -315,6 +321,8 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
         if workload.network.weights is None:
             raise WeightsError("a shape-only workload (no network.weights) runs hardware-only", file=wl_file,
                                field="network.weights", allowed="a weights .npz, or --hardware-only")
+        from cimsim.network.datasets import load_dataset
+
         ds = load_dataset(workload.dataset, base)
         limit = opt.limit or workload.limit
         x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
@@ -329,6 +337,15 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     if opt.hardware_only:
         counts = expected_counts(hw, mapping, inputs=n, passes=passes)
     else:
+        import pandas as pd
+
+        from cimsim.functional import metrics
+        from cimsim.functional.executor import Executor
+        from cimsim.network.corruptions import corrupt
+        from cimsim.network.datasets import quantize_inputs
+        from cimsim.network.ood import make_ood
+        from cimsim.network.weights import load_network
+
         t1 = time.perf_counter()
         net = load_network(workload.network, base)
         ex = Executor(hw, mapping, net, seed=opt.seed, passes=passes)
