@@ -12,10 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from cimsim import __version__
 from cimsim.activity import expected_counts, new_counts
@@ -24,9 +23,8 @@ from cimsim.engine.cycles import mask_mode, serial_step_cycles
 from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import EngineResult
 from cimsim.engine.timing import TimingMode, time_plan
+from cimsim.errors import WeightsError
 from cimsim.faults.lifetime import lifetime as wear_lifetime
-from cimsim.functional import metrics
-from cimsim.functional.executor import Executor
 from cimsim.hardware import Hardware, build_hardware
 from cimsim.ledger import (
     OPS_CONVENTION,
@@ -38,14 +36,13 @@ from cimsim.ledger import (
     ops_per_inference,
 )
 from cimsim.mapping import Mapping, map_network
-from cimsim.network.corruptions import corrupt
-from cimsim.network.datasets import load_dataset, quantize_inputs
-from cimsim.network.ood import make_ood
-from cimsim.network.weights import load_network
 from cimsim.resolve import resolve
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.loader import load_arch, load_workload
 from cimsim.spec.workload import WorkloadSpec
+
+if TYPE_CHECKING:  # pandas, scipy and the functional stack load only when a run or a table needs them
+    import pandas as pd
 
 # Seed domains of the evaluation-set generators (the executor uses 0–4).
 _OOD_DATA, _CORRUPT_DATA, _CHIPS = 10, 11, 12
@@ -181,6 +178,8 @@ class Result:
     # ---------------------------------------------------------------- tables
     def layers_df(self) -> pd.DataFrame:
         """One row per layer: mapping, binary MACs and latency of one pass, energy per inference."""
+        import pandas as pd
+
         e = self.ledger.by_layer_j()
         lat = self.layer_latency()
         rows = []
@@ -196,6 +195,8 @@ class Result:
 
     def components_df(self) -> pd.DataFrame:
         """One row per component type: instances, area, leakage, energy per inference."""
+        import pandas as pd
+
         e = self.ledger.by_component_j()
         area = self.hardware.area_breakdown_m2()
         leak = self.hardware.leakage_breakdown_w()
@@ -218,11 +219,15 @@ class Result:
     def ood_df(self) -> pd.DataFrame:
         """One row per OOD set: AUROC (predictive entropy, mutual information, deterministic max-softmax) and
         detection rate. Empty for hardware-only runs or ``ood=False``."""
+        import pandas as pd
+
         return pd.DataFrame([{"ood_set": k, **v} for k, v in self.ood.items()])
 
     def corrupted_df(self) -> pd.DataFrame:
         """One row per (corruption, severity): MC and deterministic accuracy, mean predictive entropy.
         Empty for hardware-only runs or ``corruptions=False``."""
+        import pandas as pd
+
         rows = []
         for key, v in self.corrupted.items():
             name, _, severity = key.rpartition("_")
@@ -232,6 +237,8 @@ class Result:
     def per_sample_df(self) -> pd.DataFrame:
         """One row per evaluated test input (index ``input``): label, MC and deterministic prediction,
         predictive entropy, mutual information, max softmax. Empty for hardware-only runs."""
+        import pandas as pd
+
         df = self.per_sample.copy() if self.per_sample is not None else pd.DataFrame()
         df.index.name = "input"
         return df
@@ -298,11 +305,13 @@ class Result:
         return out
 
 
-def _scores(name: str, p_mc: np.ndarray) -> pd.DataFrame:
-    """Per-sample uncertainty scores of one evaluation set (ROC curves and histograms in reports)."""
-    return pd.DataFrame({"set": name, "entropy": metrics.predictive_entropy(p_mc),
-                         "mutual_information": metrics.mutual_information(p_mc),
-                         "max_softmax": metrics.max_softmax(p_mc)})
+def _scores(name: str, summ: Any) -> pd.DataFrame:
+    """Per-sample uncertainty scores of one evaluation set (ROC curves and histograms in reports), from its
+    per-input MC summary (:class:`cimsim.functional.metrics.Summary`)."""
+    import pandas as pd
+
+    return pd.DataFrame({"set": name, "entropy": summ.predictive_entropy(),
+                         "mutual_information": summ.mutual_information, "max_softmax": summ.max_softmax()})
 
 
 def _load_specs(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | Path,
@@ -344,6 +353,11 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     if opt.hardware_only:  # no weights, no data: the input count is the user's
         n = opt.inputs or 1
     else:
+        if workload.network.weights is None:
+            raise WeightsError("a shape-only workload (no network.weights) runs hardware-only", file=wl_file,
+                               field="network.weights", allowed="a weights .npz, or --hardware-only")
+        from cimsim.network.datasets import load_dataset
+
         ds = load_dataset(workload.dataset, base)
         limit = opt.limit or workload.limit
         x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
@@ -362,6 +376,15 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     if opt.hardware_only:
         counts = expected_counts(hw, mapping, inputs=n, passes=passes)
     else:
+        import pandas as pd
+
+        from cimsim.functional import metrics
+        from cimsim.functional.executor import Executor
+        from cimsim.network.corruptions import corrupt
+        from cimsim.network.datasets import quantize_inputs
+        from cimsim.network.ood import make_ood
+        from cimsim.network.weights import load_network
+
         t1 = time.perf_counter()
         net = load_network(workload.network, base)
         ex = Executor(hw, mapping, net, seed=opt.seed, passes=passes)
@@ -381,31 +404,37 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
             if opt.progress:
                 opt.progress("functional", done[0], total)
 
-        def probs(x: np.ndarray, *, mc: bool, stream: int, counts=None) -> np.ndarray:
-            return metrics.softmax(ex.run(quantize_inputs(x, bits), mc=mc, stream=stream, counts=counts,
-                                          progress=tick))
+        def summary(x: np.ndarray, *, mc: bool, stream: int, counts=None) -> metrics.Summary:
+            # quantize and run one memory-bounded chunk at a time, keeping per-input summaries only: memory
+            # stays flat in the number of inputs (input ids carry on across chunks, so results are identical)
+            parts = []
+            for start in range(0, x.shape[0], ex.chunk):
+                logits = ex.run(quantize_inputs(x[start: start + ex.chunk], bits), mc=mc, stream=stream,
+                                counts=counts, progress=tick, first=start)
+                parts.append(metrics.Summary.of(metrics.softmax(logits)))
+            return metrics.Summary.concat(parts)
 
-        p_mc = probs(x01, mc=True, stream=0, counts=cnt)
-        p_det = probs(x01, mc=False, stream=1)
+        s_mc = summary(x01, mc=True, stream=0, counts=cnt)
+        s_det = summary(x01, mc=False, stream=1)
         counts = {k: dict(v) for k, v in cnt.items()}
-        summ = metrics.summarize(p_mc, y)
-        res_metrics = {**summ, "accuracy_deterministic": metrics.accuracy(p_det, y)}
-        per_sample = pd.DataFrame({"label": y, "prediction": metrics.predict(p_mc),
-                                   "entropy": metrics.predictive_entropy(p_mc),
-                                   "mutual_information": metrics.mutual_information(p_mc),
-                                   "max_softmax": metrics.max_softmax(p_mc),
-                                   "prediction_deterministic": metrics.predict(p_det)})
+        res_metrics = {**s_mc.summarize(y), "accuracy_deterministic": s_det.accuracy(y)}
+        per_sample = pd.DataFrame({"label": y, "prediction": s_mc.predict(),
+                                   "entropy": s_mc.predictive_entropy(),
+                                   "mutual_information": s_mc.mutual_information,
+                                   "max_softmax": s_mc.max_softmax(),
+                                   "prediction_deterministic": s_det.predict()})
         if opt.ood:
-            score_frames = [_scores("in_distribution", p_mc)]
+            score_frames = [_scores("in_distribution", s_mc)]
             for i, name in enumerate(workload.ood):
                 rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_OOD_DATA, i)))
                 xo = make_ood(name, x01, workload.ood_samples, rng)
-                p_o = probs(xo, mc=True, stream=_OOD_STREAM + i)
-                p_od = probs(xo, mc=False, stream=_OOD_STREAM + 50 + i)
-                score_frames.append(_scores(name, p_o))
-                s = metrics.ood_scores(p_mc, p_o, "entropy", workload.ood_quantile)
-                sd = metrics.ood_scores(p_det, p_od, "max_softmax", workload.ood_quantile)
-                smi = metrics.ood_scores(p_mc, p_o, "mutual_information", workload.ood_quantile)
+                s_o = summary(xo, mc=True, stream=_OOD_STREAM + i)
+                s_od = summary(xo, mc=False, stream=_OOD_STREAM + 50 + i)
+                score_frames.append(_scores(name, s_o))
+                q = workload.ood_quantile
+                s = metrics.ood_scores_summary(s_mc, s_o, "entropy", q)
+                sd = metrics.ood_scores_summary(s_det, s_od, "max_softmax", q)
+                smi = metrics.ood_scores_summary(s_mc, s_o, "mutual_information", q)
                 ood[name] = {"auroc": s["auroc"], "detection_rate": s["detection_rate"],
                              "auroc_mutual_information": smi["auroc"],
                              "auroc_deterministic_max_softmax": sd["auroc"]}
@@ -416,11 +445,11 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
                 for sev in severities:
                     rng = np.random.default_rng(np.random.SeedSequence(opt.seed, spawn_key=(_CORRUPT_DATA, k)))
                     xc = corrupt(name, x01, sev, rng)
-                    pc = probs(xc, mc=True, stream=_CORRUPT_STREAM + 2 * k)
-                    pcd = probs(xc, mc=False, stream=_CORRUPT_STREAM + 2 * k + 1)
-                    corrupted[f"{name}_{sev}"] = {"accuracy": metrics.accuracy(pc, y),
-                                                  "accuracy_deterministic": metrics.accuracy(pcd, y),
-                                                  "entropy": float(metrics.predictive_entropy(pc).mean())}
+                    sc = summary(xc, mc=True, stream=_CORRUPT_STREAM + 2 * k)
+                    scd = summary(xc, mc=False, stream=_CORRUPT_STREAM + 2 * k + 1)
+                    corrupted[f"{name}_{sev}"] = {"accuracy": sc.accuracy(y),
+                                                  "accuracy_deterministic": scd.accuracy(y),
+                                                  "entropy": float(sc.predictive_entropy().mean())}
                     k += 1
         if arch.variation.chips > 1:
             chips, chip_module_p = chip_monte_carlo(hw, mapping, net, workload, x01, y, opt, passes)
@@ -466,6 +495,13 @@ def chip_monte_carlo(hw: Hardware, mapping: Mapping, net: Any, workload: Workloa
     std over chips (sample std, ddof = 1) with the per-chip values, and every module's p per chip as a table
     (chip, layer, module, p).
     """
+    import pandas as pd
+
+    from cimsim.functional import metrics
+    from cimsim.functional.executor import Executor
+    from cimsim.network.datasets import quantize_inputs
+    from cimsim.network.ood import make_ood
+
     bits = workload.network.input_bits
     rows: list[dict[str, Any]] = []
     tables = []

@@ -239,7 +239,7 @@ class MTJSpindrop(DropoutSource):
                      p_modules: np.ndarray | None) -> np.ndarray:
         p = np.full(modules, self.p_nominal) if p_modules is None else p_modules
         p_bits = np.repeat(p, generations)
-        return stream.uniform(ids, p_bits.size) < p_bits
+        return stream.bernoulli(ids, p_bits)  # = stream.uniform(ids, p_bits.size) < p_bits, bit for bit
 
     def mask_action_counts(self, generated: float, dropped: float) -> dict[str, float]:
         # the composite `generate` is the timing-level event; its energy is priced through the phases

@@ -77,16 +77,11 @@ class EngineResult:
     trace: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-class _CountingEnvironment(simpy.Environment):
-    """simpy environment that counts processed events."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.processed = 0
-
-    def step(self) -> None:
-        self.processed += 1
-        super().step()
+def _scheduled_events(env: simpy.Environment) -> int:
+    """Events ``env`` has scheduled so far: simpy numbers every scheduled event from its ``_eid`` counter, and
+    a run to completion processes each of them, so this is the processed count without a per-event hook
+    (overriding ``step()`` cost about a third of simpy's speed)."""
+    return next(env._eid)
 
 
 class _Progress:
@@ -124,9 +119,6 @@ class _Layer:
         self.replica = replica
         self.arrays = simpy.Resource(env, capacity=1)
         self.modules = simpy.Resource(env, capacity=1)
-        # the converter bank of one (the busiest) array: the columns share `converters` units
-        self.use_converters = min(layer.conversions, layer.converters) if layer.conversions else 0
-        self.converters = simpy.Container(env, capacity=max(layer.converters, 1), init=max(layer.converters, 1))
         self.tiles = tuple(t + replica * plan.tiles_per_replica for t in layer.tile_ids)
         self.ports = [ports[t] for t in self.tiles]
         self.compute = compute_cycles(layer)
@@ -148,7 +140,7 @@ class _Layer:
 class _Engine:
     def __init__(self, plan: TimingPlan, trace: bool, progress: Callable[[int], None] | None) -> None:
         self.plan = plan
-        self.env = env = _CountingEnvironment()
+        self.env = env = simpy.Environment()
         self.tracing = trace
         self.trace: list[dict[str, Any]] = []
         self.progress = progress
@@ -157,6 +149,11 @@ class _Engine:
         self.pipelined = plan.schedule == "layer_pipelined"
         n_replicas = plan.replicas if plan.schedule == "replicated" else 1
         self.n_replicas = n_replicas
+        # Sequential / replicated: one worker per replica owns that replica's arrays, modules and tile ports,
+        # so they can never be contended; the bus is shared by the replicas. An uncontended hold is one
+        # timeout (no request and release events); the cycles and statistics are the same.
+        self.private = not self.pipelined
+        self.bus_private = self.private and n_replicas == 1
         tiles = sorted({t + r * plan.tiles_per_replica for r in range(n_replicas) for layer in plan.layers
                         for t in layer.tile_ids})
         self.ports = {t: simpy.Resource(env, capacity=plan.buffer_ports) for t in tiles}
@@ -212,9 +209,15 @@ class _Engine:
         self.wait[key] += self.env.now - asked
         return self.env.now
 
-    def _hold(self, resource: simpy.Resource, cycles: int, key: str) -> Generator[simpy.Event, Any, int]:
+    def _hold(self, resource: simpy.Resource, cycles: int, key: str,
+              private: bool = False) -> Generator[simpy.Event, Any, int]:
         """Take one unit of ``resource``, keep it ``cycles`` cycles, and always give it back; returns the
-        cycle the hold started (after any queueing)."""
+        cycle the hold started (after any queueing). ``private``: nothing else can want it (one timeout)."""
+        if private:
+            start = self.env.now
+            yield self.env.timeout(cycles)
+            self.busy[key] += cycles
+            return start
         with resource.request() as req:
             start = yield from self._acquire(req, key)
             yield self.env.timeout(cycles)
@@ -229,20 +232,21 @@ class _Engine:
         """Job j = (input i, pass t) on one layer: the arrays (its mask and compute), then the output write
         and the transfer to the next layer, each holding its own resource."""
         args = {"input": i, "pass": t} if self.tracing else None
-        if self.pipelined:  # queue for the arrays in input-major job order
-            yield st.requested.reached(j)
-        with st.arrays.request() as req:
-            if self.pipelined:
-                st.requested.advance()
-            yield from self._acquire(req, st.akey)
-            if self.pipelined:
-                yield from self._await_lookahead_mask(st, j, i)
+        if self.private:  # this worker alone uses the replica's arrays
             yield from self._inline_mask(st, i, args)
             yield from self._compute(st, args)
+        else:
+            yield st.requested.reached(j)  # queue for the arrays in input-major job order
+            with st.arrays.request() as req:
+                st.requested.advance()
+                yield from self._acquire(req, st.akey)
+                yield from self._await_lookahead_mask(st, j, i)
+                yield from self._inline_mask(st, i, args)
+                yield from self._compute(st, args)
         if st.write:
             yield from self._write_outputs(st, args)
         if st.transfer:
-            sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY)
+            sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY, self.bus_private)
             if self.tracing:
                 self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
         for key, n in st.step_counts.items():
@@ -267,7 +271,7 @@ class _Engine:
         if not n_masks:
             return
         cycles = st.inline_mask if st.mode == "window" else st.mask
-        gen_at = yield from self._hold(st.modules, cycles, st.mkey)
+        gen_at = yield from self._hold(st.modules, cycles, st.mkey, self.private)
         self._count(st.name, MASK_KEY, n_masks * st.layer.mask_bits)
         if self.tracing:
             self._x(f"mask {st.name}", "mask", gen_at, cycles, st.replica, st.mkey, args)
@@ -277,17 +281,24 @@ class _Engine:
         array's converter bank is held for the whole run."""
         env = self.env
         compute_at = env.now
-        if st.use_converters:
-            yield st.converters.get(st.use_converters)
+        # the converter bank belongs to the arrays, which this job holds alone: it cannot be contended, so it
+        # costs no events (docs/timing.md: converters shared by an array's columns are in compute_cycles)
         yield env.timeout(st.compute)
-        if st.use_converters:
-            yield st.converters.put(st.use_converters)
         self.busy[st.akey] += st.hold
         if self.tracing:
             self._x(f"compute {st.name}", "compute", compute_at, st.compute, st.replica, st.akey, args)
 
     def _write_outputs(self, st: _Layer, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
         """One burst per tile of the layer into that tile's buffer port, the tiles in parallel."""
+        if self.private:  # the replica's ports are its worker's alone: the parallel bursts are one timeout
+            wrote_at = self.env.now
+            yield self.env.timeout(st.write)
+            for tile in st.tiles:
+                key = ports_key(tile)
+                self.busy[key] += st.write
+                if self.tracing:
+                    self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
+            return
         if len(st.ports) == 1:
             yield from self._write(st, st.tiles[0], st.ports[0], args)
         else:
@@ -373,7 +384,7 @@ class _Engine:
             busy_cycles=dict(self.busy),
             wait_cycles=dict(self.wait),
             action_counts=dict(self.counts),
-            events=env.processed,
+            events=_scheduled_events(env),
             trace=self.trace,
         )
 

@@ -1,4 +1,4 @@
-"""Vectorized execution of the mapped network through the hardware (docs/architecture.md, Semantics: Functional).
+"""Vectorized execution of the mapped network through the hardware (DESIGN.md §4 "Functional").
 
 Per layer and MC pass: input bits gated by dropout masks from the chip's modules; for every row group
 g of ``rows_active`` rows, s_g = Σ_{i∈g} m_i x_i w_ij is converted by the column periphery (exact, clipped
@@ -14,6 +14,7 @@ worker count.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,11 @@ from cimsim.rng import CounterStream
 _MODULE_VARIATION, _CELL_VARIATION, _MASKS, _SENSE_NOISE, _SHARED_MASKS = range(5)
 # Largest intermediate array per chunk, bytes: bounds memory whatever the data set size.
 CHUNK_BYTES = 64 * 2**20
+# Rows per block of the dense row-group route: a block's (rows × outputs) float32 sums stay in L2 cache.
+_ROW_BLOCK = 256
+# Above this fraction of (input, group) pairs that may convert with an error, recomputing them costs more than
+# computing every group (the dense route).
+_DENSE_FRACTION = 0.5
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -46,9 +52,31 @@ class _Prepared:
     wsum: np.ndarray         # (F,) row sums of w
     eg: np.ndarray | None    # (G, ra, O) relative conductance error of each cell
     weg: np.ndarray | None   # (G, ra, O) w ∘ e
+    group_of_row: np.ndarray  # (F, G) float32 one-hot: row i belongs to row group i // ra
     p_modules: np.ndarray | None     # drop probability of each module of this chip instance
     conv_hw: tuple[int, int] | None  # conv output size before pooling
     out_shape: tuple[int, ...]       # one input's output after pooling
+
+
+@functools.lru_cache(maxsize=64)
+def _threshold_cached(theta: bytes, scale: float) -> np.ndarray:
+    th = np.frombuffer(theta, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = np.ceil(th / scale)
+        # float64 rounding of s·scale can move the boundary by one step either way: settle it exactly
+        for _ in range(2):
+            z = np.where((z - 1) * scale >= th, z - 1, z)
+            z = np.where(z * scale >= th, z, z + 1)
+    if not (np.all(z * scale >= th) and np.all((z - 1) * scale < th)):
+        raise AssertionError("integer threshold did not settle")
+    # clipped far outside any partial sum (|s| < 2^24), where float32 is still exact
+    return np.clip(z, -2.0 ** 24, 2.0 ** 24).astype(np.float32)
+
+
+def _integer_threshold(theta: np.ndarray, scale: float) -> np.ndarray:
+    """z_j (float32) with ``float64(s)·scale ≥ θ_j ⇔ s ≥ z_j`` for every integer s: the comparator decision of
+    an integer sum without a float64 copy (s ↦ float64(s)·scale is monotone, so the decision is a threshold)."""
+    return _threshold_cached(np.ascontiguousarray(theta, dtype=np.float64).tobytes(), float(scale))
 
 
 class Executor:
@@ -78,16 +106,34 @@ class Executor:
         # s_hat = s + kappa·Σ d_i e_ij + Σ d_i x_i w_ij e_ij   (derivation: docs/models.md)
         self.kappa = (i_l + i_h) / (i_l - i_h)
         self.cell_sigma = xbar.conductance_sigma_rel(arch.variation.ra_sigma_rel) if arch.variation.enabled else 0.0
-        self.exact = self.quantizer.is_exact_for(ra) and self.noise == 0.0 and self.cell_sigma == 0.0
+        self.faults = faults if faults is not None else sample_chip_faults(arch.faults, hw, mapping, seed)
+        self.exact = (self.quantizer.is_exact_for(ra) and self.noise == 0.0 and self.cell_sigma == 0.0
+                      and not self.faults.conversion)
+        # Without noise or cell variation every partial sum is an integer in [−ra, ra]: the converter is a table,
+        # unless its output also depends on the column (an even-level symmetric ladder trims its centre
+        # reference by column parity), on the rows driven (fixed references) or on injected faults.
+        self.ra = ra
+        self._blas = None
+        self._integer_sums = self.noise == 0.0 and self.cell_sigma == 0.0
+        domain = np.arange(-ra, ra + 1, dtype=np.float32)
+        q = self.quantizer
+        two_cols = q(np.stack([domain, domain], axis=1), np.full((domain.size, 1), np.float32(ra)))
+        self._table = two_cols[:, 0].copy()
+        self._table_ok = (bool(np.array_equal(two_cols[:, 0], two_cols[:, 1]))
+                          and (q.track_driven_rows or q.kappa == 0.0) and not self.faults.conversion)
+        self._table_integer = bool(np.all(self._table == np.round(self._table)))
+        # converted sums are integers too (exact in float32): the comparator can work on them directly
+        self._integer_out = self._integer_sums and (self.exact or (self._table_integer and self._table_ok))
+        wrong = np.abs(domain[self._table != domain])
+        # fewest driven rows of a group that can convert with an error (|s_g| ≤ driven rows)
+        self._first_error = int(wrong.min()) if wrong.size else ra + 1
         # kept sums are rescaled by the TRAINED rate, whatever rate the hardware realises
         self.keep_scale = 1.0 / (1.0 - self.design.trained_p) if self.design.trained_p is not None else 1.0
         sigmas = variation_sigmas(arch.variation)
         self.source = hw.component("dropout_source")
-        self.faults = faults if faults is not None else sample_chip_faults(arch.faults, hw, mapping, seed)
-        self.exact = self.exact and not self.faults.conversion
-        self._fault_bias: dict[int, np.ndarray] = {}
         self.layers: list[_Prepared] = []
         self._streams: dict[tuple[int, ...], CounterStream] = {}
+        self._fault_bias: dict[int, np.ndarray] = {}
         for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
             w, bias = self.faults.weights(lm, layer.matrix.T.astype(np.float32))
             g = lm.total_row_groups
@@ -105,8 +151,11 @@ class Executor:
             if lm.dropout:
                 pk = self.source.module_probabilities(lm.modules, _rng(seed, _MODULE_VARIATION, lm.index), sigmas)
                 pk = self.faults.apply_p(lm, pk)
-            self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, pk, ls.conv_hw, ls.out_shape))
-        per_input = max(lp.lm.total_row_groups * lp.lm.mvms * lp.lm.outputs * 4 * passes for lp in self.layers)
+            one_hot = (np.arange(w.shape[0])[:, None] // ra == np.arange(g)[None, :]).astype(np.float32)
+            self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, one_hot, pk, ls.conv_hw,
+                                         ls.out_shape))
+        # float32 rows, keep masks and sums plus their float64 post-processing, per input (all T passes)
+        per_input = max(lp.lm.mvms * (lp.lm.fan_in + lp.lm.outputs) * 16 * passes for lp in self.layers)
         self.chunk = max(1, CHUNK_BYTES // per_input)
 
     def module_probabilities(self) -> dict[str, np.ndarray]:
@@ -125,41 +174,108 @@ class Executor:
 
     # ------------------------------------------------------------------ core
     def _convert_sum(self, lp: _Prepared, xm: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
-        """Σ_g Q(s_g) for rows ``xm`` (T, N, P, F) → (T, N, P, O); ``noise`` (T, N, P·G·O) sense noise in LSB."""
-        if self.exact:
-            return xm @ lp.w
+        """Σ_g Q(s_g) for rows ``xm`` (T, N, P, F) → (T, N, P, O); ``noise`` (T, N, P·G·O) sense noise in LSB.
+
+        Every route gives the same bits: the exact route and the clip-correction route add integers (exact in
+        float32 below 2^24, so the order does not matter); the dense route adds the groups in g order, as a
+        sum over the group axis does.
+        """
         lead = xm.shape[:-1]
         f = xm.shape[-1]
-        g, ra, o = lp.wg.shape
-        flat = xm.reshape(-1, f)
-        if g * ra != f:
-            flat = np.concatenate([flat, np.zeros((flat.shape[0], g * ra - f), np.float32)], axis=1)
-        xg = flat.reshape(-1, g, ra).transpose(1, 0, 2)           # (G, M, ra)
-        s = np.matmul(xg, lp.wg)                                   # (G, M, O)
-        if lp.eg is not None:
-            s += self.kappa * np.matmul(np.abs(xg), lp.eg) + np.matmul(xg, lp.weg)
-        if noise is not None:
-            # (T, N, P, G, O) order of the counter draws → (G, T·N·P, O)
-            s += np.float32(self.noise) * noise.reshape(-1, g, o).transpose(1, 0, 2)
-        self._fault_hook(lp, xg, s)
-        q = self.quantizer
-        driven = None if q.track_driven_rows else np.abs(xg).sum(axis=-1, keepdims=True)  # (G, M, 1) rows driven
-        return q(s, driven).sum(axis=0).reshape(*lead, o)
+        o = lp.w.shape[1]
+        flat = xm.reshape(-1, f)                 # one 2-D GEMM, not T·N vector–matrix products
+        if self.exact:
+            return (flat @ lp.w).reshape(*lead, o)
+        if self._integer_sums and self._table_integer and self._table_ok:
+            out = self._clip_corrected(lp, flat)
+            if out is not None:
+                return out.reshape(*lead, o)
+        return self._dense_groups(lp, flat, noise).reshape(*lead, o)
 
-    def _fault_hook(self, lp: _Prepared, xg: np.ndarray, s: np.ndarray) -> None:
-        """Stuck-cell bias on driven rows and converter offsets, added in place to the partial sums s (G, M, O)
-        before the converter (cimsim.faults.inject)."""
+    def _clip_corrected(self, lp: _Prepared, flat: np.ndarray) -> np.ndarray | None:
+        """Σ_g Q(s_g) = Σ_g s_g + Σ_g (Q(s_g) − s_g) for integer partial sums and an integer-valued Q: the full
+        GEMM gives Σ_g s_g; a group can only be converted with an error when at least ``_first_error`` of its
+        rows are driven (|s_g| ≤ driven rows), so only those (input, group) pairs are recomputed. None when too
+        many pairs qualify for this to pay (then the dense route runs)."""
+        ra = self.ra
+        g, _, o = lp.wg.shape
+        f = flat.shape[1]
+        driven = np.abs(flat) @ lp.group_of_row            # (M, G) driven rows per group, exact integers
+        cand = driven >= np.float32(self._first_error)
+        if cand.mean() > _DENSE_FRACTION:
+            return None
+        out = flat @ lp.w
+        # dozens of tiny GEMMs: BLAS threads would spend more time waking up than multiplying
+        with self._one_blas_thread():
+            for k in np.flatnonzero(cand.any(axis=0)):
+                rows = np.flatnonzero(cand[:, k])
+                s = flat[rows, k * ra: min(f, (k + 1) * ra)] @ lp.w[k * ra: (k + 1) * ra]
+                out[rows] += self._lookup(s) - s
+        return out
+
+    def _one_blas_thread(self):
+        """Context in which BLAS runs on one thread (threadpoolctl; its controller is built once)."""
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
+
+    def _lookup(self, s: np.ndarray) -> np.ndarray:
+        """Q(s) of integer-valued partial sums by table (the quantizer evaluated once on −ra … ra)."""
+        return self._table[(s + np.float32(self.ra)).astype(np.intp)]
+
+    def _dense_groups(self, lp: _Prepared, flat: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        """Every row group's partial sum, converted, added in g order; blocks of rows keep the working set in
+        cache."""
+        g, _, o = lp.wg.shape
+        m = flat.shape[0]
+        nz = None if noise is None else noise.reshape(m, g, o)
+        out = np.empty((m, o), np.float32)
+        with self._one_blas_thread():
+            self._dense_blocks(lp, flat, nz, out)
+        return out
+
+    def _dense_blocks(self, lp: _Prepared, flat: np.ndarray, nz: np.ndarray | None, out: np.ndarray) -> None:
+        ra = self.ra
+        g = lp.wg.shape[0]
+        for r0 in range(0, flat.shape[0], _ROW_BLOCK):
+            xb = flat[r0: r0 + _ROW_BLOCK]
+            acc = out[r0: r0 + _ROW_BLOCK]
+            for k in range(g):
+                xs = xb[:, k * ra: (k + 1) * ra]
+                if xs.shape[1] < ra:                      # last group of a fan-in that is not a multiple of ra
+                    xs = np.concatenate([xs, np.zeros((xs.shape[0], ra - xs.shape[1]), np.float32)], axis=1)
+                s = xs @ lp.wg[k]
+                if lp.eg is not None:
+                    s += self.kappa * (np.abs(xs) @ lp.eg[k]) + (xs @ lp.weg[k])
+                if nz is not None:
+                    s += np.float32(self.noise) * nz[r0: r0 + _ROW_BLOCK, k]
+                q = self._lookup(s) if (self._integer_sums and self._table_ok) else self._convert_group(lp, k, xs, s)
+                if k == 0:
+                    acc[...] = q
+                else:
+                    acc += q
+
+    def _convert_group(self, lp: _Prepared, k: int, xs: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """The converter on row group k's partial sums ``s`` (rows, O) of rows ``xs`` (rows, ra): stuck-cell
+        bias on driven rows and converter offsets (cimsim.faults.inject) first, then the quantizer (with the
+        driven-row count when its references are fixed)."""
         bias = self._fault_bias.get(lp.lm.index)
         if bias is not None:
-            s += np.matmul(np.abs(xg), bias)
+            s = s + np.abs(xs) @ bias[k]
         off = self.faults.offset(lp.lm)
         if off is not None:
-            s += off
+            s = s + off[k]
+        q = self.quantizer
+        driven = None if q.track_driven_rows else np.abs(xs).sum(axis=-1, keepdims=True)
+        return q(s, driven)
 
     def _activity(self, counts, lp: _Prepared, xm: np.ndarray, weight: float) -> None:
-        driven = np.abs(xm)
-        n_d = float(driven.sum(dtype=np.float64)) * weight
-        lrs = 0.5 * (n_d * lp.lm.outputs + float((xm @ lp.wsum).sum(dtype=np.float64)) * weight)
+        flat = xm.reshape(-1, xm.shape[-1])
+        # integer-valued float32 (|Σ| < 2^24 per row), summed in float64: exact in any order
+        n_d = float(np.abs(flat).sum(axis=1).sum(dtype=np.float64)) * weight
+        lrs = 0.5 * (n_d * lp.lm.outputs + float((flat @ lp.wsum).sum(dtype=np.float64)) * weight)
         c = counts[lp.lm.name]
         c["wordline_driver.drive_row"] += n_d * lp.lm.col_blocks
         c["crossbar.conduct_lrs"] += lrs
@@ -190,7 +306,11 @@ class Executor:
                 drops = drops[:, :, None, :]
             if counts is not None:
                 add_mask_counts(counts[lm.name], self.hw, float(drops.size), float(drops.sum()))
-        return (~drops)[..., lm.bit_of_row()].astype(np.float32)
+        rows = lm.bit_of_row()
+        keep = np.logical_not(drops)
+        if rows.size != keep.shape[-1] or np.any(rows != np.arange(rows.size)):
+            keep = keep[..., rows]
+        return keep.astype(np.float32)
 
     def _noise(self, lp: _Prepared, input_ids: np.ndarray, stream: int, plane: int, rows: np.ndarray) -> np.ndarray:
         """Sense noise (T, N, P·G·O) for the conversions of these jobs (one draw per column read)."""
@@ -222,7 +342,7 @@ class Executor:
                 if lm.granularity == "layer_scale":
                     # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
                     # at the digital scale step (docs/models.md "Scale-Dropout")
-                    scale_keep = keep[..., :1].astype(np.float64)        # (T, N, 1, 1)
+                    scale_keep = keep[..., :1]                        # (T, N, 1, 1)
                 else:
                     rows = rows * keep
             if self.noise > 0 and rows.shape[0] != t:
@@ -230,14 +350,20 @@ class Executor:
             # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
             weight = t / rows.shape[0]
             if lm.first:
+                # every bit plane in one GEMM (rows of plane b after those of plane b − 1); the planes are
+                # then added in b order, as the bit-serial accumulator does
                 xi = rows.astype(np.int64)
+                shifts = np.arange(lm.planes).reshape(-1, *([1] * xi.ndim))
+                planes = ((xi[None] >> shifts) & 1).astype(np.float32)       # (B, T_, N, P, F)
+                noise = None
+                if self.noise > 0:
+                    noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
+                sb = self._convert_sum(lp, planes, noise)
                 s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
                 for b in range(lm.planes):
-                    plane = ((xi >> b) & 1).astype(np.float32)
-                    noise = self._noise(lp, input_ids, stream, b, plane) if self.noise > 0 else None
-                    s += np.float32(2 ** b) * self._convert_sum(lp, plane, noise)
+                    s += np.float32(2 ** b) * sb[b]
                     if counts is not None:
-                        self._activity(counts, lp, plane, weight)
+                        self._activity(counts, lp, planes[b], weight)
             else:
                 noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
                 s = self._convert_sum(lp, rows, noise)
@@ -246,16 +372,23 @@ class Executor:
             if counts is not None:
                 for k, v in structural_per_job(lm, self.hw).items():
                     counts[lm.name][k] += v * t * n
-            a = s.astype(np.float64)
-            if dropped:
-                a = a * self.keep_scale
             if scale_keep is not None:
-                a = a * scale_keep
-            t_ = a.shape[0]
+                s = s * scale_keep                                    # a dropped scale step passes 0 on
+            t_ = s.shape[0]
             if i == last:
+                a = s.astype(np.float64)
+                if dropped:
+                    a = a * self.keep_scale
                 logits = lp.layer.scale * a[:, :, 0, :] + lp.layer.bias
                 return np.broadcast_to(logits, (t, n, logits.shape[-1]))
-            out = np.where(a >= lp.layer.threshold, np.float32(1), np.float32(-1))  # (T_, N, P, O)
+            if self._integer_out:  # s·scale ≥ θ in float64 ⇔ s ≥ z for integer s (see _integer_threshold)
+                z = _integer_threshold(lp.layer.threshold, self.keep_scale if dropped else 1.0)
+                out = np.where(s >= z, np.float32(1), np.float32(-1))  # (T_, N, P, O)
+            else:
+                a = s.astype(np.float64)
+                if dropped:
+                    a = a * self.keep_scale
+                out = np.where(a >= lp.layer.threshold, np.float32(1), np.float32(-1))
             if isinstance(lp.layer, BinaryConv2d):
                 hc, wc = lp.conv_hw
                 out = out.reshape(t_ * n, hc, wc, lm.outputs).transpose(0, 3, 1, 2)
@@ -264,11 +397,12 @@ class Executor:
         raise AssertionError("unreachable")
 
     def run(self, x_int: np.ndarray, *, mc: bool = True, stream: int = 0, counts=None,
-            progress: Callable[[int], None] | None = None, chunk: int | None = None) -> np.ndarray:
+            progress: Callable[[int], None] | None = None, chunk: int | None = None, first: int = 0) -> np.ndarray:
         """Logits (T, N, K) of all inputs, streamed in chunks (``chunk`` inputs; default from a memory
-        budget); adds activity to ``counts`` if given. Input k of ``x_int`` is input k of stream ``stream``."""
+        budget); adds activity to ``counts`` if given. Input k of ``x_int`` is input ``first + k`` of stream
+        ``stream`` (so a caller may feed a long evaluation set in pieces)."""
         outs = []
-        if counts is not None and mc and self.design.regenerate == "per_pass":
+        if counts is not None and mc and self.design.regenerate == "per_pass" and first == 0:
             for lp in self.layers:  # T shared masks, generated once for the whole run
                 if lp.lm.dropout:
                     drops = self._masks(lp, stream).drops(np.arange(self.passes))
@@ -276,7 +410,7 @@ class Executor:
         size = chunk or self.chunk
         for start in range(0, x_int.shape[0], size):
             xb = x_int[start: start + size]
-            ids = np.arange(start, start + xb.shape[0])
+            ids = np.arange(first + start, first + start + xb.shape[0])
             outs.append(np.array(self.forward(xb, mc=mc, stream=stream, input_ids=ids, counts=counts)))
             if progress is not None:
                 progress(xb.shape[0])

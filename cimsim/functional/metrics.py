@@ -6,6 +6,8 @@ deterministic run). Natural logarithms throughout (entropies in nats).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 _EPS = 1e-12
@@ -148,4 +150,104 @@ def summarize(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         "mutual_information": float(mutual_information(probs).mean()),
         "max_softmax": float(max_softmax(probs).mean()),
         "passes": int(_as_tnk(probs).shape[0]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Streaming: per-input summaries, so a run keeps O(N·K) numbers instead of the (T, N, K) probabilities.
+# Every per-input number is computed exactly as the functions above compute it on the whole (T, N, K) array
+# (they work input by input), so results do not depend on how inputs were chunked.
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-input MC summary of N inputs.
+
+    Attributes:
+        mean: mean softmax over the passes, (N, K).
+        mutual_information: BALD mutual information, (N,).
+        passes: T.
+    """
+
+    mean: np.ndarray
+    mutual_information: np.ndarray
+    passes: int
+
+    @classmethod
+    def of(cls, probs: np.ndarray) -> Summary:
+        """Summary of probabilities (T, N, K) (or (N, K))."""
+        p = _as_tnk(probs)
+        # means over T added pass by pass, as numpy reduces a leading axis of a (T, N>1, …) array: the same
+        # bits as mean_probs / mutual_information on the whole set, also for a chunk of one input (where
+        # numpy would switch to pairwise summation)
+        t = p.shape[0]
+        mean = _mean_over_passes(p)
+        mi = np.maximum(entropy(mean) - _mean_over_passes(entropy(p)), 0.0)
+        return cls(mean, mi, int(t))
+
+    @classmethod
+    def concat(cls, parts: list[Summary]) -> Summary:
+        """Summaries of consecutive chunks of inputs, joined in order."""
+        if not parts:
+            raise ValueError("no summaries to join")
+        return cls(np.concatenate([s.mean for s in parts]),
+                   np.concatenate([s.mutual_information for s in parts]), parts[0].passes)
+
+    @property
+    def probs(self) -> np.ndarray:
+        """The mean as (1, N, K): what the mean-softmax metrics above read (identical results)."""
+        return self.mean[None]
+
+    def predictive_entropy(self) -> np.ndarray:
+        return predictive_entropy(self.probs)
+
+    def max_softmax(self) -> np.ndarray:
+        return max_softmax(self.probs)
+
+    def predict(self) -> np.ndarray:
+        return predict(self.probs)
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return accuracy(self.probs, labels)
+
+    def uncertainty(self, score: str = "entropy") -> np.ndarray:
+        """As :func:`uncertainty` on the full probabilities."""
+        if score == "mutual_information":
+            return self.mutual_information
+        return uncertainty(self.probs, score)
+
+    def summarize(self, labels: np.ndarray) -> dict[str, float]:
+        """As :func:`summarize` on the full probabilities."""
+        return {
+            "accuracy": accuracy(self.probs, labels),
+            "nll": nll(self.probs, labels),
+            "ece": ece(self.probs, labels),
+            "entropy": float(self.predictive_entropy().mean()),
+            "mutual_information": float(self.mutual_information.mean()),
+            "max_softmax": float(self.max_softmax().mean()),
+            "passes": self.passes,
+        }
+
+
+def _mean_over_passes(a: np.ndarray) -> np.ndarray:
+    acc = a[0].copy()
+    for k in range(1, a.shape[0]):
+        acc += a[k]
+    return acc / a.shape[0]
+
+
+def ood_scores_summary(s_in: Summary, s_out: Summary, score: str = "entropy",
+                       quantile: float = 0.95) -> dict[str, float]:
+    """As :func:`ood_scores`, from summaries."""
+    from sklearn.metrics import roc_auc_score
+
+    u_in, u_out = s_in.uncertainty(score), s_out.uncertainty(score)
+    y = np.r_[np.zeros(len(u_in)), np.ones(len(u_out))]
+    thr = float(np.quantile(u_in, quantile))
+    return {
+        "auroc": float(roc_auc_score(y, np.r_[u_in, u_out])),
+        "threshold": thr,
+        "detection_rate": float(np.mean(u_out > thr)),
+        "id_rejected": float(np.mean(u_in > thr)),
+        "mean_score_in": float(u_in.mean()),
+        "mean_score_out": float(u_out.mean()),
     }

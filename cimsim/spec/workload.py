@@ -44,7 +44,8 @@ LayerSpec = Annotated[LinearLayerSpec | Conv2dLayerSpec, Field(discriminator="ty
 
 
 class NetworkSpec(Spec):
-    weights: str = Field(description="canonical .npz of named arrays (see docs/weights.md), relative to the YAML")
+    weights: str | None = Field(default=None, description="canonical .npz of named arrays (see docs/weights.md), "
+                                "relative to the YAML; omit for a shape-only workload (hardware-only runs)")
     input_shape: tuple[int, int, int] = Field(description="(channels, height, width) of one input")
     input_bits: int = Field(default=4, ge=1, le=8,
                             description="first-layer inputs are unsigned input_bits-bit integers, streamed bit-serially")
