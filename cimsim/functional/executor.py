@@ -19,12 +19,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimsim.activity import add_mask_counts, structural_per_job
+from cimsim.activity import add_mask_counts, digital_per_job, structural_per_job
 from cimsim.faults.inject import ChipFaults, sample_chip_faults
 from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
-from cimsim.network.layers import BinaryConv2d, Network, maxpool, unfold
+from cimsim.network.layers import (
+    INPUT,
+    Add,
+    AvgPool,
+    BinaryConv2d,
+    Flatten,
+    GlobalAvgPool,
+    Network,
+    avgpool,
+    binarize,
+    maxpool,
+    unfold,
+)
 from cimsim.rng import CounterStream
 
 # Seed domains (first element of every spawn_key).
@@ -89,7 +101,8 @@ class Executor:
         self.layers: list[_Prepared] = []
         self._streams: dict[tuple[int, ...], CounterStream] = {}
         for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
-            w, bias = self.faults.weights(lm, layer.matrix.T.astype(np.float32))
+            # the arrays hold the ±1 slices (one column group per weight bit; binary layers: the matrix itself)
+            w, bias = self.faults.weights(lm, layer.sliced_matrix.T.astype(np.float32))
             g = lm.total_row_groups
             if bias is not None:  # stuck 2T-2MTJ devices: a bias on every driven row, grouped like wg
                 self._fault_bias[lm.index] = np.pad(bias, ((0, g * ra - w.shape[0]), (0, 0))).reshape(g, ra, -1)
@@ -199,68 +212,114 @@ class Executor:
         st = self._stream(_SENSE_NOISE, stream, lp.lm.index, plane)
         return st.normal(job_ids(input_ids, t), p * g * o)
 
+    def _crossbar(self, lp: _Prepared, h: np.ndarray, *, mc: bool, t: int, n: int, stream: int,
+                  input_ids: np.ndarray, counts, record: dict[str, np.ndarray] | None) -> np.ndarray:
+        """Digital sums a (T_, N, P, outputs) float64 of one crossbar layer for layer input ``h`` (T_, N, ...),
+        after dropout, conversion, slice shift-add and the 1/(1 − p) rescale."""
+        lm = lp.lm
+        rows = self._rows(lp, h)                 # (T_, N, P, F)
+        dropped = mc and lm.dropout
+        scale_keep = None
+        if dropped:
+            keep = self._keep(lp, input_ids, stream, counts)
+            if record is not None:
+                record[lm.name] = np.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
+            if lm.granularity == "layer_scale":
+                # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
+                # at the digital scale step (docs/models.md "Scale-Dropout")
+                scale_keep = keep[..., :1].astype(np.float64)        # (T, N, 1, 1)
+            else:
+                rows = rows * keep
+        if self.noise > 0 and rows.shape[0] != t:
+            rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
+        # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
+        weight = t / rows.shape[0]
+        if lm.first:
+            xi = rows.astype(np.int64)
+            s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
+            for b in range(lm.planes):
+                plane = ((xi >> b) & 1).astype(np.float32)
+                noise = self._noise(lp, input_ids, stream, b, plane) if self.noise > 0 else None
+                s += np.float32(2 ** b) * self._convert_sum(lp, plane, noise)
+                if counts is not None:
+                    self._activity(counts, lp, plane, weight)
+        else:
+            noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
+            s = self._convert_sum(lp, rows, noise)
+            if counts is not None:
+                self._activity(counts, lp, rows, weight)
+        if counts is not None:
+            for k, v in structural_per_job(lm, self.hw).items():
+                counts[lm.name][k] += v * t * n
+        a = s.astype(np.float64)
+        if lm.weight_bits > 1:  # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
+            a = a.reshape(*a.shape[:-1], lm.weight_bits, lm.neurons)
+            a = np.tensordot(a, 2.0 ** np.arange(lm.weight_bits), axes=([-2], [0]))
+        if dropped:
+            a = a * self.keep_scale
+        if scale_keep is not None:
+            a = a * scale_keep
+        return a
+
     def forward(self, x_int: np.ndarray, *, mc: bool, stream: int, input_ids: np.ndarray, counts=None,
                 record: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Logits (T, N, K) of inputs ``x_int`` whose indices in their evaluation set are ``input_ids``
         (T = passes when ``mc``, else 1 with dropout off).
 
+        Walks the network graph in topological order: tensors are (T_, N, ...) with T_ = 1 while they do not
+        depend on the pass (up to the first dropped layer) and T after; crossbar layers run through the
+        hardware, digital nodes (add, pools, flatten) are exact arithmetic (layers.py semantics).
         ``record``, if given, receives each dropped layer's row keep mask, broadcast to (T, N, P, F).
         """
         t = self.passes if mc else 1
         n = x_int.shape[0]
-        h = x_int.astype(np.float32)[None]          # (1, N, C, H, W): the first layer is the same every pass
-        last = len(self.layers) - 1
-        for i, lp in enumerate(self.layers):
-            lm = lp.lm
-            rows = self._rows(lp, h)                 # (T_, N, P, F)
-            dropped = mc and lm.dropout
-            scale_keep = None
-            if dropped:
-                keep = self._keep(lp, input_ids, stream, counts)
-                if record is not None:
-                    record[lm.name] = np.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
-                if lm.granularity == "layer_scale":
-                    # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
-                    # at the digital scale step (docs/models.md "Scale-Dropout")
-                    scale_keep = keep[..., :1].astype(np.float64)        # (T, N, 1, 1)
-                else:
-                    rows = rows * keep
-            if self.noise > 0 and rows.shape[0] != t:
-                rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
-            # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
-            weight = t / rows.shape[0]
-            if lm.first:
-                xi = rows.astype(np.int64)
-                s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
-                for b in range(lm.planes):
-                    plane = ((xi >> b) & 1).astype(np.float32)
-                    noise = self._noise(lp, input_ids, stream, b, plane) if self.noise > 0 else None
-                    s += np.float32(2 ** b) * self._convert_sum(lp, plane, noise)
-                    if counts is not None:
-                        self._activity(counts, lp, plane, weight)
-            else:
-                noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
-                s = self._convert_sum(lp, rows, noise)
+        net = self.net
+        vals: dict[str, np.ndarray] = {INPUT: x_int.astype(np.float32)[None]}  # the first layers: same every pass
+        real: dict[str, bool] = {INPUT: False}
+        prepared = {lp.lm.name: lp for lp in self.layers}
+        last = len(net.nodes) - 1
+        for i, node in enumerate(net.nodes):
+            ins = net.inputs_of(i)
+            h = vals[ins[0]]
+            lp = prepared.get(node.name)
+            if lp is None:  # a digital node
                 if counts is not None:
-                    self._activity(counts, lp, rows, weight)
-            if counts is not None:
-                for k, v in structural_per_job(lm, self.hw).items():
-                    counts[lm.name][k] += v * t * n
-            a = s.astype(np.float64)
-            if dropped:
-                a = a * self.keep_scale
-            if scale_keep is not None:
-                a = a * scale_keep
+                    for k, v in digital_per_job(self.design.node(node.name), self.hw).items():
+                        counts[node.name][k] += v * t * n
+                if isinstance(node, Add):
+                    out = vals[ins[0]].astype(np.float64)
+                    for src in ins[1:]:
+                        out = out + vals[src]
+                elif isinstance(node, AvgPool):
+                    out = avgpool(h.astype(np.float64), node.kernel_size, node.stride or node.kernel_size)
+                elif isinstance(node, GlobalAvgPool):
+                    out = h.astype(np.float64).mean(axis=(-2, -1))
+                else:  # flatten
+                    out = h.reshape(*h.shape[:2], -1)
+                vals[node.name] = out
+                real[node.name] = real[ins[0]] if isinstance(node, Flatten) else True
+                continue
+            lm = lp.lm
+            if real[ins[0]]:
+                h = binarize(h).astype(np.float32)  # a real tensor drives the rows by its sign
+            a = self._crossbar(lp, h, mc=mc, t=t, n=n, stream=stream, input_ids=input_ids, counts=counts,
+                               record=record)
             t_ = a.shape[0]
+            layer = lp.layer
             if i == last:
-                logits = lp.layer.scale * a[:, :, 0, :] + lp.layer.bias
+                logits = layer.scale * a[:, :, 0, :] + layer.bias
                 return np.broadcast_to(logits, (t, n, logits.shape[-1]))
-            out = np.where(a >= lp.layer.threshold, np.float32(1), np.float32(-1))  # (T_, N, P, O)
-            if isinstance(lp.layer, BinaryConv2d):
+            if lm.out_real:
+                out = layer.scale * a + layer.bias                                       # (T_, N, P, O) float64
+            else:
+                out = np.where(a >= layer.threshold, np.float32(1), np.float32(-1))     # (T_, N, P, O)
+            if isinstance(layer, BinaryConv2d):
                 hc, wc = lp.conv_hw
-                out = out.reshape(t_ * n, hc, wc, lm.outputs).transpose(0, 3, 1, 2)
-                out = maxpool(out, lp.layer.pool).reshape(t_, n, *lp.out_shape)
-            h = out
+                out = out.reshape(t_ * n, hc, wc, lm.neurons).transpose(0, 3, 1, 2)
+                out = maxpool(out, layer.pool).reshape(t_, n, *lp.out_shape)
+            else:
+                out = out[:, :, 0, :]
+            vals[node.name], real[node.name] = out, lm.out_real
         raise AssertionError("unreachable")
 
     def run(self, x_int: np.ndarray, *, mc: bool = True, stream: int = 0, counts=None,
