@@ -263,3 +263,29 @@ def test_tiles_auto_is_the_minimal_chip_that_maps(tmp_path, rows, replicas):
 def test_tiles_auto_without_a_workload_is_a_config_error():
     with pytest.raises(ConfigError, match="chip.tiles"):
         resolve(ArchSpec.model_validate({"chip": {"tiles": "auto"}}))
+
+
+@pytest.mark.parametrize("schedule", ["sequential", "layer_pipelined"])
+def test_shipped_resnet18_shapes_engine_executes_the_priced_counts(schedule):
+    """The shipped Bi-Real ResNet-18 (graph, multi-bit edges, tiles: auto): the event engine equals the closed form
+    and executes exactly the priced crossbar-layer actions."""
+    from cimsim.activity import TIMED_ACTIONS
+    from cimsim.engine.closed_form import closed_form
+    from cimsim.engine.plan import build_plan
+    from cimsim.engine.simulator import run_engine
+    from cimsim.spec.loader import load_arch
+
+    from .conftest import ARCH, ROOT
+    arch = load_arch(ARCH, [("chip.tiles", "auto"), ("crossbar.rows", 256), ("crossbar.cols", 256),
+                            ("controller.schedule", schedule)])
+    d = resolve(arch, load_workload(ROOT / "workloads" / "cifar10_resnet18_shapes.yaml"))
+    m = map_network(d)
+    hw = build_hardware(d, m)
+    assert len(m.layers) == 21 and len(d.nodes) == 21 + 17 and m.layer("fc").outputs == 80
+    plan = build_plan(hw, m, inputs=2, passes=2)
+    eng = run_engine(plan)
+    assert eng.total_cycles == closed_form(plan).total_cycles
+    priced = expected_counts(hw, m, inputs=2, passes=2)
+    for lm in m.layers:
+        for key in TIMED_ACTIONS:
+            assert eng.action_counts.get((lm.name, key), 0) == pytest.approx(priced[lm.name].get(key, 0), rel=1e-12)
