@@ -9,6 +9,7 @@ shipped configuration and schedule.
 Three parts:
 - :func:`structural_per_job`: data-independent actions of one job on one layer (geometry of the mapping);
 - :func:`mask_generations` + the dropout source's own :meth:`mask_action_counts`: dropout bits;
+- :func:`digital_per_job`: the graph's digital nodes (residual adds, pools) and their buffering;
 - data-dependent crossbar activity (driven rows, conducting cells): counted by the functional run, or
   :func:`expected_counts` without one (``--hardware-only``).
 """
@@ -20,6 +21,7 @@ from collections import defaultdict
 
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
+from cimsim.resolve import NodeShape
 
 # Hardware-only mode: fraction of a first-layer bit plane's rows that carry a 1, and fraction of driven
 # cells read in the low-resistance state. 0.5 each: no data → maximum-entropy bits [assumed, stated in
@@ -64,7 +66,7 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
         # r − 1 of its inputs − 1 adders, so it is charged that fraction of a full reduction (energy is
         # linear in the adders used).
         "adder_tree.add": lm.mvms * lm.outputs * (lm.row_blocks - 1) / (hw.component("adder_tree").inputs - 1),
-        "comparator.compare": 0 if lm.last else lm.mvms * lm.outputs,
+        "comparator.compare": 0 if lm.out_real else lm.mvms * lm.neurons,
         "interconnect.transfer": math.ceil(lm.out_bits / bus),
         "controller.issue": 1,
     }
@@ -73,12 +75,40 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
     if lm.dropout and lm.granularity == "layer_scale":
         # Scale-Dropout's scale step: a select (scaled sum or 0) per output, priced as one comparator operation
         # on the accumulator-wide word [upper bound: a B-bit 2:1 select is cheaper than a B-bit compare]
-        c["comparator.compare"] += lm.mvms * lm.outputs
+        c["comparator.compare"] += lm.mvms * lm.neurons
     src = input_buffer(lm)
-    c[f"{src}.read"] = lm.mvms * math.ceil(lm.fan_in * lm.planes / hw.component(src).port_width_bits)
+    acc_bits = hw.arch.accumulator.bits
+    # a real-valued input (an add's or a pool's output) is read accumulator-wide and binarized by sign on the way in
+    bits_per_row = acc_bits if lm.in_real else lm.planes
+    c[f"{src}.read"] = lm.mvms * math.ceil(lm.fan_in * bits_per_row / hw.component(src).port_width_bits)
+    if lm.in_real:
+        c["comparator.compare"] += lm.mvms * lm.fan_in
     dst = output_buffer(lm)
     c[f"{dst}.write"] = lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(hw.component(dst).port_width_bits)
     return c
+
+
+def digital_per_job(node: NodeShape, hw: Hardware) -> dict[str, float]:
+    """Actions of one job on a digital graph node (add, avgpool, global_avgpool; flatten is addressing only).
+
+    The node reads its inputs from the tile buffer (±1 tensors 1 bit per element, real-valued ones
+    accumulator-wide: this is the shortcut's buffering), adds element by element on the accumulators
+    (add: one accumulate per extra branch and element; pools: one per input element of a window) and writes its
+    real-valued output back accumulator-wide.
+    """
+    if node.kind == "flatten":
+        return {}
+    bits = hw.arch.accumulator.bits
+    port = hw.component("local_buffer").port_width_bits
+    in_bits = sum(math.prod(s) * (bits if real else 1) for s, real in zip(node.in_shapes, node.in_real, strict=True))
+    if node.kind == "add":
+        adds = (len(node.inputs) - 1) * node.out_elements
+    elif node.kind == "avgpool":
+        adds = node.out_elements * node.kernel ** 2
+    else:  # global_avgpool
+        adds = node.in_elements
+    return {"accumulator.accumulate": adds, "local_buffer.read": math.ceil(in_bits / port),
+            "local_buffer.write": math.ceil(node.out_elements * bits / port)}
 
 
 def mask_generations(lm: LayerMap, inputs: int, passes: int, regenerate: str) -> float:
@@ -126,4 +156,7 @@ def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int)
         c["crossbar.conduct_hrs"] += cells * (1 - ASSUMED_LRS_FRACTION)
         gen = mask_generations(lm, inputs, passes, regenerate)
         add_mask_counts(c, hw, gen, gen * p_drop)
+    for node in hw.design.digital_nodes:
+        for k, v in digital_per_job(node, hw).items():
+            counts[node.name][k] += v * jobs
     return {k: dict(v) for k, v in counts.items()}

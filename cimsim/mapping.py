@@ -3,7 +3,11 @@
 The functional executor and the timing engine consume the same :class:`Mapping`, so the row groups that
 set the partial-sum quantization are the ones the engine times.
 
-Placement: a layer's fan-in × outputs matrix (conv: unrolled C_in·k·k rows per output channel) is cut into
+Only crossbar layers (linear, conv2d) take arrays; the graph's digital nodes (add, pools, flatten) run in the
+tiles' digital periphery. A multi-bit layer (``weight_bits`` b) holds b ±1 slices per output in adjacent column
+groups (slice k of output o in column k·outputs + o), added digitally with shifts 2^k after conversion.
+
+Placement: a layer's fan-in × columns matrix (conv: unrolled C_in·k·k rows per output channel) is cut into
 ``rows × cols`` blocks; blocks take consecutive arrays, layers in order, replicas after one another; array a
 sits on tile ``a // arrays_per_tile``.
 
@@ -36,7 +40,7 @@ class LayerMap:
         index: position in the network.
         kind: ``linear`` or ``conv2d``.
         fan_in: crossbar rows the layer uses (conv: C_in·k·k).
-        outputs: crossbar columns it uses (output neurons or channels).
+        outputs: crossbar columns it uses: output neurons (channels) × weight_bits.
         mvms: matrix-vector products per input (conv: output positions before pooling; linear: 1).
         in_channels: input channels (linear: fan_in).
         kernel_area: k·k (linear: 1).
@@ -52,6 +56,10 @@ class LayerMap:
         first: whether this is the bit-serial multi-bit first layer.
         planes: input bit planes streamed per MVM (input_bits for the first layer, else 1).
         last: whether this layer produces the logits.
+        weight_bits: ±1 column slices per output (1: binary weights; b: b slices, digital shift-add).
+        out_real: the layer's outputs are multi-bit (logits or a real-valued Bi-Real branch).
+        out_elements: output elements per input (after pooling); out_bits / out_elements bits each.
+        in_real: the layer reads a real-valued tensor (an add or a pool) and binarizes it (sign) on the way in.
     """
 
     name: str
@@ -78,6 +86,15 @@ class LayerMap:
     first: bool
     last: bool
     planes: int = 1
+    weight_bits: int = 1
+    out_real: bool = False
+    out_elements: int = 1
+    in_real: bool = False
+
+    @property
+    def neurons(self) -> int:
+        """Output neurons (conv: channels): the columns over the weight slices."""
+        return self.outputs // self.weight_bits
 
     @property
     def arrays(self) -> int:
@@ -115,10 +132,10 @@ class LayerMap:
         return self.fan_in * self.outputs / (self.arrays * self.rows * self.cols)
 
     def buffer_writes_per_mvm(self, port_width_bits: int) -> int:
-        """Buffer accesses per MVM on each of the layer's tiles (its share of the outputs, 1 bit each;
-        the logits' ``out_bits/outputs`` bits each)."""
-        bits_per_output = self.out_bits // self.outputs if self.last else 1
-        per_tile = math.ceil(self.outputs / len(self.tile_ids)) * bits_per_output
+        """Buffer accesses per MVM on each of the layer's tiles (its share of the output neurons, 1 bit each;
+        real-valued outputs (logits, Bi-Real branches) accumulator-wide)."""
+        bits_per_output = self.out_bits // self.out_elements
+        per_tile = math.ceil(self.neurons / len(self.tile_ids)) * bits_per_output
         return math.ceil(per_tile / port_width_bits)
 
     def module_of_row(self) -> np.ndarray:
@@ -175,7 +192,8 @@ def map_network(design: Design) -> Mapping:
     layers: list[LayerMap] = []
     next_array = 0
     for ls in design.layers:
-        rb, cb = math.ceil(ls.fan_in / xb.rows), math.ceil(ls.outputs / xb.cols)
+        cols = ls.outputs * ls.weight_bits  # a multi-bit weight takes weight_bits adjacent ±1 slices
+        rb, cb = math.ceil(ls.fan_in / xb.rows), math.ceil(cols / xb.cols)
         ids = tuple(range(next_array, next_array + rb * cb))
         next_array += rb * cb
         tiles = tuple(sorted({a // arch.chip.arrays_per_tile for a in ids}))
@@ -187,13 +205,14 @@ def map_network(design: Design) -> Mapping:
         else:
             modules = math.ceil(bits / src.rows_per_module)
             gens = math.ceil(bits / modules)
-        out_bits = ls.out_elements * (arch.accumulator.bits if ls.last else 1)
-        layers.append(LayerMap(name=ls.name, index=ls.index, kind=ls.kind, fan_in=ls.fan_in, outputs=ls.outputs,
+        out_bits = ls.out_elements * (arch.accumulator.bits if ls.out_real else 1)
+        layers.append(LayerMap(name=ls.name, index=ls.index, kind=ls.kind, fan_in=ls.fan_in, outputs=cols,
                                mvms=ls.mvms, in_channels=ls.in_channels, kernel_area=ls.kernel_area,
                                out_bits=out_bits, row_blocks=rb, col_blocks=cb, rows=xb.rows, cols=xb.cols,
                                rows_active=xb.rows_active, array_ids=ids, tile_ids=tiles, dropout=ls.dropout,
                                granularity=gran, mask_bits=bits, modules=modules, generations=gens,
-                               first=ls.first, last=ls.last, planes=ls.planes))
+                               first=ls.first, last=ls.last, planes=ls.planes, weight_bits=ls.weight_bits,
+                               out_real=ls.out_real, out_elements=ls.out_elements, in_real=ls.in_real))
     if gran == "layer_scale" and design.regenerate == "per_window" and any(lm.dropout for lm in layers):
         raise MappingError("Scale-Dropout drops a layer's scale once per pass; per-window masks do not apply",
                            file=design.workload_file, field="dropout.regenerate", allowed="per_input or per_pass")

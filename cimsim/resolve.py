@@ -9,17 +9,20 @@ values from the Design and never re-derive them from the specs:
   dropout source is set to (``spindrop.target_p``, else trained_p). The rate the source then *realises* comes
   from its device model (:attr:`cimsim.components.spindrop.DropoutSource.p_realized`);
 - **replicas** and the schedule;
-- **layer shapes**: fan-in, outputs, MVMs per input, conv output sizes before and after pooling, checked once
-  against the chain of layers (a mismatch is a ConfigError naming the workload field).
+- **layer shapes**: the network graph (nodes name their ``inputs``; default the node listed before) in
+  topological order; fan-in, outputs, MVMs per input, conv output sizes before and after pooling, checked once
+  (a missing input, a cycle or a shape mismatch is a ConfigError naming the node and its workload field);
+- **chip size**: ``chip.tiles: auto`` becomes the fewest tiles that map the network × replicas.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from cimsim.errors import ConfigError
-from cimsim.spec.arch import ArchSpec
-from cimsim.spec.workload import Conv2dLayerSpec, WorkloadSpec
+from cimsim.spec.arch import MAX_TILES, ArchSpec
+from cimsim.spec.workload import CROSSBAR_TYPES, INPUT, Conv2dLayerSpec, NetworkSpec, WorkloadSpec
 
 #: p a chip is described at when neither the arch (spindrop.target_p) nor a workload gives one: the default
 #: knob of docs/REFERENCES.md §11 ("dropout probability p ... default 0.2").
@@ -28,22 +31,26 @@ DEFAULT_DESCRIBE_P = 0.2
 
 @dataclass(frozen=True)
 class LayerShape:
-    """Shape facts of one layer for one input.
+    """Shape facts of one crossbar layer for one input.
 
     Attributes:
-        name, index: layer name and position.
+        name, index: layer name and position among the crossbar layers (topological order).
         kind: ``linear`` or ``conv2d``.
         in_shape: one input of the layer: (C, H, W) for conv, (features,) for linear.
         fan_in: crossbar rows the layer uses (conv: C_in·k·k).
-        outputs: crossbar columns it uses (output neurons or channels).
+        outputs: output neurons or channels.
         mvms: matrix-vector products per input (conv: output positions before pooling; linear: 1).
         in_channels: input channels (linear: fan_in).
         kernel_area: k·k (linear: 1).
         conv_hw: conv output (H, W) before pooling (None for linear).
         out_shape: one output after pooling: (C, H, W) for conv, (outputs,) for linear.
-        first, last: the bit-serial multi-bit input layer / the logits layer.
-        planes: input bit planes streamed per MVM (input_bits for the first layer, else 1).
+        first, last: reads the network input (bit-serial, multi-bit) / produces the logits.
+        planes: input bit planes streamed per MVM (input_bits for a first layer, else 1).
         dropout: whether the layer's input rows are gated by dropout bits (MC mode).
+        weight_bits: 1 (binary) or b (b ±1 column slices per output, digital shift-add).
+        inputs: the node it reads (``input``: the network input).
+        out_real: its output is real-valued (scale·a + bias: the logits or a Bi-Real branch), else ±1.
+        in_real: its input is real-valued and is binarized (sign) before it drives the rows.
     """
 
     name: str
@@ -61,13 +68,53 @@ class LayerShape:
     last: bool
     planes: int
     dropout: bool
+    weight_bits: int = 1
+    inputs: tuple[str, ...] = ()
+    out_real: bool = False
+    in_real: bool = False
 
     @property
     def out_elements(self) -> int:
-        n = 1
-        for v in self.out_shape:
-            n *= v
-        return n
+        return math.prod(self.out_shape)
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    """One node of the network graph (crossbar layer or digital operation), in topological order.
+
+    Attributes:
+        name: node name.
+        kind: ``linear``, ``conv2d``, ``add``, ``avgpool``, ``global_avgpool`` or ``flatten``.
+        inputs: names of the nodes it reads (``input``: the network input).
+        in_shapes: one input's shape per input.
+        out_shape: one output's shape.
+        real: the output is real-valued (multi-bit) rather than ±1.
+        in_real: per input, whether it is real-valued.
+        kernel, stride: avgpool window and step (1 otherwise).
+    """
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    in_shapes: tuple[tuple[int, ...], ...]
+    out_shape: tuple[int, ...]
+    real: bool
+    in_real: tuple[bool, ...] = ()
+    kernel: int = 1
+    stride: int = 1
+
+    @property
+    def crossbar(self) -> bool:
+        return self.kind in CROSSBAR_TYPES
+
+    @property
+    def out_elements(self) -> int:
+        return math.prod(self.out_shape)
+
+    @property
+    def in_elements(self) -> int:
+        """Elements of all inputs together."""
+        return sum(math.prod(s) for s in self.in_shapes)
 
 
 @dataclass(frozen=True)
@@ -76,12 +123,15 @@ class Design:
 
     Attributes:
         arch, workload: the validated specs (workload None: the chip alone, e.g. ``cimsim describe``).
+            ``arch.chip.tiles`` is a number here: ``auto`` is settled to the minimal tile count.
         granularity: ``row``, ``channel`` or ``layer_scale``.
         trained_p: the workload's training drop rate (None without a workload).
         hardware_p: the drop rate the dropout source is set to.
         regenerate: mask regeneration policy (``per_pass``, ``per_input``, ``per_window``).
         schedule, replicas: controller policy and copies of the weights.
-        layers: per-layer shapes (empty without a workload).
+        layers: per-crossbar-layer shapes in topological order (empty without a workload).
+        nodes: every node of the network graph (crossbar layers and digital operations), topological order.
+        tiles_auto: ``chip.tiles: auto`` was settled to the minimal count that maps.
         arch_file, workload_file: where the specs came from, for error messages.
     """
 
@@ -96,6 +146,8 @@ class Design:
     layers: tuple[LayerShape, ...]
     arch_file: str | None = None
     workload_file: str | None = None
+    nodes: tuple[NodeShape, ...] = ()
+    tiles_auto: bool = False
 
     def layer(self, name: str) -> LayerShape:
         for ls in self.layers:
@@ -103,53 +155,206 @@ class Design:
                 return ls
         raise KeyError(name)
 
+    def node(self, name: str) -> NodeShape:
+        for nd in self.nodes:
+            if nd.name == name:
+                return nd
+        raise KeyError(name)
+
+    @property
+    def digital_nodes(self) -> tuple[NodeShape, ...]:
+        """Nodes that run in the digital periphery (add, pools, flatten), in topological order."""
+        return tuple(nd for nd in self.nodes if not nd.crossbar)
+
 
 def _out(size: int, k: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - k) // stride + 1
 
 
-def layer_shapes(workload: WorkloadSpec, file: str | None = None) -> tuple[LayerShape, ...]:
-    """Propagate (C, H, W) through the network, checking every layer against its input once."""
-    c, h, w = workload.network.input_shape
-    layers = workload.network.layers
-    dropped = set(workload.dropout.layers)
-    out: list[LayerShape] = []
+def node_inputs(layers: list, i: int) -> tuple[str, ...]:
+    """The inputs node ``i`` of a workload's layer list names (default: the node before it)."""
+    spec = layers[i]
+    if spec.inputs is not None:
+        return tuple(spec.inputs)
+    return (layers[i - 1].name,) if i else (INPUT,)
+
+
+def topological_order(layers: list, file: str | None = None) -> list[int]:
+    """Positions of ``layers`` in a topological order of their ``inputs`` graph, stable w.r.t. the listed order.
+
+    Raises:
+        ConfigError: an input names no node, or the graph has a cycle (naming a node on it).
+    """
+    names = [spec.name for spec in layers]
+    pos = {n: i for i, n in enumerate(names)}
+    deps: list[set[int]] = []
     for i, spec in enumerate(layers):
+        d = set()
+        for src in node_inputs(layers, i):
+            if src == INPUT:
+                continue
+            if src not in pos:
+                raise ConfigError(f"node {spec.name!r} reads {src!r}, which is not a node", file=file,
+                                  field=f"network.layers[{i}].inputs", allowed=f"'{INPUT}' or one of {names}")
+            if src == spec.name:
+                raise ConfigError(f"node {spec.name!r} reads itself (a cycle)", file=file,
+                                  field=f"network.layers[{i}].inputs")
+            d.add(pos[src])
+        deps.append(d)
+    order: list[int] = []
+    done: set[int] = set()
+    while len(order) < len(layers):
+        ready = [i for i in range(len(layers)) if i not in done and deps[i] <= done]
+        if not ready:
+            # every remaining node waits on another remaining one: walk the waits until a node repeats
+            i = min(set(range(len(layers))) - done)
+            seen: list[int] = []
+            while i not in seen:
+                seen.append(i)
+                i = min(deps[i] - done)
+            cycle = seen[seen.index(i):]
+            path = " -> ".join(names[j] for j in [*cycle, cycle[0]][::-1])
+            raise ConfigError(f"the network graph has a cycle through node {names[i]!r} ({path})", file=file,
+                              field=f"network.layers[{i}].inputs", allowed="an acyclic graph")
+        order.append(ready[0])
+        done.add(ready[0])
+    return order
+
+
+def layer_shapes(workload: WorkloadSpec, file: str | None = None) -> tuple[LayerShape, ...]:
+    """Crossbar layer shapes of ``workload`` (see :func:`network_graph`)."""
+    return network_graph(workload, file)[0]
+
+
+def network_graph(workload: WorkloadSpec, file: str | None = None
+                  ) -> tuple[tuple[LayerShape, ...], tuple[NodeShape, ...]]:
+    """:func:`network_graph_of` the workload's network with its dropped layers."""
+    return network_graph_of(workload.network, workload.dropout.layers, file)
+
+
+def network_graph_of(net: NetworkSpec, dropped_layers, file: str | None = None
+                     ) -> tuple[tuple[LayerShape, ...], tuple[NodeShape, ...]]:
+    """Propagate shapes through the network graph in topological order, checking every node once.
+
+    Returns the crossbar layers' :class:`LayerShape` and every node's :class:`NodeShape`, both topological.
+
+    Raises:
+        ConfigError: naming the node (its ``network.layers[i]`` field): a missing input, a cycle, a shape
+            mismatch (an add's branches, a layer's fan-in), a node whose output nothing reads, a last node that is
+            not a linear layer, or a digital node reading the multi-bit network input.
+    """
+    layers = net.layers
+    dropped = set(dropped_layers)
+    order = topological_order(layers, file)
+    sink = order[-1]
+    consumers: dict[str, int] = {}
+    for i in range(len(layers)):
+        for src in node_inputs(layers, i):
+            consumers[src] = consumers.get(src, 0) + 1
+    shapes: dict[str, tuple[int, ...]] = {INPUT: tuple(net.input_shape)}
+    real: dict[str, bool] = {INPUT: False}
+    out: list[LayerShape] = []
+    nodes: list[NodeShape] = []
+    for i in order:
+        spec = layers[i]
         where = f"network.layers[{i}]"
-        first, last = i == 0, i == len(layers) - 1
-        planes = workload.network.input_bits if first else 1
-        if isinstance(spec, Conv2dLayerSpec):
-            if spec.in_channels != c:
-                raise ConfigError(f"layer {spec.name!r} expects {spec.in_channels} input channels, the previous "
-                                  f"stage gives {c}", file=file, field=f"{where}.in_channels", allowed=str(c))
-            if (h, w) == (1, 1) and i > 0 and not isinstance(layers[i - 1], Conv2dLayerSpec):
-                raise ConfigError(f"conv layer {spec.name!r} cannot follow a linear layer", file=file, field=where)
-            ho, wo = _out(h, spec.kernel_size, spec.stride, spec.padding), _out(w, spec.kernel_size, spec.stride,
-                                                                                spec.padding)
-            if ho < 1 or wo < 1:
-                raise ConfigError(f"kernel {spec.kernel_size} (padding {spec.padding}) does not fit the {h}x{w} "
-                                  f"input of layer {spec.name!r}", file=file, field=f"{where}.kernel_size")
-            if ho // spec.pool < 1 or wo // spec.pool < 1:
-                raise ConfigError(f"pool {spec.pool} is larger than the {ho}x{wo} output of layer {spec.name!r}",
-                                  file=file, field=f"{where}.pool", allowed=f"<= {min(ho, wo)}")
-            shape = LayerShape(name=spec.name, index=i, kind="conv2d", in_shape=(c, h, w),
-                               fan_in=spec.in_channels * spec.kernel_size ** 2, outputs=spec.out_channels,
-                               mvms=ho * wo, in_channels=spec.in_channels, kernel_area=spec.kernel_size ** 2,
-                               conv_hw=(ho, wo), out_shape=(spec.out_channels, ho // spec.pool, wo // spec.pool),
-                               first=first, last=last, planes=planes, dropout=spec.name in dropped)
+        ins = node_inputs(layers, i)
+        if i != sink and consumers.get(spec.name, 0) == 0:
+            raise ConfigError(f"the output of node {spec.name!r} is never used", file=file, field=where,
+                              allowed=f"a node read by another (only the last node, {layers[sink].name!r}, is "
+                                      "the network output)")
+        if spec.type != "add" and len(ins) != 1:
+            raise ConfigError(f"node {spec.name!r} ({spec.type}) reads one tensor, {len(ins)} given", file=file,
+                              field=f"{where}.inputs", allowed="one name (an add sums several)")
+        if spec.type not in CROSSBAR_TYPES and INPUT in ins:
+            raise ConfigError(f"node {spec.name!r} ({spec.type}) cannot read the multi-bit network input; a "
+                              "crossbar layer must come first", file=file, field=f"{where}.inputs")
+        in_shapes = tuple(shapes[s] for s in ins)
+        x = in_shapes[0]
+        first = INPUT in ins
+        kernel = stride = 1
+        if spec.type in CROSSBAR_TYPES:
+            last = i == sink
+            if last and spec.type != "linear":
+                raise ConfigError(f"the last node {spec.name!r} must be a linear layer (it produces the logits)",
+                                  file=file, field=f"{where}.type", allowed="linear")
+            planes = net.input_bits if first else 1
+            common = dict(name=spec.name, index=len(out), first=first, last=last, planes=planes,
+                          dropout=spec.name in dropped, weight_bits=spec.weight_bits, inputs=ins,
+                          out_real=last or spec.output == "real", in_real=real[ins[0]])
+            if isinstance(spec, Conv2dLayerSpec):
+                if len(x) != 3:
+                    raise ConfigError(f"conv layer {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",
+                                      file=file, field=where)
+                c, h, w = x
+                if spec.in_channels != c:
+                    raise ConfigError(f"layer {spec.name!r} expects {spec.in_channels} input channels, the "
+                                      f"previous stage gives {c}", file=file, field=f"{where}.in_channels",
+                                      allowed=str(c))
+                ho, wo = _out(h, spec.kernel_size, spec.stride, spec.padding), _out(w, spec.kernel_size,
+                                                                                    spec.stride, spec.padding)
+                if ho < 1 or wo < 1:
+                    raise ConfigError(f"kernel {spec.kernel_size} (padding {spec.padding}) does not fit the "
+                                      f"{h}x{w} input of layer {spec.name!r}", file=file,
+                                      field=f"{where}.kernel_size")
+                if ho // spec.pool < 1 or wo // spec.pool < 1:
+                    raise ConfigError(f"pool {spec.pool} is larger than the {ho}x{wo} output of layer "
+                                      f"{spec.name!r}", file=file, field=f"{where}.pool", allowed=f"<= {min(ho, wo)}")
+                shape = LayerShape(kind="conv2d", in_shape=x, fan_in=spec.in_channels * spec.kernel_size ** 2,
+                                   outputs=spec.out_channels, mvms=ho * wo, in_channels=spec.in_channels,
+                                   kernel_area=spec.kernel_size ** 2, conv_hw=(ho, wo),
+                                   out_shape=(spec.out_channels, ho // spec.pool, wo // spec.pool), **common)
+            else:
+                flat = math.prod(x)
+                if spec.in_features != flat:
+                    raise ConfigError(f"layer {spec.name!r} has in_features {spec.in_features}, the flattened "
+                                      f"output of the previous stage is {flat}", file=file,
+                                      field=f"{where}.in_features", allowed=str(flat))
+                shape = LayerShape(kind="linear", in_shape=(flat,), fan_in=flat, outputs=spec.out_features,
+                                   mvms=1, in_channels=flat, kernel_area=1, conv_hw=None,
+                                   out_shape=(spec.out_features,), **common)
+            out.append(shape)
+            o_shape, o_real = shape.out_shape, shape.out_real
+        elif spec.type == "add":
+            if len(set(in_shapes)) != 1:
+                detail = ", ".join(f"{n} {s}" for n, s in zip(ins, in_shapes, strict=True))
+                raise ConfigError(f"add node {spec.name!r}: its branches differ in shape ({detail})", file=file,
+                                  field=f"{where}.inputs", allowed="branches of one shape")
+            o_shape, o_real = x, True
+        elif spec.type == "flatten":
+            o_shape, o_real = (math.prod(x),), real[ins[0]]
         else:
-            if spec.in_features != c * h * w:
-                raise ConfigError(f"layer {spec.name!r} has in_features {spec.in_features}, the flattened output of "
-                                  f"the previous stage is {c * h * w}", file=file, field=f"{where}.in_features",
-                                  allowed=str(c * h * w))
-            shape = LayerShape(name=spec.name, index=i, kind="linear", in_shape=(spec.in_features,),
-                               fan_in=spec.in_features, outputs=spec.out_features, mvms=1,
-                               in_channels=spec.in_features, kernel_area=1, conv_hw=None,
-                               out_shape=(spec.out_features,), first=first, last=last, planes=planes,
-                               dropout=spec.name in dropped)
-        out.append(shape)
-        c, h, w = (shape.out_shape if shape.kind == "conv2d" else (shape.outputs, 1, 1))
-    return tuple(out)
+            if len(x) != 3:
+                raise ConfigError(f"{spec.type} node {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",
+                                  file=file, field=where)
+            c, h, w = x
+            if spec.type == "global_avgpool":
+                o_shape = (c,)
+            else:
+                kernel, stride = spec.kernel_size, spec.stride or spec.kernel_size
+                ho, wo = _out(h, kernel, stride, 0), _out(w, kernel, stride, 0)
+                if ho < 1 or wo < 1:
+                    raise ConfigError(f"avgpool {kernel} is larger than the {h}x{w} input of node {spec.name!r}",
+                                      file=file, field=f"{where}.kernel_size", allowed=f"<= {min(h, w)}")
+                o_shape = (c, ho, wo)
+            o_real = True
+        shapes[spec.name], real[spec.name] = o_shape, o_real
+        nodes.append(NodeShape(name=spec.name, kind=spec.type, inputs=ins, in_shapes=in_shapes, out_shape=o_shape,
+                               real=o_real, in_real=tuple(real[s] for s in ins), kernel=kernel, stride=stride))
+    return tuple(out), tuple(nodes)
+
+
+def arrays_per_copy(layers: tuple[LayerShape, ...], arch: ArchSpec) -> int:
+    """Crossbar arrays one copy of the weights needs (blocks of rows × cols; multi-bit layers use weight_bits
+    columns per output)."""
+    xb = arch.crossbar
+    return sum(math.ceil(ls.fan_in / xb.rows) * math.ceil(ls.outputs * ls.weight_bits / xb.cols) for ls in layers)
+
+
+def auto_tiles(layers: tuple[LayerShape, ...], arch: ArchSpec, replicas: int) -> int:
+    """The fewest tiles that map ``layers`` × ``replicas`` (each copy starts on a fresh tile, as
+    :func:`cimsim.mapping.map_network` places them)."""
+    return math.ceil(arrays_per_copy(layers, arch) / arch.chip.arrays_per_tile) * replicas
 
 
 def resolve(arch: ArchSpec, workload: WorkloadSpec | None = None, *, arch_file: str | None = None,
@@ -162,7 +367,17 @@ def resolve(arch: ArchSpec, workload: WorkloadSpec | None = None, *, arch_file: 
                    else src.granularity)
     regenerate = workload.dropout.regenerate if workload is not None else "per_input"
     replicas = ctrl.replicas if ctrl.schedule == "replicated" else 1
-    layers = layer_shapes(workload, workload_file) if workload is not None else ()
+    layers, nodes = network_graph(workload, workload_file) if workload is not None else ((), ())
+    tiles_auto = arch.chip.tiles == "auto"
+    if tiles_auto:
+        if workload is None:
+            raise ConfigError("chip.tiles: auto sizes the chip to a workload; none was given", file=arch_file,
+                              field="chip.tiles", allowed="a tile count, or run with a workload")
+        tiles = auto_tiles(layers, arch, replicas)
+        if tiles > MAX_TILES:
+            raise ConfigError(f"the network needs {tiles} tiles, more than a chip may have", file=arch_file,
+                              field="chip.tiles", allowed=f"<= {MAX_TILES} (larger arrays or more arrays per tile)")
+        arch = arch.model_copy(update={"chip": arch.chip.model_copy(update={"tiles": tiles})})
     return Design(arch=arch, workload=workload, granularity=granularity, trained_p=trained, hardware_p=hardware_p,
                   regenerate=regenerate, schedule=ctrl.schedule, replicas=replicas, layers=layers,
-                  arch_file=arch_file, workload_file=workload_file)
+                  arch_file=arch_file, workload_file=workload_file, nodes=nodes, tiles_auto=tiles_auto)

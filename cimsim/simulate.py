@@ -270,6 +270,7 @@ class Result:
             "area_breakdown_m2": self.hardware.area_breakdown_m2(),
             "leakage_w": self.hardware.leakage_w(),
             "arrays_used": self.mapping.arrays_used,
+            "chip_tiles": {"tiles": self.arch.chip.tiles, "auto": self.hardware.design.tiles_auto},
             "arrays_total": self.mapping.chip_arrays,
             "array_area_used_m2": self.mapping.arrays_used * self.hardware.component("crossbar").area_m2(),
             "utilization": self.mapping.utilization,
@@ -348,6 +349,7 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
     arch, workload, base, arch_file, wl_file = _load_specs(arch, workload, base_dir, arch_file)
     passes = opt.passes or workload.mc_passes
     design = resolve(arch, workload, arch_file=arch_file, workload_file=wl_file)
+    arch = design.arch  # chip.tiles: auto is settled here
     mapping = map_network(design)
     hw = build_hardware(design, mapping)
     if opt.hardware_only:  # no weights, no data: the input count is the user's

@@ -119,6 +119,35 @@ class TimingPlan:
     clock_hz: float = 1e9
 
 
+def digital_cycles_per_mvm(design, accumulate_cycles: int) -> dict[str, int]:
+    """Cycles per MVM that the graph's digital nodes add to the crossbar layer hosting them.
+
+    A digital node (add, pool) runs on the accumulators of the tile as its operands arrive, so it is timed in the
+    reduce stage of its *host*: the crossbar layer latest in topological order among its producers (the last
+    branch to finish). Per MVM of the host, its output channels are added in parallel on the per-column
+    accumulators: an add of k branches takes k − 1 accumulate times, a pool one (it adds the position into its
+    window's sum) [upper bound when the host max-pools: fewer positions reach the add]. Flatten is addressing
+    only. The actions themselves are counted under the node's own name (activity.digital_per_job).
+    """
+    if design.workload is None or not design.nodes:
+        return {}
+    rank = {ls.name: ls.index for ls in design.layers}
+    host: dict[str, str | None] = {"input": None}
+    out: dict[str, int] = {}
+    for nd in design.nodes:
+        if nd.crossbar:
+            host[nd.name] = nd.name
+            continue
+        cands = [host[s] for s in nd.inputs if host.get(s) is not None]
+        h = max(cands, key=rank.__getitem__) if cands else None
+        host[nd.name] = h
+        if h is None or nd.kind == "flatten":
+            continue
+        steps = len(nd.inputs) - 1 if nd.kind == "add" else 1
+        out[h] = out.get(h, 0) + steps * accumulate_cycles
+    return out
+
+
 def build_plan(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> TimingPlan:
     """The timing plan of ``mapping`` on ``hw`` for ``inputs`` inputs × ``passes`` MC passes.
 
@@ -133,10 +162,12 @@ def build_plan(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> T
     gen = cyc("dropout_source", "generate")
     bus = hw.component("interconnect")
     layers = []
+    digital = digital_cycles_per_mvm(design, cyc("accumulator", "accumulate"))
     for lm in mapping.layers:
         # one adder level (≥ one accumulate time) per halving of the row blocks' partial sums
         levels = math.ceil(math.log2(lm.row_blocks)) if lm.row_blocks > 1 else 0
-        reduce = levels * cyc("accumulator", "accumulate") + (0 if lm.last else cyc("comparator", "compare"))
+        reduce = levels * cyc("accumulator", "accumulate") + (0 if lm.out_real else cyc("comparator", "compare"))
+        reduce += digital.get(lm.name, 0)
         out_buf = output_buffer(lm)
         layers.append(LayerTiming(
             name=lm.name, mvms=lm.mvms, arrays=lm.arrays, tile_ids=lm.tile_ids,

@@ -20,12 +20,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimsim.activity import add_mask_counts, structural_per_job
+from cimsim.activity import add_mask_counts, digital_per_job, structural_per_job
 from cimsim.faults.inject import ChipFaults, sample_chip_faults
 from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
-from cimsim.network.layers import BinaryConv2d, Network, maxpool, unfold
+from cimsim.network.layers import (
+    INPUT,
+    Add,
+    AvgPool,
+    BinaryConv2d,
+    Flatten,
+    GlobalAvgPool,
+    Network,
+    avgpool,
+    binarize,
+    maxpool,
+    unfold,
+)
 from cimsim.rng import CounterStream
 
 # Seed domains (first element of every spawn_key).
@@ -135,7 +147,8 @@ class Executor:
         self._streams: dict[tuple[int, ...], CounterStream] = {}
         self._fault_bias: dict[int, np.ndarray] = {}
         for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
-            w, bias = self.faults.weights(lm, layer.matrix.T.astype(np.float32))
+            # the arrays hold the ±1 slices (one column group per weight bit; binary layers: the matrix itself)
+            w, bias = self.faults.weights(lm, layer.sliced_matrix.T.astype(np.float32))
             g = lm.total_row_groups
             if bias is not None:  # stuck 2T-2MTJ devices: a bias on every driven row, grouped like wg
                 self._fault_bias[lm.index] = np.pad(bias, ((0, g * ra - w.shape[0]), (0, 0))).reshape(g, ra, -1)
@@ -319,81 +332,127 @@ class Executor:
         st = self._stream(_SENSE_NOISE, stream, lp.lm.index, plane)
         return st.normal(job_ids(input_ids, t), p * g * o)
 
+    def _crossbar(self, lp: _Prepared, h: np.ndarray, *, mc: bool, t: int, n: int, stream: int,
+                  input_ids: np.ndarray, counts, record: dict[str, np.ndarray] | None) -> tuple[np.ndarray, bool]:
+        """Digital sums s (T_, N, P, neurons) of one crossbar layer for layer input ``h`` (T_, N, ...), after
+        dropout, conversion and the weight slices' shift-add, and whether its input was dropped (the caller
+        applies the 1/(1 − p) rescale, exactly or on integers)."""
+        lm = lp.lm
+        rows = self._rows(lp, h)                 # (T_, N, P, F)
+        dropped = mc and lm.dropout
+        scale_keep = None
+        if dropped:
+            keep = self._keep(lp, input_ids, stream, counts)
+            if record is not None:
+                record[lm.name] = np.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
+            if lm.granularity == "layer_scale":
+                # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
+                # at the digital scale step (docs/models.md "Scale-Dropout")
+                scale_keep = keep[..., :1]                            # (T, N, 1, 1)
+            else:
+                rows = rows * keep
+        if self.noise > 0 and rows.shape[0] != t:
+            rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
+        # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
+        weight = t / rows.shape[0]
+        if lm.first:
+            # every bit plane in one GEMM (rows of plane b after those of plane b − 1); the planes are then
+            # added in b order, as the bit-serial accumulator does
+            xi = rows.astype(np.int64)
+            shifts = np.arange(lm.planes).reshape(-1, *([1] * xi.ndim))
+            planes = ((xi[None] >> shifts) & 1).astype(np.float32)       # (B, T_, N, P, F)
+            noise = None
+            if self.noise > 0:
+                noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
+            sb = self._convert_sum(lp, planes, noise)
+            s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
+            for b in range(lm.planes):
+                s += np.float32(2 ** b) * sb[b]
+                if counts is not None:
+                    self._activity(counts, lp, planes[b], weight)
+        else:
+            noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
+            s = self._convert_sum(lp, rows, noise)
+            if counts is not None:
+                self._activity(counts, lp, rows, weight)
+        if counts is not None:
+            for k, v in structural_per_job(lm, self.hw).items():
+                counts[lm.name][k] += v * t * n
+        if scale_keep is not None:
+            s = s * scale_keep                                        # a dropped scale step passes 0 on
+        if lm.weight_bits > 1:  # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
+            s = s.astype(np.float64).reshape(*s.shape[:-1], lm.weight_bits, lm.neurons)
+            s = np.tensordot(s, 2.0 ** np.arange(lm.weight_bits), axes=([-2], [0]))
+        return s, dropped
+
     def forward(self, x_int: np.ndarray, *, mc: bool, stream: int, input_ids: np.ndarray, counts=None,
                 record: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Logits (T, N, K) of inputs ``x_int`` whose indices in their evaluation set are ``input_ids``
         (T = passes when ``mc``, else 1 with dropout off).
 
+        Walks the network graph in topological order: tensors are (T_, N, ...) with T_ = 1 while they do not
+        depend on the pass (up to the first dropped layer) and T after; crossbar layers run through the
+        hardware, digital nodes (add, pools, flatten) are exact arithmetic (layers.py semantics).
         ``record``, if given, receives each dropped layer's row keep mask, broadcast to (T, N, P, F).
         """
         t = self.passes if mc else 1
         n = x_int.shape[0]
-        h = x_int.astype(np.float32)[None]          # (1, N, C, H, W): the first layer is the same every pass
-        last = len(self.layers) - 1
-        for i, lp in enumerate(self.layers):
-            lm = lp.lm
-            rows = self._rows(lp, h)                 # (T_, N, P, F)
-            dropped = mc and lm.dropout
-            scale_keep = None
-            if dropped:
-                keep = self._keep(lp, input_ids, stream, counts)
-                if record is not None:
-                    record[lm.name] = np.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
-                if lm.granularity == "layer_scale":
-                    # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
-                    # at the digital scale step (docs/models.md "Scale-Dropout")
-                    scale_keep = keep[..., :1]                        # (T, N, 1, 1)
-                else:
-                    rows = rows * keep
-            if self.noise > 0 and rows.shape[0] != t:
-                rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
-            # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
-            weight = t / rows.shape[0]
-            if lm.first:
-                # every bit plane in one GEMM (rows of plane b after those of plane b − 1); the planes are
-                # then added in b order, as the bit-serial accumulator does
-                xi = rows.astype(np.int64)
-                shifts = np.arange(lm.planes).reshape(-1, *([1] * xi.ndim))
-                planes = ((xi[None] >> shifts) & 1).astype(np.float32)       # (B, T_, N, P, F)
-                noise = None
-                if self.noise > 0:
-                    noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
-                sb = self._convert_sum(lp, planes, noise)
-                s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
-                for b in range(lm.planes):
-                    s += np.float32(2 ** b) * sb[b]
-                    if counts is not None:
-                        self._activity(counts, lp, planes[b], weight)
-            else:
-                noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
-                s = self._convert_sum(lp, rows, noise)
+        net = self.net
+        vals: dict[str, np.ndarray] = {INPUT: x_int.astype(np.float32)[None]}  # the first layers: same every pass
+        real: dict[str, bool] = {INPUT: False}
+        prepared = {lp.lm.name: lp for lp in self.layers}
+        last = len(net.nodes) - 1
+        for i, node in enumerate(net.nodes):
+            ins = net.inputs_of(i)
+            h = vals[ins[0]]
+            lp = prepared.get(node.name)
+            if lp is None:  # a digital node
                 if counts is not None:
-                    self._activity(counts, lp, rows, weight)
-            if counts is not None:
-                for k, v in structural_per_job(lm, self.hw).items():
-                    counts[lm.name][k] += v * t * n
-            if scale_keep is not None:
-                s = s * scale_keep                                    # a dropped scale step passes 0 on
+                    for k, v in digital_per_job(self.design.node(node.name), self.hw).items():
+                        counts[node.name][k] += v * t * n
+                if isinstance(node, Add):
+                    out = vals[ins[0]].astype(np.float64)
+                    for src in ins[1:]:
+                        out = out + vals[src]
+                elif isinstance(node, AvgPool):
+                    out = avgpool(h.astype(np.float64), node.kernel_size, node.stride or node.kernel_size)
+                elif isinstance(node, GlobalAvgPool):
+                    out = h.astype(np.float64).mean(axis=(-2, -1))
+                else:  # flatten
+                    out = h.reshape(*h.shape[:2], -1)
+                vals[node.name] = out
+                real[node.name] = real[ins[0]] if isinstance(node, Flatten) else True
+                continue
+            lm = lp.lm
+            if real[ins[0]]:
+                h = binarize(h).astype(np.float32)  # a real tensor drives the rows by its sign
+            s, dropped = self._crossbar(lp, h, mc=mc, t=t, n=n, stream=stream, input_ids=input_ids,
+                                        counts=counts, record=record)
             t_ = s.shape[0]
-            if i == last:
-                a = s.astype(np.float64)
-                if dropped:
-                    a = a * self.keep_scale
-                logits = lp.layer.scale * a[:, :, 0, :] + lp.layer.bias
-                return np.broadcast_to(logits, (t, n, logits.shape[-1]))
-            if self._integer_out:  # s·scale ≥ θ in float64 ⇔ s ≥ z for integer s (see _integer_threshold)
-                z = _integer_threshold(lp.layer.threshold, self.keep_scale if dropped else 1.0)
-                out = np.where(s >= z, np.float32(1), np.float32(-1))  # (T_, N, P, O)
+            layer = lp.layer
+            sign_out = i != last and not lm.out_real
+            if sign_out and self._integer_out and lm.weight_bits == 1:
+                # s·scale ≥ θ in float64 ⇔ s ≥ z for integer s (see _integer_threshold)
+                z = _integer_threshold(layer.threshold, self.keep_scale if dropped else 1.0)
+                out = np.where(s >= z, np.float32(1), np.float32(-1))                  # (T_, N, P, O)
             else:
                 a = s.astype(np.float64)
                 if dropped:
                     a = a * self.keep_scale
-                out = np.where(a >= lp.layer.threshold, np.float32(1), np.float32(-1))
-            if isinstance(lp.layer, BinaryConv2d):
+                if i == last:
+                    logits = layer.scale * a[:, :, 0, :] + layer.bias
+                    return np.broadcast_to(logits, (t, n, logits.shape[-1]))
+                if lm.out_real:
+                    out = layer.scale * a + layer.bias                                   # (T_, N, P, O) float64
+                else:
+                    out = np.where(a >= layer.threshold, np.float32(1), np.float32(-1))
+            if isinstance(layer, BinaryConv2d):
                 hc, wc = lp.conv_hw
-                out = out.reshape(t_ * n, hc, wc, lm.outputs).transpose(0, 3, 1, 2)
-                out = maxpool(out, lp.layer.pool).reshape(t_, n, *lp.out_shape)
-            h = out
+                out = out.reshape(t_ * n, hc, wc, lm.neurons).transpose(0, 3, 1, 2)
+                out = maxpool(out, layer.pool).reshape(t_, n, *lp.out_shape)
+            else:
+                out = out[:, :, 0, :]
+            vals[node.name], real[node.name] = out, lm.out_real
         raise AssertionError("unreachable")
 
     def run(self, x_int: np.ndarray, *, mc: bool = True, stream: int = 0, counts=None,

@@ -7,6 +7,13 @@ Semantics (the contract every executor reproduces bit for bit, see ``reference.p
 * hidden layer: ``+1 if a >= threshold_j else -1``, then max-pool (conv, ``pool > 1``), flatten (C, H, W);
 * last layer: ``logits = scale_j * a + bias_j``;
 * first layer inputs are unsigned integers in ``[0, 2**input_bits - 1]``; zero padding contributes 0.
+
+Graph networks (docs/networks.md): every node names its ``inputs`` (default: the node before it; ``"input"`` is
+the network input). A crossbar layer with ``output="real"`` returns ``scale * a + bias`` (a Bi-Real-style real
+branch, max-pooled like a binary one); :class:`Add` sums branches, :class:`AvgPool` / :class:`GlobalAvgPool`
+average (both real-valued); :class:`Flatten` reshapes. A crossbar layer that reads a real-valued tensor
+binarizes it first: ``+1 if x >= 0 else -1``. Multi-bit weights (``weight_bits`` b > 1) are odd integers in
+``[-(2**b - 1), 2**b - 1]``, which are exactly ``sum_k 2**k c_k`` over b ±1 digits ``c_k`` (:func:`bit_slices`).
 """
 
 from __future__ import annotations
@@ -15,16 +22,53 @@ from dataclasses import dataclass
 
 import numpy as np
 
+INPUT = "input"
+
+
+def bit_slices(weight: np.ndarray, bits: int) -> np.ndarray:
+    """±1 digits (bits, *weight.shape) int8 with ``weight == sum_k 2**k * slices[k]``.
+
+    ``weight`` holds odd integers in [-(2**bits - 1), 2**bits - 1]: u = (weight + 2**bits - 1) / 2 is an unsigned
+    ``bits``-bit integer and digit k is ``2 * bit_k(u) - 1``, so ``sum_k 2**k (2 bit_k(u) - 1) = 2u - (2**bits - 1)``.
+    """
+    w = np.asarray(weight, dtype=np.int64)
+    if bits == 1:
+        return w[None].astype(np.int8)
+    u = (w + (2 ** bits - 1)) // 2
+    return np.stack([2 * ((u >> k) & 1) - 1 for k in range(bits)]).astype(np.int8)
+
+
+class _Crossbar:
+    """Shared behaviour of the crossbar layers (weights on arrays)."""
+
+    weight: np.ndarray
+    weight_bits: int
+    threshold: np.ndarray | None
+
+    @property
+    def real_output(self) -> bool:
+        """Returns ``scale * a + bias`` (real) rather than ``sign(a - threshold)``."""
+        return self.threshold is None
+
+    @property
+    def sliced_matrix(self) -> np.ndarray:
+        """The (out · weight_bits, fan_in) ±1 matrix the arrays hold: slice k of output o in row k·out + o."""
+        m = self.matrix  # type: ignore[attr-defined]
+        return bit_slices(m, self.weight_bits).reshape(-1, m.shape[1])
+
 
 @dataclass(frozen=True, eq=False)
-class BinaryLinear:
-    """Fully-connected binary layer. ``weight`` is int8 ±1 of shape (out, in)."""
+class BinaryLinear(_Crossbar):
+    """Fully-connected layer. ``weight`` is ±1 (int8) of shape (out, in), or odd integers for ``weight_bits`` > 1.
+    ``threshold`` for a ±1 output; ``scale`` and ``bias`` for a real one (the logits, a real branch)."""
 
     name: str
     weight: np.ndarray
     threshold: np.ndarray | None = None
     scale: np.ndarray | None = None
     bias: np.ndarray | None = None
+    inputs: tuple[str, ...] | None = None
+    weight_bits: int = 1
 
     @property
     def fan_in(self) -> int:
@@ -42,8 +86,9 @@ class BinaryLinear:
 
 
 @dataclass(frozen=True, eq=False)
-class BinaryConv2d:
-    """Binary 2-D convolution. ``weight`` is int8 ±1 of shape (out, cin, k, k); square kernel.
+class BinaryConv2d(_Crossbar):
+    """Binary 2-D convolution. ``weight`` is int8 ±1 of shape (out, cin, k, k) (odd integers for weight_bits > 1);
+    square kernel.
 
     ``pool`` is the kernel = stride of the max-pool after the sign (1: none; floor mode, like torch).
     """
@@ -56,6 +101,8 @@ class BinaryConv2d:
     threshold: np.ndarray | None = None
     scale: np.ndarray | None = None
     bias: np.ndarray | None = None
+    inputs: tuple[str, ...] | None = None
+    weight_bits: int = 1
 
     @property
     def in_channels(self) -> int:
@@ -134,15 +181,68 @@ def maxpool(y: np.ndarray, pool: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
+class Add:
+    """Element-wise sum of branches of one shape (residual shortcut); real-valued output."""
+
+    name: str
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class AvgPool:
+    """Average pool, kernel ``kernel_size``, step ``stride`` (None: the kernel), floor mode; real output."""
+
+    name: str
+    kernel_size: int
+    stride: int | None = None
+    inputs: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalAvgPool:
+    """Mean over the positions of each channel, (C, H, W) → (C,); real output."""
+
+    name: str
+    inputs: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Flatten:
+    """(C, H, W) → (C·H·W,)."""
+
+    name: str
+    inputs: tuple[str, ...] | None = None
+
+
+Node = BinaryLinear | BinaryConv2d | Add | AvgPool | GlobalAvgPool | Flatten
+
+
+def avgpool(y: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """Average-pool the last two axes of (..., H, W), floor mode, no padding."""
+    win = np.lib.stride_tricks.sliding_window_view(y, (kernel, kernel), axis=(-2, -1))
+    return win[..., ::stride, ::stride, :, :].mean(axis=(-2, -1))
+
+
+def binarize(x: np.ndarray) -> np.ndarray:
+    """Sign of a real-valued tensor as a crossbar layer reads it: +1 where x >= 0, else -1 (same dtype)."""
+    return np.where(x >= 0, x.dtype.type(1), x.dtype.type(-1))
+
+
+@dataclass(frozen=True, eq=False)
 class Network:
-    """A chain of binary layers. ``input_shape`` is (C, H, W) of one input; inputs are ``input_bits``-bit ints."""
+    """A binary network: its crossbar ``layers`` and, for a graph, all its ``nodes`` (crossbar layers and
+    digital nodes) in topological order (None: the layers form a chain). ``input_shape`` is (C, H, W) of one
+    input; inputs are ``input_bits``-bit unsigned integers. The last node produces the logits."""
 
     layers: tuple[Layer, ...]
     input_shape: tuple[int, int, int]
     input_bits: int = 4
+    nodes: tuple[Node, ...] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", tuple(self.layers))
+        nodes = tuple(self.nodes) if self.nodes is not None else tuple(self.layers)
+        object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "layers", tuple(n for n in nodes if isinstance(n, BinaryLinear | BinaryConv2d)))
         object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
 
     @property
@@ -155,33 +255,54 @@ class Network:
                 return layer
         raise KeyError(name)
 
-    def input_shapes(self) -> list[tuple[int, ...]]:
-        """Shape of one input of each layer: (C, H, W) for a conv layer, (in_features,) for a linear one."""
-        shapes: list[tuple[int, ...]] = []
-        shape: tuple[int, ...] = self.input_shape
-        for layer in self.layers:
-            if isinstance(layer, BinaryConv2d):
-                if len(shape) != 3:
-                    raise ValueError(f"{layer.name}: a conv layer cannot follow a linear layer")
-                shapes.append(shape)
-                h, w = output_hw(layer, shape[1:])
-                shape = (layer.out_features, h, w)
+    def inputs_of(self, i: int) -> tuple[str, ...]:
+        """Names node ``i`` reads (default: the node before it; the first reads ``input``)."""
+        node = self.nodes[i]
+        if node.inputs is not None:
+            return tuple(node.inputs)
+        return (self.nodes[i - 1].name,) if i else (INPUT,)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """One output's shape per node name (``input``: the network input), walking the graph."""
+        out: dict[str, tuple[int, ...]] = {INPUT: self.input_shape}
+        for i, node in enumerate(self.nodes):
+            ins = self.inputs_of(i)
+            for src in ins:
+                if src not in out:
+                    raise ValueError(f"{node.name}: input {src!r} is not an earlier node")
+            x = out[ins[0]]
+            if isinstance(node, BinaryConv2d):
+                if len(x) != 3:
+                    raise ValueError(f"{node.name}: a conv layer needs a (C, H, W) input, got {x}")
+                out[node.name] = (node.out_features, *output_hw(node, x[1:]))
+            elif isinstance(node, BinaryLinear):
+                out[node.name] = (node.out_features,)
+            elif isinstance(node, Add):
+                out[node.name] = x
+            elif isinstance(node, AvgPool):
+                k, st = node.kernel_size, node.stride or node.kernel_size
+                out[node.name] = (x[0], (x[1] - k) // st + 1, (x[2] - k) // st + 1)
+            elif isinstance(node, GlobalAvgPool):
+                out[node.name] = (x[0],)
             else:
-                shape = (int(np.prod(shape)),)
-                shapes.append(shape)
-                shape = (layer.out_features,)
-        return shapes
+                out[node.name] = (int(np.prod(x)),)
+        return out
+
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        """Shape of one input of each crossbar layer: (C, H, W) for a conv layer, (in_features,) for a linear one."""
+        shapes = self.shapes()
+        result = []
+        for i, node in enumerate(self.nodes):
+            if isinstance(node, BinaryConv2d):
+                result.append(shapes[self.inputs_of(i)[0]])
+            elif isinstance(node, BinaryLinear):
+                result.append((int(np.prod(shapes[self.inputs_of(i)[0]])),))
+        return result
 
     def output_shapes(self) -> list[tuple[int, ...]]:
-        """Shape of one output of each layer (after pooling): (C, H, W) for conv, (out,) for linear."""
-        ins = self.input_shapes()
-        outs: list[tuple[int, ...]] = []
-        for layer, shape in zip(self.layers, ins, strict=True):
-            if isinstance(layer, BinaryConv2d):
-                outs.append((layer.out_features, *output_hw(layer, shape[1:])))
-            else:
-                outs.append((layer.out_features,))
-        return outs
+        """Shape of one output of each crossbar layer (after pooling): (C, H, W) for conv, (out,) for linear."""
+        shapes = self.shapes()
+        return [shapes[layer.name] for layer in self.layers]
 
     def positions(self, layer: Layer | str) -> int:
         """MVMs per input for this layer: conv output positions before pooling (Ho*Wo); 1 for linear."""
@@ -189,14 +310,28 @@ class Network:
             layer = self.layer(layer)
         if isinstance(layer, BinaryLinear):
             return 1
-        idx = [lay.name for lay in self.layers].index(layer.name)
+        idx = self.names.index(layer.name)
         h, w = conv_hw(layer, self.input_shapes()[idx][1:])
         return h * w
 
+    def reads_input(self, name: str) -> bool:
+        """Whether crossbar layer ``name`` reads the (multi-bit) network input."""
+        i = [n.name for n in self.nodes].index(name)
+        return INPUT in self.inputs_of(i)
+
     def validate(self) -> None:
-        """Raise ValueError when the layer chain is inconsistent (fan-in vs previous output)."""
-        for layer, shape in zip(self.layers, self.input_shapes(), strict=True):
-            need = shape[0]  # channels (conv) or flattened features (linear)
-            have = layer.in_channels if isinstance(layer, BinaryConv2d) else layer.fan_in
+        """Raise ValueError when the graph is inconsistent (fan-in vs its input, branches of an add)."""
+        shapes = self.shapes()
+        for i, node in enumerate(self.nodes):
+            ins = self.inputs_of(i)
+            if isinstance(node, Add):
+                if len({shapes[s] for s in ins}) != 1:
+                    raise ValueError(f"{node.name}: branches differ in shape {[shapes[s] for s in ins]}")
+                continue
+            if not isinstance(node, BinaryLinear | BinaryConv2d):
+                continue
+            x = shapes[ins[0]]
+            need = x[0] if isinstance(node, BinaryConv2d) else int(np.prod(x))
+            have = node.in_channels if isinstance(node, BinaryConv2d) else node.fan_in
             if need != have:
-                raise ValueError(f"{layer.name}: expects {have} inputs/channels, previous stage gives {need}")
+                raise ValueError(f"{node.name}: expects {have} inputs/channels, previous stage gives {need}")

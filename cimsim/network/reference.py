@@ -7,7 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from cimsim.network.layers import BinaryConv2d, BinaryLinear, Network, conv_hw, maxpool
+from cimsim.network.layers import (
+    INPUT,
+    Add,
+    AvgPool,
+    BinaryConv2d,
+    BinaryLinear,
+    Flatten,
+    GlobalAvgPool,
+    Network,
+    avgpool,
+    binarize,
+    conv_hw,
+    maxpool,
+)
 
 
 def _conv_sum(x: np.ndarray, layer: BinaryConv2d, mask: np.ndarray | None) -> np.ndarray:
@@ -54,40 +67,69 @@ def reference_forward(net: Network, x_int: np.ndarray, masks: dict[str, np.ndarr
         p: drop probability; a dropped layer's sum is scaled by ``1 / (1 - p)``.
 
     Semantics: ``s = sum_i m_i x_i w_ij`` (exact: integer sums held in float64), ``a = s / (1 - p)`` for a
-    dropped layer else ``s``; hidden layers output ``+1 if a >= threshold else -1`` followed by max-pool
-    (conv) and a (C, H, W) flatten; the last layer returns ``scale * a + bias``.
+    dropped layer else ``s``; hidden layers output ``+1 if a >= threshold else -1`` (real-output layers
+    ``scale * a + bias``) followed by max-pool (conv) and a (C, H, W) flatten; the last node returns
+    ``scale * a + bias``. Graph nodes: an add sums its branches, pools average, a crossbar layer reading a
+    real tensor binarizes it (x >= 0 → +1) first (layers.py).
     """
     masks = masks or {}
     for name in masks:
         if name not in net.names:
             raise KeyError(f"mask for unknown layer {name!r}")
-    if net.layers and net.layers[0].name in masks:
-        raise ValueError("the first layer takes multi-bit inputs and cannot be dropped")
-    h = np.asarray(x_int, dtype=np.float64)
-    if h.shape[1:] != net.input_shape:
-        raise ValueError(f"input shape {h.shape[1:]} != network input_shape {net.input_shape}")
-    last = len(net.layers) - 1
-    for i, layer in enumerate(net.layers):
-        mask = masks.get(layer.name)
-        if isinstance(layer, BinaryLinear):
+        if net.reads_input(name):
+            raise ValueError(f"{name}: a layer reading the network input takes multi-bit inputs and cannot be dropped")
+    x = np.asarray(x_int, dtype=np.float64)
+    if x.shape[1:] != net.input_shape:
+        raise ValueError(f"input shape {x.shape[1:]} != network input_shape {net.input_shape}")
+    if not net.nodes:
+        raise ValueError("empty network")
+    last = len(net.nodes) - 1
+    if not isinstance(net.nodes[last], BinaryLinear):
+        raise ValueError(f"{net.nodes[last].name}: the last layer must be linear")
+    vals: dict[str, np.ndarray] = {INPUT: x}
+    real: dict[str, bool] = {INPUT: False}
+    for i, node in enumerate(net.nodes):
+        ins = net.inputs_of(i)
+        h = vals[ins[0]]
+        if isinstance(node, Add):
+            vals[node.name] = sum(vals[s] for s in ins)
+            real[node.name] = True
+            continue
+        if isinstance(node, AvgPool):
+            vals[node.name] = avgpool(h, node.kernel_size, node.stride or node.kernel_size)
+        elif isinstance(node, GlobalAvgPool):
+            vals[node.name] = h.mean(axis=(2, 3))
+        elif isinstance(node, Flatten):
+            vals[node.name] = h.reshape(h.shape[0], -1)
+            real[node.name] = real[ins[0]]
+            continue
+        if not isinstance(node, BinaryLinear | BinaryConv2d):
+            real[node.name] = True
+            continue
+        if real[ins[0]]:
+            h = binarize(h)
+        mask = masks.get(node.name)
+        if isinstance(node, BinaryLinear):
             h = h.reshape(h.shape[0], -1)
             if mask is not None:
                 if mask.shape != h.shape:
-                    raise ValueError(f"{layer.name}: mask shape {mask.shape} != {h.shape}")
+                    raise ValueError(f"{node.name}: mask shape {mask.shape} != {h.shape}")
                 h = h * mask
-            s = h @ layer.weight.astype(np.float64).T  # (N, out)
+            s = h @ node.weight.astype(np.float64).T  # (N, out): integer matmul, multi-bit weights included
         else:
-            s = _conv_sum(h, layer, mask)  # (N, out, Ho, Wo)
+            s = _conv_sum(h, node, mask)  # (N, out, Ho, Wo)
         a = s / (1.0 - p) if mask is not None else s
+        bshape = (slice(None),) if a.ndim == 2 else (slice(None), None, None)
         if i == last:
-            if a.ndim == 4:
-                raise ValueError(f"{layer.name}: the last layer must be linear")
-            return layer.scale * a + layer.bias
-        th = layer.threshold if a.ndim == 2 else layer.threshold[None, :, None, None]
-        h = np.where(a >= th, 1.0, -1.0)
-        if isinstance(layer, BinaryConv2d):
-            h = maxpool(h, layer.pool)
-    raise ValueError("empty network")
+            return node.scale * a + node.bias
+        if node.real_output:
+            y = node.scale[bshape] * a + node.bias[bshape]
+        else:
+            y = np.where(a >= node.threshold[bshape], 1.0, -1.0)
+        if isinstance(node, BinaryConv2d):
+            y = maxpool(y, node.pool)
+        vals[node.name], real[node.name] = y, node.real_output
+    raise AssertionError("unreachable")
 
 
 def sample_masks(net: Network, layers: list[str], p: float, granularity: str | None, n: int,

@@ -1,7 +1,9 @@
 """Canonical weights file: an ``.npz`` of named arrays (format in docs/weights.md).
 
-Keys: ``<layer>.weight`` (int8, ±1; (out, in) or (out, cin, k, k)), ``<layer>.threshold`` (float64, (out,))
-for every layer but the last, ``<last>.scale`` and ``<last>.bias`` (float64, (out,)).
+Keys: ``<layer>.weight`` (int8, ±1; (out, in) or (out, cin, k, k); a ``weight_bits`` b > 1 layer: int16 odd
+integers in [-(2^b - 1), 2^b - 1]), ``<layer>.threshold`` (float64, (out,)) for every ±1-output layer,
+``<layer>.scale`` and ``<layer>.bias`` (float64, (out,)) for the last layer and every ``output: real`` layer.
+Digital graph nodes (add, pools, flatten) have no arrays.
 """
 
 from __future__ import annotations
@@ -11,8 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from cimsim.errors import WeightsError
-from cimsim.network.layers import BinaryConv2d, BinaryLinear, Layer, Network, output_hw
+from cimsim.errors import ConfigError, WeightsError
+from cimsim.network.layers import (
+    INPUT,
+    Add,
+    AvgPool,
+    BinaryConv2d,
+    BinaryLinear,
+    Flatten,
+    GlobalAvgPool,
+    Network,
+    Node,
+)
+from cimsim.resolve import network_graph_of, topological_order
 from cimsim.spec.workload import Conv2dLayerSpec, NetworkSpec
 
 
@@ -29,6 +42,9 @@ def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
         WeightsError: missing/unreadable file, missing array, wrong shape or dtype class, weights not ±1,
             NaN/inf thresholds, scales or biases, or a layer chain whose fan-ins do not match.
     """
+    if spec.weights is None:
+        raise WeightsError("this run needs trained weights but network.weights is not set", field="network.weights",
+                           allowed="an .npz file (docs/weights.md), or run --hardware-only")
     path = Path(base_dir) / spec.weights
     file = str(path)
     if not path.is_file():
@@ -51,62 +67,76 @@ def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
             raise WeightsError(f"dtype {arr.dtype} is not numeric", file=file, field=key)
         return arr
 
-    layers: list[Layer] = []
-    last = len(spec.layers) - 1
-    shape: tuple[int, ...] = tuple(spec.input_shape)
-    for i, ls in enumerate(spec.layers):
-        # chain check first: the YAML itself must be consistent
-        if isinstance(ls, Conv2dLayerSpec):
-            if len(shape) != 3:
-                raise WeightsError("a conv layer cannot follow a linear layer", file=file,
-                                   field=f"{ls.name}.weight")
-            if shape[0] != ls.in_channels:
-                raise WeightsError(f"layer chain mismatch: in_channels {ls.in_channels} but the previous stage "
-                                   f"gives {shape[0]} channels", file=file, field=f"{ls.name}.weight",
-                                   allowed=f"in_channels = {shape[0]}")
-        else:
-            flat = int(np.prod(shape))
-            if flat != ls.in_features:
-                raise WeightsError(f"layer chain mismatch: in_features {ls.in_features} but the previous stage "
-                                   f"gives {flat} values", file=file, field=f"{ls.name}.weight",
-                                   allowed=f"in_features = {flat}")
+    try:
+        shapes, nodes = network_graph_of(spec, (), file)
+    except ConfigError as exc:  # the YAML's own graph is inconsistent: report it against the weights it names
+        pos = int(exc.field.split("[")[1].split("]")[0]) if exc.field and "[" in exc.field else 0
+        what = exc.field.rsplit(".", 1)[-1] if exc.field else ""
+        allowed = f"{what} = {exc.allowed}" if what in ("in_features", "in_channels") and exc.allowed else exc.allowed
+        raise WeightsError(f"layer chain mismatch: {exc.message}", file=file,
+                           field=f"{spec.layers[pos].name}.weight", allowed=allowed) from None
+    by_name = {nd.name: nd for nd in nodes}
+    order = topological_order(spec.layers, file)
+    built: list[Node] = []
+    for pos in order:
+        ls = spec.layers[pos]
+        nd = by_name[ls.name]
+        ins = tuple(nd.inputs)
+        if ls.type == "add":
+            built.append(Add(ls.name, ins))
+            continue
+        if ls.type == "avgpool":
+            built.append(AvgPool(ls.name, ls.kernel_size, ls.stride, ins))
+            continue
+        if ls.type == "global_avgpool":
+            built.append(GlobalAvgPool(ls.name, ins))
+            continue
+        if ls.type == "flatten":
+            built.append(Flatten(ls.name, ins))
+            continue
+        shape = shapes[[x.name for x in shapes].index(ls.name)]
         wkey = f"{ls.name}.weight"
         w = get(wkey, _expected_shape(ls))
-        if not np.all((w == 1) | (w == -1)):
-            bad = np.unique(w[(w != 1) & (w != -1)])[:5]
-            raise WeightsError(f"weights must be ±1, found {bad.tolist()}", file=file, field=wkey,
-                               allowed="-1, +1")
-        w = w.astype(np.int8)
+        bits = ls.weight_bits
+        if bits == 1:
+            if not np.all((w == 1) | (w == -1)):
+                bad = np.unique(w[(w != 1) & (w != -1)])[:5]
+                raise WeightsError(f"weights must be ±1, found {bad.tolist()}", file=file, field=wkey,
+                                   allowed="-1, +1")
+            w = w.astype(np.int8)
+        else:
+            top = 2 ** bits - 1
+            ok = (w == np.round(w)) & (np.abs(w) <= top) & (np.mod(w, 2) == 1)
+            if not np.all(ok):
+                bad = np.unique(w[~ok])[:5]
+                raise WeightsError(f"{bits}-bit weights must be odd integers, found {bad.tolist()}", file=file,
+                                   field=wkey, allowed=f"odd integers in [-{top}, {top}]")
+            w = w.astype(np.int16)
         out = _expected_shape(ls)[0]
         extra: dict[str, np.ndarray | None] = {"threshold": None, "scale": None, "bias": None}
-        keys = ("scale", "bias") if i == last else ("threshold",)
+        keys = ("scale", "bias") if shape.out_real else ("threshold",)
         for key in keys:
             arr = get(f"{ls.name}.{key}", (out,)).astype(np.float64)
             if np.isnan(arr).any() or (key != "threshold" and not np.isfinite(arr).all()):
                 raise WeightsError("contains NaN or inf", file=file, field=f"{ls.name}.{key}",
                                    allowed="finite floats")
             extra[key] = arr
-        layer: Layer
         if isinstance(ls, Conv2dLayerSpec):
-            layer = BinaryConv2d(ls.name, w, stride=ls.stride, padding=ls.padding, pool=ls.pool, **extra)
-            h, wd = output_hw(layer, shape[1:])
-            if h < 1 or wd < 1:
-                raise WeightsError(f"output is empty for input {shape}", file=file, field=wkey)
-            shape = (ls.out_channels, h, wd)
+            built.append(BinaryConv2d(ls.name, w, stride=ls.stride, padding=ls.padding, pool=ls.pool, inputs=ins,
+                                      weight_bits=bits, **extra))
         else:
-            layer = BinaryLinear(ls.name, w, **extra)
-            shape = (ls.out_features,)
-        layers.append(layer)
-    return Network(tuple(layers), tuple(spec.input_shape), spec.input_bits)
+            built.append(BinaryLinear(ls.name, w, inputs=ins, weight_bits=bits, **extra))
+    return Network(tuple(n for n in built if isinstance(n, BinaryLinear | BinaryConv2d)),
+                   tuple(spec.input_shape), spec.input_bits, nodes=tuple(built))
 
 
 def network_arrays(net: Network) -> dict[str, np.ndarray]:
-    """The named arrays of the canonical format."""
+    """The named arrays of the canonical format (multi-bit weights as int16)."""
     out: dict[str, np.ndarray] = {}
-    last = len(net.layers) - 1
-    for i, layer in enumerate(net.layers):
-        out[f"{layer.name}.weight"] = np.asarray(layer.weight, dtype=np.int8)
-        if i == last:
+    for layer in net.layers:
+        dtype = np.int8 if layer.weight_bits == 1 else np.int16
+        out[f"{layer.name}.weight"] = np.asarray(layer.weight, dtype=dtype)
+        if layer.real_output:
             out[f"{layer.name}.scale"] = np.asarray(layer.scale, dtype=np.float64)
             out[f"{layer.name}.bias"] = np.asarray(layer.bias, dtype=np.float64)
         else:
@@ -119,17 +149,38 @@ def save_network(net: Network, path: Path | str) -> None:
     np.savez(Path(path), **network_arrays(net))
 
 
-def network_spec_dict(net: Network, weights: str) -> dict:
-    """A ``network:`` YAML section (as a dict) describing ``net``; handy when writing workloads."""
+def network_spec_dict(net: Network, weights: str | None) -> dict:
+    """A ``network:`` YAML section (as a dict) describing ``net``; handy when writing workloads. Nodes list their
+    ``inputs`` only where the graph departs from a chain."""
     layers = []
-    for layer in net.layers:
-        if isinstance(layer, BinaryConv2d):
-            layers.append({"type": "conv2d", "name": layer.name, "in_channels": layer.in_channels,
-                           "out_channels": layer.out_features, "kernel_size": layer.kernel_size,
-                           "stride": layer.stride, "padding": layer.padding, "pool": layer.pool})
+    for i, node in enumerate(net.nodes):
+        ins = list(net.inputs_of(i))
+        d: dict = {"name": node.name}
+        if isinstance(node, BinaryConv2d):
+            d.update(type="conv2d", in_channels=node.in_channels, out_channels=node.out_features,
+                     kernel_size=node.kernel_size, stride=node.stride, padding=node.padding, pool=node.pool)
+        elif isinstance(node, BinaryLinear):
+            d.update(type="linear", in_features=node.fan_in, out_features=node.out_features)
+        elif isinstance(node, Add):
+            d.update(type="add")
+        elif isinstance(node, AvgPool):
+            d.update(type="avgpool", kernel_size=node.kernel_size)
+            if node.stride is not None:
+                d["stride"] = node.stride
+        elif isinstance(node, GlobalAvgPool):
+            d.update(type="global_avgpool")
         else:
-            layers.append({"type": "linear", "name": layer.name, "in_features": layer.fan_in,
-                           "out_features": layer.out_features})
-    return {"weights": weights, "input_shape": list(net.input_shape), "input_bits": net.input_bits,
-            "layers": layers}
-
+            d.update(type="flatten")
+        if isinstance(node, BinaryLinear | BinaryConv2d):
+            if node.weight_bits > 1:
+                d["weight_bits"] = node.weight_bits
+            if node.real_output and i != len(net.nodes) - 1:
+                d["output"] = "real"
+        default = [net.nodes[i - 1].name] if i else [INPUT]
+        if isinstance(node, Add) or ins != default:
+            d["inputs"] = ins
+        layers.append({"type": d.pop("type"), **d})
+    out = {"input_shape": list(net.input_shape), "input_bits": net.input_bits, "layers": layers}
+    if weights is not None:
+        out = {"weights": weights, **out}
+    return out

@@ -77,6 +77,9 @@ def run_text(r: Result) -> str:
     out.append("")
     out.append(f"area                      {j['area_m2'] * 1e6:.4g} mm²  (arrays used {j['arrays_used']} of "
                f"{j['arrays_total']}, cell utilization {j['utilization']:.1%}; leakage {si(j['leakage_w'], 'W')})")
+    if j.get("chip_tiles", {}).get("auto"):
+        out.append(f"chip size                 {j['chip_tiles']['tiles']} tiles, sized automatically (chip.tiles: auto): "
+                   "the fewest that map the network × replicas")
     out.append(_share(j["area_breakdown_m2"], "area", lambda v: f"{v * 1e6:.4g} mm²"))
     out.append("")
     out.append("layers (latency: one pass of one input on the layer, steady state, mask generation included; "

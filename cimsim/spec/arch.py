@@ -95,8 +95,14 @@ class VariationSpec(Spec):
                                    "drawn per chip from the seed and chip index); reports mean ± std and module_p.csv")
 
 
+#: Most tiles a chip may have (also the bound on ``tiles: auto``).
+MAX_TILES = 4096
+
+
 class ChipSpec(Spec):
-    tiles: int = Field(default=4, ge=1, le=4096, description="tiles on the chip")
+    tiles: Annotated[int, Field(ge=1, le=MAX_TILES)] | Literal["auto"] = Field(
+        default=4, description="tiles on the chip; auto: the fewest that map the workload (× replicas), settled "
+                               "by cimsim.resolve")
     arrays_per_tile: int = Field(default=4, ge=1, le=256, description="crossbar arrays per tile")
     power_gate_unused: bool = Field(default=False,
                                     description="charge leakage only for tiles the mapping uses (idle tiles "

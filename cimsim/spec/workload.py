@@ -13,6 +13,22 @@ from cimsim.spec.common import Spec
 
 LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
+#: Name a node lists in ``inputs`` for the network's input tensor.
+INPUT = "input"
+#: Largest weight_bits: the canonical file stores multi-bit weights as int16 (|w| <= 2**bits - 1).
+MAX_WEIGHT_BITS = 8
+
+_INPUTS = Field(default=None, min_length=1,
+                description="names of the nodes feeding this one ('input' = the network input); default: the "
+                            "node listed before it (the network input for the first)")
+_WEIGHT_BITS = Field(default=1, ge=1, le=MAX_WEIGHT_BITS,
+                     description="1: binary ±1 weights; b > 1: odd integers in [-(2^b - 1), 2^b - 1] held as b "
+                                 "±1 column slices combined by digital shift-add (docs/networks.md)")
+_OUTPUT = Field(default="binary",
+                description="binary: sign(a - threshold) (±1); real: scale·a + bias kept multi-bit (a "
+                            "Bi-Real-style real-valued branch feeding an add or a pool). The last layer always "
+                            "returns real logits")
+
 
 class LinearLayerSpec(Spec):
     """A binary fully-connected layer (weights ±1). Its input is flattened in (C, H, W) order."""
@@ -21,6 +37,9 @@ class LinearLayerSpec(Spec):
     name: LayerName
     in_features: int = Field(ge=1, description="fan-in (crossbar rows used)")
     out_features: int = Field(ge=1, description="outputs (crossbar columns used)")
+    inputs: list[str] | None = _INPUTS
+    weight_bits: int = _WEIGHT_BITS
+    output: Literal["binary", "real"] = _OUTPUT
 
 
 class Conv2dLayerSpec(Spec):
@@ -38,9 +57,50 @@ class Conv2dLayerSpec(Spec):
     stride: int = Field(default=1, ge=1)
     padding: int = Field(default=0, ge=0)
     pool: int = Field(default=1, ge=1, description="max-pool kernel = stride after sign (1: no pooling)")
+    inputs: list[str] | None = _INPUTS
+    weight_bits: int = _WEIGHT_BITS
+    output: Literal["binary", "real"] = _OUTPUT
 
 
-LayerSpec = Annotated[LinearLayerSpec | Conv2dLayerSpec, Field(discriminator="type")]
+class AddSpec(Spec):
+    """Element-wise sum of two or more branches of equal shape (a residual shortcut). The sum is real-valued;
+    a crossbar layer that reads it binarizes it with sign (x >= 0 → +1), as in Bi-Real Net."""
+
+    type: Literal["add"] = "add"
+    name: LayerName
+    inputs: list[str] = Field(min_length=2, description="the branches to add (same shape)")
+
+
+class AvgPoolSpec(Spec):
+    """Average pool over kernel_size × kernel_size windows (floor mode, no padding); the output is real."""
+
+    type: Literal["avgpool"] = "avgpool"
+    name: LayerName
+    kernel_size: int = Field(ge=1)
+    stride: int | None = Field(default=None, ge=1, description="default: kernel_size")
+    inputs: list[str] | None = _INPUTS
+
+
+class GlobalAvgPoolSpec(Spec):
+    """Mean over all positions of each channel: (C, H, W) → (C,); the output is real."""
+
+    type: Literal["global_avgpool"] = "global_avgpool"
+    name: LayerName
+    inputs: list[str] | None = _INPUTS
+
+
+class FlattenSpec(Spec):
+    """(C, H, W) → (C·H·W,) in (C, H, W) order (a linear layer after a conv also flattens implicitly)."""
+
+    type: Literal["flatten"] = "flatten"
+    name: LayerName
+    inputs: list[str] | None = _INPUTS
+
+
+LayerSpec = Annotated[LinearLayerSpec | Conv2dLayerSpec | AddSpec | AvgPoolSpec | GlobalAvgPoolSpec | FlattenSpec,
+                      Field(discriminator="type")]
+#: Node types that occupy crossbar arrays (the others run in the digital periphery).
+CROSSBAR_TYPES = ("linear", "conv2d")
 
 
 class NetworkSpec(Spec):
@@ -57,6 +117,8 @@ class NetworkSpec(Spec):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"layer names must be unique; repeated: {sorted(dup)}")
+        if INPUT in names:
+            raise ValueError(f"{INPUT!r} names the network input; a layer cannot use it")
         return self
 
 
@@ -103,12 +165,16 @@ class WorkloadSpec(Spec):
 
     @model_validator(mode="after")
     def _dropout_layers_exist(self) -> WorkloadSpec:
-        names = [layer.name for layer in self.network.layers]
+        layers = self.network.layers
+        names = [layer.name for layer in layers if layer.type in CROSSBAR_TYPES]
         for lname in self.dropout.layers:
             if lname not in names:
-                raise ValueError(f"dropout.layers names {lname!r}, which is not a layer ({', '.join(names)})")
-            if lname == names[0]:
-                raise ValueError(f"dropout.layers: the first layer {lname!r} takes multi-bit inputs and cannot be dropped")
+                raise ValueError(f"dropout.layers names {lname!r}, which is not a crossbar layer ({', '.join(names)})")
+            i = [layer.name for layer in layers].index(lname)
+            ins = layers[i].inputs if layers[i].inputs is not None else ([layers[i - 1].name] if i else [INPUT])
+            if INPUT in ins:
+                raise ValueError(f"dropout.layers: layer {lname!r} reads the network input (multi-bit, bit-serial) "
+                                 "and cannot be dropped")
         for name, sev in self.corruptions.items():
             if any(s < 1 or s > 5 for s in sev):
                 raise ValueError(f"corruptions.{name}: severities must be 1..5")
