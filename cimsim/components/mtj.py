@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from cimsim.components.switching.macrospin import GAMMA_RAD_PER_S_T
 from cimsim.components.switching.table import SwitchingTable, load_table
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 K_B_J_PER_K = 1.380649e-23  # Boltzmann constant, J/K (exact, SI 2019)
-GAMMA_RAD_PER_S_T = 1.76085963e11  # electron gyromagnetic ratio, rad/(s*T) (CODATA 2018)
 _E_CHARGE_C = 1.602176634e-19  # elementary charge, C (exact)
 _HBAR_J_S = 1.054571817e-34  # reduced Planck constant, J*s (exact)
 
@@ -133,16 +133,32 @@ class MTJParams:
 
 @dataclass(frozen=True)
 class VariationSigmas:
-    """Relative (sigma/mean) device-to-device spreads; all defaults [assumed], REFERENCES §1.3."""
+    """Relative (sigma/mean) device-to-device spreads; sources in docs/mtj_model.md ("Variation").
 
-    ra: float = 0.05  # resistance-area product
-    tmr: float = 0.05  # zero-bias TMR
-    diameter: float = 0.03  # critical dimension (-> ~6 % area)
-    delta: float = 0.07  # thermal stability factor
-    ic0: float = 0.05  # critical current
+    REFERENCES §10 found published wafer/array-level figures for Delta and the switching threshold only;
+    the diameter spread is derived from them and RA/TMR stay [assumed] (no published sigma found).
+    """
+
+    # Top-pinned p-MTJ 16-kbit array: sigma_Delta/Delta = 9.6-14.3 % ("Area dependence of thermal stability
+    # factor in perpendicular STT-MRAM analyzed by bi-directional data flipping model", 2014) [page]; mid-range.
+    delta: float = 0.12
+    # IBM perpendicular 4-kbit arrays: sigma(V_c)/V_c = 4.4 % device-to-device (Worledge et al., IEDM 2010,
+    # doi 10.1109/IEDM.2010.5703349) [page]; I_c0 = V_c / R taken to share that spread.
+    ic0: float = 0.044
+    # E_b and I_c0 scale with the free-layer area ~ d^2, so sigma_d <= sigma_Ic0 / 2 = 2.2 % [derived]
+    diameter: float = 0.02
+    ra: float = 0.05  # [assumed]: no published array sigma of RA found (REFERENCES §10)
+    tmr: float = 0.05  # [assumed]: no published array sigma of TMR found (REFERENCES §10)
+    # Write-driver current spread, one draw per module (see sample_write_currents). Pelgrom's law
+    # sigma(dVt) = A_VT / sqrt(W L) (Pelgrom, Duinmaijer, Welbers, IEEE JSSC 24, 1433 (1989)) [lit] with
+    # A_VT = 1.5 mV um (~1 mV um per nm of gate oxide, Pelgrom's rule of thumb, EOT 1-1.5 nm) [lit], a
+    # 1 um x 0.1 um mirror output device (sigma_Vt = 4.7 mV) at V_ov = 0.2 V: sigma_I/I = 2 sigma_Vt / V_ov
+    # = 4.7 %, x sqrt(2) for the two mirror devices = 6.7 % [derived]; rounded to 5 % for a lightly
+    # upsized mirror.
+    write_current: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("ra", "tmr", "diameter", "delta", "ic0"):
+        for name in ("ra", "tmr", "diameter", "delta", "ic0", "write_current"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 <= value < 1):
                 raise ValueError(f"VariationSigmas.{name} must be in [0, 1), got {value!r}")
@@ -551,3 +567,17 @@ def sample_devices(
     ic0_s = c0 * np.exp(shared * z[0] + r_ic0 * z[4] - s_ic0**2 / 2)
     rp = ra / (math.pi * diam**2 / 4.0)
     return DeviceSamples(delta=delta_s, ic0_a=ic0_s, r_p_ohm=rp, tmr=tmr_s, diameter_m=diam)
+
+
+def sample_write_currents(nominal_a: float, sigma_rel: float, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """Per-module write currents (A): lognormal with mean ``nominal_a`` and relative std ``sigma_rel``.
+
+    One draw per module and chip instance (the driver's mismatch is static); combine with
+    :func:`sample_devices` and pass both to :func:`p_switch` for the module's probability.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if not (math.isfinite(sigma_rel) and 0 <= sigma_rel < 1):
+        raise ValueError(f"sigma_rel must be in [0, 1), got {sigma_rel!r}")
+    s = _lognormal_sigma(sigma_rel)
+    return nominal_a * np.exp(s * rng.standard_normal(n) - s * s / 2)

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["MacrospinRun", "equilibrium_start", "simulate_switching"]
+__all__ = ["GAMMA_RAD_PER_S_T", "MacrospinRun", "equilibrium_start", "simulate_switching"]
+
+GAMMA_RAD_PER_S_T = 1.76085963e11  # electron gyromagnetic ratio, rad/(s T) (CODATA 2018)
 
 
 def equilibrium_start(delta: float, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
