@@ -121,7 +121,7 @@ def calibrate() -> None:
 @click.option("--trajectories", type=click.IntRange(10), help="macrospin trajectories per (i, Delta) point "
               "[default: 1000; 200 with --quick]")
 @click.option("--seed", type=click.IntRange(0), default=2023, show_default=True, help="root seed")
-@click.option("--quick", is_flag=True, help="a 5 x 4 x 7 smoke-test grid instead of the full 28 x 12 x 33 one")
+@click.option("--quick", is_flag=True, help="a 5 x 4 x 7 smoke-test grid instead of the full 28 x 16 x 33 one")
 def calibrate_mtj(out: str, trajectories: int | None, seed: int, quick: bool) -> None:
     """Stochastic-LLG macrospin switching table with cmtj (extra 'physics'); resumes an interrupted run."""
     try:

@@ -44,8 +44,9 @@ class Grid:
 # i: dense near the threshold i = 1 where P changes fastest; 0.45-4.5 covers the required 0.5-4.
 _I_AXIS = (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3, 1.4, 1.5,
            1.65, 1.8, 2.0, 2.25, 2.5, 2.8, 3.2, 3.6, 4.0, 4.5)
-# Delta: 15-100 covers the required 20-90 with margin for Delta(T) at 200-420 K.
-_DELTA_AXIS = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 70.0, 80.0, 100.0)
+# Delta: 15-120 covers the required 20-90 with margin for Delta(T) at 200-420 K (the default storage MTJ,
+# Delta = 60 at 300 K, has Delta = 104 at 200 K); denser at low Delta where logit P curves most.
+_DELTA_AXIS = (15.0, 17.5, 20.0, 22.5, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0, 120.0)
 # t_p / tau_D: 0.1-1000, 8 per decade. tau_D = 1.14 ns at alpha = 0.01, mu0 H_k = 0.5 T; the required
 # 0.5-100 ns at alpha 0.005-0.05 (mu0 H_k = 0.5 T) is 0.22-877 tau_D.
 _TAU_AXIS = tuple(float(x) for x in np.round(np.logspace(-1, 3, 33), 6))
