@@ -1,7 +1,9 @@
 """Perpendicular STT-MTJ physics: resistance, thermal stability, stochastic switching, variation.
 
-Pure, numpy-vectorized closed forms; no simulator state. Equations, defaults and provenance
-tags follow /work/shared/REFERENCES.md section 1 (see docs/mtj_model.md).
+Pure, numpy-vectorized functions; no simulator state. Equations, defaults and provenance tags follow
+/work/shared/REFERENCES.md sections 1 and 10 (see docs/mtj_model.md). Switching probabilities come from the
+shipped stochastic-LLG macrospin table (``switching_model="sllg_table"``, cimsim.components.switching) or
+from the analytic Neel-Brown / Butler laws (``"analytic"``); every switching function dispatches on it.
 
 Conventions: SI units everywhere; ``i = I / I_c0`` is the reduced write current (positive in
 the switching direction, negative currents stabilise the state); ``P_sw`` is the probability
