@@ -138,7 +138,7 @@ def test_thermal_drift_of_the_spindrop_operating_point():
 
 @pytest.mark.parametrize("t_k", [233.0, 300.0, 398.0])
 def test_inverse_round_trip(t_k):
-    target = np.array([0.02, 0.2, 0.5, 0.8, 0.98])[:, None]
+    target = np.array([0.05, 0.2, 0.5, 0.8, 0.98])[:, None]
     pulses = np.array([2.0, 5.0, 10.0, 50.0])[None, :] * NS
     cur = mtj.current_for_probability(DROP, target, pulses, t_k)
     assert cur.shape == (5, 4)
