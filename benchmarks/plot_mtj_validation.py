@@ -66,6 +66,7 @@ def figure(out: Path, n_traj: int, rng: np.random.Generator) -> None:
     ax.set_xscale("log")
     ax.set_xticks([0.5, 0.7, 1, 1.5, 2, 3, 4])
     ax.set_xticklabels(["0.5", "0.7", "1", "1.5", "2", "3", "4"])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +103,8 @@ def main() -> None:
     t0 = time.perf_counter()
     if not args.no_figure:
         figure(ROOT / "docs" / "img" / "mtj_psw.png", args.trajectories, rng)
+    if args.points == 0:
+        return
     if args.unsaturated:
         points = []
         while len(points) < args.points:
