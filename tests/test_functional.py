@@ -143,7 +143,7 @@ def test_process_variation_spreads_module_p_as_the_model_predicts(arch, shipped)
     wl, net, _, _ = shipped
     sd, sc = 0.004, 0.002  # small enough for the linearization to hold
     ex, pk = _module_p(arch, wl, net, variation__delta_sigma_rel=sd, variation__ic0_sigma_rel=sc,
-                       variation__diameter_sigma_rel=0.001)
+                       variation__diameter_sigma_rel=0.001, variation__write_current_sigma_rel=0.0)
     src = ex.hw.component("dropout_source")
     dev = mtj_params(arch.mtj.dropout, arch.mtj.t_ref_k)
     t_k = arch.technology.temperature_k

@@ -113,10 +113,10 @@ def test_lfsr_variant_runs_and_drops_at_the_quantized_p():
 # Issue 13 item 6: tracking references add a replica-column read per conversion (+0.03 % energy).
 GOLDEN = {
     "digits_mlp": {"accuracy": 0.9740740740740741, "accuracy_deterministic": 0.9740740740740741,
-                   "uniform_noise_auroc": 0.9676888888888889, "energy_per_inference_j": 6.904061046481766e-08,
+                   "uniform_noise_auroc": 0.9676888888888889, "energy_per_inference_j": 6.8845888606878e-08,
                    "latency_cycles": 3700.0},
     "digits_cnn": {"accuracy": 0.975925925925926, "accuracy_deterministic": 0.975925925925926,
-                   "uniform_noise_auroc": 0.9864999999999999, "energy_per_inference_j": 3.4230992120187975e-07,
+                   "uniform_noise_auroc": 0.9864999999999999, "energy_per_inference_j": 3.422003901567887e-07,
                    "latency_cycles": 36260.0},
 }
 

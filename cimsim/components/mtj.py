@@ -1,7 +1,9 @@
 """Perpendicular STT-MTJ physics: resistance, thermal stability, stochastic switching, variation.
 
-Pure, numpy-vectorized closed forms; no simulator state. Equations, defaults and provenance
-tags follow /work/shared/REFERENCES.md section 1 (see docs/mtj_model.md).
+Pure, numpy-vectorized functions; no simulator state. Equations, defaults and provenance tags follow
+docs/REFERENCES.md sections 1 and 10 (see docs/mtj_model.md). Switching probabilities come from the
+shipped stochastic-LLG macrospin table (``switching_model="sllg_table"``, cimsim.components.switching) or
+from the analytic Neel-Brown / Butler laws (``"analytic"``); every switching function dispatches on it.
 
 Conventions: SI units everywhere; ``i = I / I_c0`` is the reduced write current (positive in
 the switching direction, negative currents stabilise the state); ``P_sw`` is the probability
@@ -11,11 +13,16 @@ that one write pulse reverses the free layer.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from cimsim.components.switching.macrospin import GAMMA_RAD_PER_S_T
+from cimsim.components.switching.table import SwitchingTable, load_table
+from cimsim.spec.arch import MTJSpec, VariationSpec
 
 __all__ = [
     "K_B_J_PER_K",
@@ -31,51 +38,69 @@ __all__ = [
     "delta",
     "ic0_a",
     "ic0_from_damping_a",
+    "hk_ratio",
     "tau_d_s",
+    "AnalyticValidityWarning",
+    "reduced_coordinates",
     "p_switch",
+    "p_switch_error",
+    "dp_dcurrent",
     "current_for_probability",
     "read_disturb_probability",
     "write_energy_j",
     "sample_devices",
+    "sample_write_currents",
 ]
 
 K_B_J_PER_K = 1.380649e-23  # Boltzmann constant, J/K (exact, SI 2019)
-GAMMA_RAD_PER_S_T = 1.76085963e11  # electron gyromagnetic ratio, rad/(s*T) (CODATA 2018)
 _E_CHARGE_C = 1.602176634e-19  # elementary charge, C (exact)
 _HBAR_J_S = 1.054571817e-34  # reduced Planck constant, J*s (exact)
+
+# The YAML-settable defaults, read from the spec classes that document them (one fact, one place).
+_MTJ = {k: f.default for k, f in MTJSpec.model_fields.items()}
+_VAR = {k: f.default for k, f in VariationSpec.model_fields.items()}
 
 FloatOrArray = float | NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class MTJParams:
-    """Device parameters of one perpendicular (PMA) MTJ; SI units. Tags refer to REFERENCES §1.2."""
+    """Device parameters of one perpendicular (PMA) MTJ; SI units.
 
-    diameter_m: float = 40e-9  # circular pillar diameter a=b; NYU device 40 nm [code]
-    free_layer_thickness_m: float = 1.3e-9  # PMA CoFeB, Zhang 2012 [lit]
-    ra_ohm_m2: float = 5e-12  # RA = 5 Ohm*um^2, UMN model RA0 [code-excerpt]
-    tmr0: float = 1.2  # zero-bias TMR ratio (120 %) [code] UTA 1.2 / NYU 1.24
-    vh_v: float = 0.5  # TMR half-bias voltage, utinclab Vh [code]
-    delta_ref: float = 60.0  # thermal stability at t_ref_k, storage MTJ [lit] Khvalkovskiy 2013
-    t_ref_k: float = 300.0  # reference temperature, utinclab T [code]
-    ic0_ref_a: float = 50e-6  # zero-temperature critical current at t_ref_k [derived]
-    tau0_s: float = 1e-9  # Neel-Brown attempt time [lit]; may be fs (Soumah 2024) [page]
-    alpha: float = 0.01  # Gilbert damping, range 0.005-0.03 [code]
-    polarization: float = 0.6  # spin polarisation, utinclab P [code]
-    mu0_hk_t: float = 0.5  # anisotropy field mu0*H_k in tesla, sets tau_D [derived] REFERENCES Butler example
-    thermal_exponent: float = 1.0  # exponent of (1 - i) in Neel-Brown barrier; 1 per REFERENCES [lit]
+    The device fields a YAML file can set take their defaults (and their sources) from
+    :class:`cimsim.spec.arch.MTJSpec`, the one place they are written; the material constants below are
+    model-internal.
+    """
+
+    diameter_m: float = _MTJ["diameter_m"]
+    free_layer_thickness_m: float = _MTJ["free_layer_thickness_m"]
+    ra_ohm_m2: float = _MTJ["ra_ohm_m2"]
+    tmr0: float = _MTJ["tmr0"]
+    vh_v: float = _MTJ["vh_v"]
+    delta_ref: float = _MTJ["delta_ref"]
+    t_ref_k: float = 300.0  # reference temperature of the *_ref values, utinclab T [code] (MTJDevicesSpec.t_ref_k)
+    ic0_ref_a: float = _MTJ["ic0_ref_a"]
+    tau0_s: float = _MTJ["tau0_s"]
+    alpha: float = _MTJ["alpha"]
+    polarization: float = _MTJ["polarization"]
+    mu0_hk_t: float = _MTJ["mu0_hk_t"]
+    thermal_exponent: float = _MTJ["thermal_exponent"]
     # E_b(T) = K_eff(T) V with K(T) ~ Ms(T)^n, Ms(T) ~ 1 - (T/Tc)^q  (utinclab joule_heating.f90) [code].
     # eb_ms_exponent = 0 selects the simple form (E_b constant, Delta ~ 1/T, I_c0 constant).
     curie_temperature_k: float = 1453.0  # Tc of CoFeB free layer [code]
     ms_exponent_q: float = 1.0583  # q in Ms(T) [code]
     eb_ms_exponent: float = 1.804  # n in K_i ~ Ms^n [code]
-    # Width (in i = I/I_c0) over which the precessional (Butler) channel fades in above I_c0;
-    # numerical smoothing choice, see docs/mtj_model.md [assumed].
-    bridge_width: float = 0.1
-    # Reduced current above which the Neel-Brown rate is frozen. 1.0 keeps the textbook law (and the
-    # REFERENCES operating-point table) for all I < I_c0; 0.9 follows REFERENCES' "regime 1 for
-    # i < ~0.9" and is closer to s-LLG for ns pulses (docs/mtj_model.md) [assumed].
-    thermal_cutoff: float = 1.0
+    # Analytic model (switching_model="analytic", docs/mtj_model.md): Neel-Brown only where the barrier
+    # Delta(1-i)^e is at least nb_min_barrier k_B T. The Kramers/Brown escape-rate asymptotics are expansions in
+    # k_B T / E_b, so they need E_b >> k_B T; 5 k_B T keeps that ratio at 0.2 [assumed validity limit].
+    nb_min_barrier: float = 5.0
+    # Butler's formula from this I/I_c0 on: the s-LLG cross-check (docs/mtj_model.md) puts it within 0.05 of
+    # macrospin P_sw for i >= 2 and 0.25 low at i = 1.5 [derived from the cross-check].
+    butler_min_ratio: float = 1.5
+    # sllg_table: the shipped stochastic-LLG macrospin table (default); analytic: closed forms.
+    switching_model: Literal["sllg_table", "analytic"] = _MTJ["switching_model"]
+    # Table file; None = the shipped cimsim/components/switching/data/sllg_switching.npz.
+    switching_table: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -101,12 +126,14 @@ class MTJParams:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"MTJParams.{name} must be finite and > 0, got {value!r}")
-        for name in ("tmr0", "eb_ms_exponent", "bridge_width"):
+        for name in ("tmr0", "eb_ms_exponent", "nb_min_barrier"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"MTJParams.{name} must be finite and >= 0, got {value!r}")
-        if not 0 < self.thermal_cutoff <= 1:
-            raise ValueError(f"MTJParams.thermal_cutoff must be in (0, 1], got {self.thermal_cutoff!r}")
+        if not (math.isfinite(self.butler_min_ratio) and self.butler_min_ratio > 1):
+            raise ValueError(f"MTJParams.butler_min_ratio must be finite and > 1, got {self.butler_min_ratio!r}")
+        if self.switching_model not in ("sllg_table", "analytic"):
+            raise ValueError(f"MTJParams.switching_model must be 'sllg_table' or 'analytic', got {self.switching_model!r}")
         if not 0 < self.polarization < 1:
             raise ValueError(f"MTJParams.polarization must be in (0, 1), got {self.polarization!r}")
         if self.t_ref_k >= self.curie_temperature_k:
@@ -118,16 +145,18 @@ class MTJParams:
 
 @dataclass(frozen=True)
 class VariationSigmas:
-    """Relative (sigma/mean) device-to-device spreads; all defaults [assumed], REFERENCES §1.3."""
+    """Relative (sigma/mean) device-to-device spreads. Defaults and their sources live in
+    :class:`cimsim.spec.arch.VariationSpec` (``*_sigma_rel`` fields; docs/mtj_model.md "Variation")."""
 
-    ra: float = 0.05  # resistance-area product
-    tmr: float = 0.05  # zero-bias TMR
-    diameter: float = 0.03  # critical dimension (-> ~6 % area)
-    delta: float = 0.07  # thermal stability factor
-    ic0: float = 0.05  # critical current
+    delta: float = _VAR["delta_sigma_rel"]
+    ic0: float = _VAR["ic0_sigma_rel"]
+    diameter: float = _VAR["diameter_sigma_rel"]
+    ra: float = _VAR["ra_sigma_rel"]
+    tmr: float = _VAR["tmr_sigma_rel"]
+    write_current: float = _VAR["write_current_sigma_rel"]  # write-driver spread, one draw per module
 
     def __post_init__(self) -> None:
-        for name in ("ra", "tmr", "diameter", "delta", "ic0"):
+        for name in ("ra", "tmr", "diameter", "delta", "ic0", "write_current"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 <= value < 1):
                 raise ValueError(f"VariationSigmas.{name} must be in [0, 1), got {value!r}")
@@ -209,9 +238,23 @@ def ic0_from_damping_a(delta_: ArrayLike, temperature_k: ArrayLike, alpha: float
     return _ret(4.0 * _E_CHARGE_C * alpha * kt * np.asarray(delta_, dtype=float) / (_HBAR_J_S * eta))
 
 
-def tau_d_s(p: MTJParams) -> float:
-    """Precessional characteristic time (1+alpha^2) / (alpha gamma mu0 H_k) in s (Butler 2012)."""
-    return (1.0 + p.alpha**2) / (p.alpha * GAMMA_RAD_PER_S_T * p.mu0_hk_t)
+def hk_ratio(p: MTJParams, temperature_k: ArrayLike) -> FloatOrArray:
+    """H_k(T) / H_k(t_ref): H_k = 2 K / (mu0 Ms) with K ~ Ms^n, so the ratio is (Ms ratio)^(n - 1)."""
+    t = _temperature(p, temperature_k)
+    if p.eb_ms_exponent == 0:
+        return _ret(np.ones_like(t))
+    ms = (1.0 - (t / p.curie_temperature_k) ** p.ms_exponent_q) / (
+        1.0 - (p.t_ref_k / p.curie_temperature_k) ** p.ms_exponent_q
+    )
+    return _ret(ms ** (p.eb_ms_exponent - 1.0))
+
+
+def tau_d_s(p: MTJParams, temperature_k: ArrayLike | None = None) -> FloatOrArray:
+    """Precessional time (1+alpha^2) / (alpha gamma mu0 H_k(T)) in s (Butler 2012); at t_ref_k by default."""
+    tau_ref = (1.0 + p.alpha**2) / (p.alpha * GAMMA_RAD_PER_S_T * p.mu0_hk_t)
+    if temperature_k is None:
+        return tau_ref
+    return _ret(tau_ref / np.asarray(hk_ratio(p, temperature_k)))
 
 
 def _device(
@@ -227,36 +270,101 @@ def _device(
     return d, c
 
 
-def _thermal_hazard(
-    p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64], cutoff: float = 1.0
-) -> NDArray[np.float64]:
-    """Neel-Brown integrated rate t/tau, tau = tau0 exp(Delta (1 - min(i, cutoff))^e)."""
-    barrier = d * (1.0 - np.minimum(i, cutoff)) ** p.thermal_exponent
-    return (t / p.tau0_s) * np.exp(-barrier)
+class AnalyticValidityWarning(UserWarning):
+    """The analytic switching model was evaluated outside the validity of its closed forms."""
 
 
-def _hazard(
-    p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Total integrated switching rate H = -ln(1 - P_sw): thermal + gated Butler channels."""
+def _log_h_nb(p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64]
+              ) -> NDArray[np.float64]:
+    """ln of the Neel-Brown integrated rate t/tau, tau = tau0 exp(Delta (1 - i)^e); for i < 1."""
+    with np.errstate(divide="ignore"):
+        return np.log(t / p.tau0_s) - d * np.clip(1.0 - i, 0.0, None) ** p.thermal_exponent
+
+
+def _log_h_butler(p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64],
+                  tau_d: NDArray[np.float64]) -> NDArray[np.float64]:
+    """ln of -ln(1 - P_Butler) for i > 1 (Butler 2012: 1 - P = exp(-(pi^2 Delta/4)(i-1)/(i e^{2(i-1)t/tau_D} - 1))).
+
+    Written in log space so neither tail under- or overflows: for a large Butler exponent A,
+    -ln(1 - e^{-A}) = e^{-A} to double precision, so ln H = -A.
+    """
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        h_th = _thermal_hazard(p, i, t, d, p.thermal_cutoff)
-        u = i - 1.0
-        above = u > 0
-        uu = np.where(above, u, 1.0)  # placeholder keeps the unused branch finite
-        xu = (2.0 * t / tau_d_s(p)) * uu
-        # i*exp(x u) - 1 written so it stays accurate for u -> 0+
-        denom = np.expm1(xu) + uu * np.exp(xu)
-        a = (math.pi**2 / 4.0) * d * uu / denom  # Butler exponent; -> 0 (certain switch) on overflow
-        # -ln(1 - exp(-a)) without cancellation at either end
-        h_b = np.where(a > math.log(2.0), -np.log1p(-np.exp(-a)), -np.log(-np.expm1(-a)))
-        if p.bridge_width > 0:
-            v = np.clip(u / p.bridge_width, 0.0, 1.0)
-            gate = v * v * (3.0 - 2.0 * v)  # C1 smoothstep: no kink where Butler enters
-        else:
-            gate = np.ones_like(u)
-        h = h_th + np.where(above, gate * h_b, 0.0)
-    return np.where(t > 0, h, 0.0)
+        u = np.maximum(i - 1.0, 1e-300)
+        xu = (2.0 * t / tau_d) * u
+        denom = np.expm1(xu) + u * np.exp(xu)  # i e^{xu} - 1, accurate as u -> 0+
+        a = (math.pi**2 / 4.0) * d * u / denom  # overflow -> a = 0 -> certain switch
+        small = a < 30.0
+        log_h = np.where(small, np.log(-np.log(-np.expm1(-np.where(small, a, 1.0)))), -a)
+    return np.where(a <= 0, np.inf, log_h)
+
+
+def _analytic_log_hazard(p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64],
+                         tau_d: NDArray[np.float64], warn: bool = True) -> NDArray[np.float64]:
+    """ln H of the analytic model: Neel-Brown, a log-linear bridge, then Butler (docs/mtj_model.md).
+
+    - Neel-Brown for i <= i_a, where the barrier Delta (1 - i)^e >= ``nb_min_barrier`` k_B T;
+    - Butler for i >= i_b = the smallest i >= ``butler_min_ratio`` with H_Butler(i) >= H_NB(i_a), so H is
+      continuous and non-decreasing in i and no thermal rate survives above i_b (no 1/tau0 floor);
+    - between them ln H is linear in i. Evaluations there raise an :class:`AnalyticValidityWarning`.
+    """
+    i, t, d, tau_d = np.broadcast_arrays(i, t, d, tau_d)
+    i_a = 1.0 - (p.nb_min_barrier / d) ** (1.0 / p.thermal_exponent)
+    lh_a = _log_h_nb(p, i_a, t, d)
+    lo = np.full(i.shape, p.butler_min_ratio)
+    need = _log_h_butler(p, lo, t, d, tau_d) < lh_a
+    i_b = lo.copy()
+    if np.any(need):
+        lo_n, tn, dn, taun, target = lo[need], t[need], d[need], tau_d[need], lh_a[need]
+        hi_n = lo_n + 1.0
+        for _ in range(200):  # H_Butler -> inf as i -> inf: grow the bracket
+            short = _log_h_butler(p, hi_n, tn, dn, taun) < target
+            if not short.any():
+                break
+            lo_n = np.where(short, hi_n, lo_n)
+            hi_n = np.where(short, 1.0 + 2.0 * (hi_n - 1.0), hi_n)
+        for _ in range(100):
+            mid = 0.5 * (lo_n + hi_n)
+            below = _log_h_butler(p, mid, tn, dn, taun) < target
+            lo_n, hi_n = np.where(below, mid, lo_n), np.where(below, hi_n, mid)
+        i_b[need] = hi_n
+    lh_b = _log_h_butler(p, i_b, t, d, tau_d)
+    frac = np.clip((i - i_a) / (i_b - i_a), 0.0, 1.0)
+    with np.errstate(invalid="ignore"):
+        bridge = lh_a + frac * (lh_b - lh_a)
+    out = np.where(i <= i_a, _log_h_nb(p, i, t, d), np.where(i >= i_b, _log_h_butler(p, i, t, d, tau_d), bridge))
+    if warn and np.any((i > i_a) & (i < i_b) & (t > 0)):
+        warnings.warn("analytic MTJ switching model used between the Neel-Brown validity limit (barrier "
+                      f"{p.nb_min_barrier:g} k_B T) and the precessional (Butler) regime (I/I_c0 >= "
+                      f"{p.butler_min_ratio:g}): P_sw there is a log-linear bridge, not a physical law; "
+                      "use switching_model='sllg_table'", AnalyticValidityWarning, stacklevel=3)
+    return out
+
+
+def _analytic_p(p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64],
+                tau_d: NDArray[np.float64], warn: bool = True) -> NDArray[np.float64]:
+    with np.errstate(over="ignore"):
+        h = np.exp(_analytic_log_hazard(p, i, t, d, tau_d, warn))
+    return np.where(t > 0, -np.expm1(-h), 0.0)
+
+
+def reduced_coordinates(p: MTJParams, current_a: ArrayLike, pulse_s: ArrayLike, temperature_k: ArrayLike, *,
+                        delta: ArrayLike | None = None, ic0_a: ArrayLike | None = None
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(i, Delta, t_p/tau_D) of a write pulse: the only numbers P_sw of the macrospin depends on.
+
+    i = I/I_c0(T), Delta = Delta(T), tau_D(T) = (1+alpha^2)/(alpha gamma mu0 H_k(T)); ``delta``/``ic0_a``
+    override the values at ``temperature_k`` per device.
+    """
+    d, c = _device(p, temperature_k, delta, ic0_a)
+    t = np.asarray(pulse_s, dtype=float)
+    if np.any(~(t >= 0)):
+        raise ValueError("pulse_s must be >= 0")
+    i = np.asarray(current_a, dtype=float) / c
+    return i, d, t / np.asarray(tau_d_s(p, temperature_k))
+
+
+def _table(p: MTJParams) -> SwitchingTable:
+    return load_table(p.switching_table)
 
 
 def p_switch(
@@ -270,18 +378,57 @@ def p_switch(
 ) -> NDArray[np.float64]:
     """Probability in [0, 1] that a write pulse of ``current_a`` (A) for ``pulse_s`` (s) switches.
 
-    Model (docs/mtj_model.md): independent competing channels, P = 1 - exp(-(H_th + g(i) H_B)).
-    For i = I/I_c0 < ``thermal_cutoff`` this is exactly the Neel-Brown law 1 - exp(-t_p/tau); above it
-    the thermal rate is frozen, and above I_c0 the Butler (2012) precessional channel fades in over
-    ``bridge_width``.
+    ``p.switching_model``: ``sllg_table`` interpolates the shipped stochastic-LLG table at
+    (I/I_c0(T), Delta(T), t_p/tau_D(T)) and raises ``ValueError`` naming the coordinate outside it;
+    ``analytic`` is Neel-Brown / bridge / Butler (docs/mtj_model.md). A zero pulse never switches.
     All arguments broadcast; ``delta``/``ic0_a`` override the values at ``temperature_k`` per device.
     """
-    d, c = _device(p, temperature_k, delta, ic0_a)
-    t = np.asarray(pulse_s, dtype=float)
-    if np.any(~(t >= 0)):
-        raise ValueError("pulse_s must be >= 0")
-    i = np.asarray(current_a, dtype=float) / c
-    return np.asarray(-np.expm1(-_hazard(p, i, t, d)))
+    i, d, tau = reduced_coordinates(p, current_a, pulse_s, temperature_k, delta=delta, ic0_a=ic0_a)
+    if p.switching_model == "analytic":
+        tau_d = np.asarray(tau_d_s(p, temperature_k))
+        return np.asarray(_analytic_p(p, i, tau * tau_d, d, tau_d))
+    i, d, tau = np.broadcast_arrays(i, d, tau)
+    out = np.zeros(i.shape)
+    on = tau > 0
+    if np.any(on):
+        out[on] = _table(p).p(i[on], d[on], tau[on])
+    return out
+
+
+def p_switch_error(
+    p: MTJParams,
+    current_a: ArrayLike,
+    pulse_s: ArrayLike,
+    temperature_k: ArrayLike,
+    *,
+    delta: ArrayLike | None = None,
+    ic0_a: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Binomial standard error of :func:`p_switch` from the table's trajectories; NaN for ``analytic``."""
+    prob = p_switch(p, current_a, pulse_s, temperature_k, delta=delta, ic0_a=ic0_a)
+    if p.switching_model == "analytic":
+        return np.full(prob.shape, np.nan)
+    return _table(p).p_error(prob)
+
+
+def dp_dcurrent(
+    p: MTJParams,
+    current_a: ArrayLike,
+    pulse_s: ArrayLike,
+    temperature_k: ArrayLike,
+    *,
+    delta: ArrayLike | None = None,
+    ic0_a: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Slope dP_sw/dI in 1/A (central difference, step 1e-4 I_c0); multiply by I_c0 for dP/d(I/I_c0)."""
+    _, _, c = np.broadcast_arrays(np.asarray(current_a, float), *_device(p, temperature_k, delta, ic0_a))
+    h = 1e-4 * c
+    cur = np.asarray(current_a, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnalyticValidityWarning)
+        up = p_switch(p, cur + h, pulse_s, temperature_k, delta=delta, ic0_a=ic0_a)
+        dn = p_switch(p, cur - h, pulse_s, temperature_k, delta=delta, ic0_a=ic0_a)
+    return (up - dn) / (2.0 * h)
 
 
 def current_for_probability(
@@ -295,9 +442,9 @@ def current_for_probability(
 ) -> FloatOrArray:
     """Write current in A such that ``p_switch(...) == target_p`` for a pulse of ``pulse_s`` (s).
 
-    Closed form where the solution lies in the thermal regime (H* <= H_th(cutoff), i <= cutoff):
-    i = 1 - (ln(t_p / (tau0 H*)) / Delta)^(1/e), H* = -ln(1-p); vectorised bisection above I_c0
-    (P is flat between the cutoff and I_c0, so no solution lies strictly inside that interval).
+    Inverts the calibrated model (``p.switching_model``) by vectorized bisection in I/I_c0 to machine
+    precision: within the table's current range for ``sllg_table`` (``ValueError`` if the target is not
+    reachable there), on an unbounded bracket for ``analytic``.
     """
     tp = np.asarray(target_p, dtype=float)
     if np.any(~((tp > 0) & (tp < 1))):
@@ -306,31 +453,30 @@ def current_for_probability(
     t = np.asarray(pulse_s, dtype=float)
     if np.any(~(t > 0)) or np.any(~np.isfinite(t)):
         raise ValueError("pulse_s must be finite and > 0")
-    tp, t, d, c = np.broadcast_arrays(tp, t, d, c)
-    h_star = -np.log1p(-tp)
-    h_one = _thermal_hazard(p, np.ones_like(t), t, d, p.thermal_cutoff)  # hazard at i = 1
-    thermal = h_star <= h_one
-    with np.errstate(divide="ignore", invalid="ignore"):
-        i_out = np.where(
-            thermal, 1.0 - (np.log(t / (p.tau0_s * h_star)) / d) ** (1.0 / p.thermal_exponent), np.nan
-        )
-    if np.any(~thermal):
-        hs, tt, dd = h_star[~thermal], t[~thermal], d[~thermal]
-        lo = np.ones_like(hs)
-        hi = np.full_like(hs, 2.0)
-        for _ in range(80):  # grow the bracket; H -> inf as i -> inf
-            short = _hazard(p, hi, tt, dd) < hs
-            if not short.any():
+    tau_d = np.asarray(tau_d_s(p, temperature_k))
+    tp, t, d, c, tau_d = np.broadcast_arrays(tp, t, d, c, tau_d)
+    if p.switching_model == "sllg_table":
+        return _ret(_table(p).i_for_p(tp, d, t / tau_d) * c)
+    target = np.log(-np.log1p(-tp))  # ln H*
+    lo = np.full(tp.shape, -1.0)
+    hi = np.full(tp.shape, 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnalyticValidityWarning)
+        for _ in range(200):  # ln H -> -inf as i -> -inf and -> inf as i -> inf: grow both ends
+            low = _analytic_log_hazard(p, lo, t, d, tau_d, warn=False) > target
+            high = _analytic_log_hazard(p, hi, t, d, tau_d, warn=False) < target
+            if not (low.any() or high.any()):
                 break
-            hi = np.where(short, 1.0 + 2.0 * (hi - 1.0), hi)
+            lo = np.where(low, 2.0 * lo - 1.0, lo)
+            hi = np.where(high, 2.0 * hi, hi)
         for _ in range(200):
             mid = 0.5 * (lo + hi)
-            below = _hazard(p, mid, tt, dd) < hs
-            lo = np.where(below, mid, lo)
-            hi = np.where(below, hi, mid)
-            if np.all(hi - lo <= 4.0 * np.finfo(float).eps * hi):
+            below = _analytic_log_hazard(p, mid, t, d, tau_d, warn=False) < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+            if np.all(hi - lo <= 4.0 * np.finfo(float).eps * np.abs(hi)):
                 break
-        i_out[~thermal] = 0.5 * (lo + hi)
+    i_out = 0.5 * (lo + hi)
+    _analytic_log_hazard(p, i_out, t, d, tau_d, warn=True)  # warn once if the answer lies in the bridge
     return _ret(i_out * c)
 
 
@@ -352,7 +498,8 @@ def read_disturb_probability(
     if np.any(~(t >= 0)):
         raise ValueError("read_pulse_s must be >= 0")
     i = np.asarray(read_current_a, dtype=float) / c
-    return _ret(-np.expm1(-_thermal_hazard(p, i, t, d)))
+    with np.errstate(over="ignore"):
+        return _ret(-np.expm1(-np.exp(_log_h_nb(p, i, t, d))))
 
 
 def write_energy_j(
@@ -418,3 +565,17 @@ def sample_devices(
     ic0_s = c0 * np.exp(shared * z[0] + r_ic0 * z[4] - s_ic0**2 / 2)
     rp = ra / (math.pi * diam**2 / 4.0)
     return DeviceSamples(delta=delta_s, ic0_a=ic0_s, r_p_ohm=rp, tmr=tmr_s, diameter_m=diam)
+
+
+def sample_write_currents(nominal_a: float, sigma_rel: float, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """Per-module write currents (A): lognormal with mean ``nominal_a`` and relative std ``sigma_rel``.
+
+    One draw per module and chip instance (the driver's mismatch is static); combine with
+    :func:`sample_devices` and pass both to :func:`p_switch` for the module's probability.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if not (math.isfinite(sigma_rel) and 0 <= sigma_rel < 1):
+        raise ValueError(f"sigma_rel must be in [0, 1), got {sigma_rel!r}")
+    s = _lognormal_sigma(sigma_rel)
+    return nominal_a * np.exp(s * rng.standard_normal(n) - s * s / 2)

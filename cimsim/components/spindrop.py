@@ -255,13 +255,16 @@ class MTJSpindrop(DropoutSource):
                            sigmas: mtj.VariationSigmas | None) -> np.ndarray:
         """Per-module drop probability p_k for ``n`` modules of one chip instance.
 
-        With ``sigmas`` (process variation) Δ_k and I_c0,k are sampled once from ``rng``; the write current
-        is the one the chip was tuned for with nominal devices, so p_k spreads around p.
+        With ``sigmas`` (process variation) Δ_k and I_c0,k are sampled once from ``rng``, and each module's
+        write driver delivers its own current around the one the chip was tuned for with nominal devices
+        (driver mismatch, ``sigmas.write_current``), so p_k spreads around p.
         """
         if sigmas is None:
             return np.full(n, self.p_nominal)
         dev = mtj.sample_devices(self.device, sigmas, n, rng, self.ctx.temperature_k)
-        return np.asarray(mtj.p_switch(self.device, self.write_current_a, self.write_pulse_s,
+        current = (mtj.sample_write_currents(self.write_current_a, sigmas.write_current, n, rng)
+                   if sigmas.write_current > 0 else self.write_current_a)
+        return np.asarray(mtj.p_switch(self.device, current, self.write_pulse_s,
                                        self.ctx.temperature_k, delta=dev.delta, ic0_a=dev.ic0_a))
 
     @property

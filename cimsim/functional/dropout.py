@@ -27,7 +27,7 @@ def variation_sigmas(v: VariationSpec) -> VariationSigmas | None:
     if not v.enabled:
         return None
     return VariationSigmas(ra=v.ra_sigma_rel, tmr=v.tmr_sigma_rel, diameter=v.diameter_sigma_rel,
-                           delta=v.delta_sigma_rel, ic0=v.ic0_sigma_rel)
+                           delta=v.delta_sigma_rel, ic0=v.ic0_sigma_rel, write_current=v.write_current_sigma_rel)
 
 
 def job_ids(input_ids: np.ndarray, passes: int) -> np.ndarray:

@@ -355,7 +355,7 @@ def psw_curve(device: Any, pulse_s: float, temperature_k: float, current_a: floa
     from cimsim.components import mtj
 
     ic0 = float(mtj.ic0_a(device, temperature_k))
-    currents = np.linspace(0.3 * ic0, 1.6 * ic0, 400)
+    currents = np.linspace(0.5 * ic0, 1.6 * ic0, 400)  # inside the switching table (I/I_c0 ≥ 0.45)
     p = mtj.p_switch(device, currents, pulse_s, temperature_k)
     p_op = float(mtj.p_switch(device, current_a, pulse_s, temperature_k))
     fig = Figure(figsize=(6.0, 4.2), layout="constrained")

@@ -54,6 +54,10 @@ class MTJSpec(Spec):
     polarization: float = Field(default=0.6, gt=0, lt=1, description="spin polarisation (utinclab P) [code]")
     mu0_hk_t: float = Field(default=0.5, gt=0, le=5, description="anisotropy field μ0·H_k, T (REFERENCES §1.1 worked example) [derived]")
     thermal_exponent: float = Field(default=1.0, ge=1.0, le=2.0, description="exponent of (1 − I/I_c0) in the Néel–Brown law [lit]")
+    switching_model: Literal["sllg_table", "analytic"] = Field(
+        default="sllg_table",
+        description="sllg_table: P_sw from the shipped stochastic-LLG macrospin table (cmtj; docs/mtj_model.md); "
+                    "analytic: Néel–Brown / Butler closed forms, warns outside their validity")
 
 
 def _dropout_mtj() -> MTJSpec:
@@ -83,11 +87,24 @@ class CellSpec(Spec):
 
 class VariationSpec(Spec):
     enabled: bool = Field(default=False, description="sample device-to-device variation once per chip instance")
-    ra_sigma_rel: float = Field(default=0.05, ge=0, le=0.5, description="[assumed] REFERENCES §1.3")
-    tmr_sigma_rel: float = Field(default=0.05, ge=0, le=0.5, description="[assumed]")
-    diameter_sigma_rel: float = Field(default=0.03, ge=0, le=0.5, description="[assumed]")
-    delta_sigma_rel: float = Field(default=0.07, ge=0, le=0.5, description="[assumed]")
-    ic0_sigma_rel: float = Field(default=0.05, ge=0, le=0.5, description="[assumed]")
+    ra_sigma_rel: float = Field(default=0.05, ge=0, le=0.5,
+                                description="σ/µ of RA [assumed]: no published array-level σ found (REFERENCES §10)")
+    tmr_sigma_rel: float = Field(default=0.05, ge=0, le=0.5,
+                                 description="σ/µ of TMR [assumed]: no published array-level σ found (REFERENCES §10)")
+    diameter_sigma_rel: float = Field(default=0.02, ge=0, le=0.5,
+                                      description="σ/µ of the pillar diameter: E_b and I_c0 scale with d², so "
+                                                  "σ_d ≤ σ_Ic0/2 = 2.2 % [derived from Worledge IEDM 2010]")
+    delta_sigma_rel: float = Field(default=0.12, ge=0, le=0.5,
+                                   description="σ/µ of Δ: 9.6–14.3 % on a 16-kbit top-pinned p-MTJ array (\"Area "
+                                               "dependence of thermal stability factor in perpendicular STT-MRAM "
+                                               "analyzed by bi-directional data flipping model\", 2014) [page]")
+    ic0_sigma_rel: float = Field(default=0.044, ge=0, le=0.5,
+                                 description="σ/µ of I_c0: device-to-device σ(V_c)/V_c = 4.4 % on IBM perpendicular "
+                                             "4-kbit arrays (Worledge et al., IEDM 2010, doi 10.1109/IEDM.2010.5703349) [page]")
+    write_current_sigma_rel: float = Field(default=0.05, ge=0, le=0.5,
+                                           description="σ/µ of each module's write-driver current: Pelgrom's law "
+                                                       "(JSSC 1989) [lit] with A_VT = 1.5 mV·µm [lit] on a 1×0.1 µm "
+                                                       "mirror at V_ov = 0.2 V gives 4.7–6.7 % [derived]")
     sense_noise_sigma_lsb: float = Field(default=0.0, ge=0, le=10,
                                          description="Gaussian noise on each column read, in units of one popcount step")
     chips: int = Field(default=1, ge=1, le=1000,

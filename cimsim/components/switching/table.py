@@ -1,0 +1,251 @@
+"""The stochastic-LLG switching table: P_sw(i, Delta, t_p/tau_D), monotone projection and interpolation.
+
+File format (npz, plain arrays, read with ``allow_pickle=False``):
+
+==============  =====================================================================================
+``i``           reduced current I/I_c0 axis, increasing
+``delta``       thermal stability factor axis, increasing
+``tau_d``       pulse length axis in units of tau_D = (1 + alpha^2)/(alpha gamma mu0 H_k), increasing
+``n_switched``  int (i, delta, tau_d): trajectories with m_z > 0 at the end of the pulse
+``n_traj``      trajectories per (i, delta) point (the same trajectories serve every tau_d)
+``seed``        root seed of the generation (``numpy.random.SeedSequence``)
+``logit_p``     monotone logit table the interpolator reads (:func:`monotone_logit` of the counts)
+``generator``   text: solver, version, generation damping and step
+==============  =====================================================================================
+
+Interpolation of logit P, in three steps (docs/mtj_model.md, "Interpolation"):
+
+1. each axis is mapped to a fractional node index u(x) by a monotone PCHIP through (node -> index); the axes
+   are (i, Delta, ln tau);
+2. the node values are refined to a grid UPSAMPLE times finer in u by monotone PCHIP along each axis (exact
+   at the nodes, third-order between them), then made exactly monotone along all axes by cumulative max/min
+   passes (PCHIP keeps the order along the axis it runs on; the passes remove the ~1e-4 cross-axis slips);
+3. the refined values are the coefficients of a tensor-product quadratic B-spline on the fine uniform grid
+   (Schoenberg's variation-diminishing approximation): every weight is a product of B-spline values, >= 0,
+   summing to 1, so the result is exactly monotone along every axis, order-preserving across axes, bounded by
+   the node values and C1 (dP/dI is continuous). Its smoothing bias (c_{k-1} - 2 c_k + c_{k+1})/8 is taken
+   at the fine spacing, i.e. 1/UPSAMPLE^2 of what the coarse grid would give.
+
+The Jeffreys floor f = 0.5/(N+1) is then mapped to 0 and 1 - f to 1 by the increasing affine map
+(P - f)/(1 - 2f), clipped. The binomial standard error follows from the interpolated P and N.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.interpolate import PchipInterpolator
+from scipy.special import expit, logit
+
+__all__ = ["SwitchingTable", "monotone_logit", "load_table", "shipped_table_path"]
+
+SHIPPED = "sllg_switching.npz"
+UPSAMPLE = (4, 4, 2)  # refinement of (i, Delta, ln tau) before the B-spline; ln tau is already 8 per decade
+
+
+def _isotonic_along(values: NDArray[np.float64], weights: NDArray[np.float64], axis: int,
+                    increasing: bool) -> NDArray[np.float64]:
+    """Weighted least-squares isotonic regression of every 1-D line of ``values`` along ``axis``."""
+    from sklearn.isotonic import IsotonicRegression
+
+    v = np.moveaxis(values, axis, -1)
+    w = np.moveaxis(weights, axis, -1)
+    out = np.empty_like(v)
+    x = np.arange(v.shape[-1], dtype=float)
+    iso = IsotonicRegression(increasing=increasing)
+    for idx in np.ndindex(v.shape[:-1]):
+        out[idx] = iso.fit_transform(x, v[idx], sample_weight=w[idx])
+    return np.moveaxis(out, -1, axis)
+
+
+def monotone_logit(n_switched: NDArray[np.integer], n_traj: int, sweeps: int = 8) -> NDArray[np.float64]:
+    """Logit table increasing in i (axis 0) and tau (axis 2), decreasing in Delta (axis 1).
+
+    Jeffreys-smoothed estimates p~ = (k + 1/2)/(N + 1) keep the logit finite at k = 0 and N. Monte-Carlo
+    noise breaks monotonicity where P is tiny or near 1, so the logits are projected by alternating weighted
+    isotonic regressions along the three axes (weights N p~ (1 - p~), the inverse variance of a logit
+    estimate), and a final cumulative max/min pass makes the order exact: each pass preserves the orders
+    the previous ones established (max and min of ordered sequences stay ordered).
+    """
+    k = np.asarray(n_switched, dtype=float)
+    pt = (k + 0.5) / (n_traj + 1.0)
+    lg = logit(pt)
+    w = n_traj * pt * (1.0 - pt)
+    for _ in range(sweeps):
+        lg = _isotonic_along(lg, w, 2, True)
+        lg = _isotonic_along(lg, w, 0, True)
+        lg = _isotonic_along(lg, w, 1, False)
+    lg = np.maximum.accumulate(lg, axis=2)
+    lg = np.maximum.accumulate(lg, axis=0)
+    return np.minimum.accumulate(lg, axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class SwitchingTable:
+    """P_sw on the reduced axes; see the module docstring for the file format."""
+
+    i: NDArray[np.float64]
+    delta: NDArray[np.float64]
+    tau_d: NDArray[np.float64]
+    n_switched: NDArray[np.int64]
+    n_traj: int
+    seed: int
+    logit_p: NDArray[np.float64]
+    generator: str
+    source: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path) -> SwitchingTable:
+        """Read a table npz (no pickles)."""
+        with np.load(path, allow_pickle=False) as f:
+            n_traj = int(f["n_traj"])
+            counts = np.asarray(f["n_switched"], dtype=np.int64)
+            lg = np.asarray(f["logit_p"], dtype=float) if "logit_p" in f else monotone_logit(counts, n_traj)
+            tab = cls(i=np.asarray(f["i"], float), delta=np.asarray(f["delta"], float),
+                      tau_d=np.asarray(f["tau_d"], float), n_switched=counts, n_traj=n_traj, seed=int(f["seed"]),
+                      logit_p=lg, generator=str(f["generator"]) if "generator" in f else "", source=str(path))
+        tab.check()
+        return tab
+
+    def check(self) -> None:
+        """Raise ``ValueError`` if the arrays are inconsistent."""
+        shape = (self.i.size, self.delta.size, self.tau_d.size)
+        for name in ("i", "delta", "tau_d"):
+            ax = getattr(self, name)
+            if ax.ndim != 1 or ax.size < 4 or np.any(np.diff(ax) <= 0) or ax[0] <= 0:
+                raise ValueError(f"switching table {self.source}: axis {name!r} must be >= 4 increasing positive values")
+        if self.n_switched.shape != shape or self.logit_p.shape != shape:
+            raise ValueError(f"switching table {self.source}: n_switched and logit_p must have shape {shape}")
+        if self.n_traj < 1 or np.any(self.n_switched < 0) or np.any(self.n_switched > self.n_traj):
+            raise ValueError(f"switching table {self.source}: counts must lie in [0, n_traj]")
+
+    @property
+    def floor(self) -> float:
+        """Jeffreys floor 0.5/(N + 1): the smallest P the Monte Carlo resolves; mapped to exactly 0."""
+        return 0.5 / (self.n_traj + 1.0)
+
+    @cached_property
+    def _index_maps(self) -> tuple[PchipInterpolator, PchipInterpolator, PchipInterpolator]:
+        """x -> fractional node index per axis (monotone, C1); ln tau is uniform so its map is linear."""
+        return tuple(PchipInterpolator(ax, np.arange(ax.size, dtype=float))
+                     for ax in (self.i, self.delta, np.log(self.tau_d)))
+
+    @cached_property
+    def _coefficients(self) -> NDArray[np.float64]:
+        """B-spline coefficients: node logits refined UPSAMPLE-fold by PCHIP in index space, made monotone."""
+        c = self.logit_p
+        for axis, m in enumerate(UPSAMPLE):
+            n = c.shape[axis]
+            c = PchipInterpolator(np.arange(n, dtype=float), c, axis=axis)(np.linspace(0, n - 1, (n - 1) * m + 1))
+        c = np.maximum.accumulate(c, axis=2)
+        c = np.maximum.accumulate(c, axis=0)
+        return np.minimum.accumulate(c, axis=1)
+
+    def _logit(self, i: NDArray[np.float64], delta: NDArray[np.float64], log_tau: NDArray[np.float64]
+               ) -> NDArray[np.float64]:
+        """Interpolated logit at flat query arrays (inside the table)."""
+        coef = self._coefficients
+        idx, wts = [], []
+        for x, umap, m, n in zip((i, delta, log_tau), self._index_maps, UPSAMPLE, coef.shape, strict=True):
+            k, w = _quadratic_weights(np.clip(umap(x) * m, 0.0, n - 1.0), n)
+            idx.append(k)
+            wts.append(w)
+        out = np.zeros(i.shape)
+        for a in range(3):
+            for b in range(3):
+                wab = wts[0][:, a] * wts[1][:, b]
+                for c in range(3):
+                    out += wab * wts[2][:, c] * coef[idx[0][:, a], idx[1][:, b], idx[2][:, c]]
+        return out
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Closed ranges of the three reduced axes."""
+        return {"i": (float(self.i[0]), float(self.i[-1])), "delta": (float(self.delta[0]), float(self.delta[-1])),
+                "tau_d": (float(self.tau_d[0]), float(self.tau_d[-1]))}
+
+    def check_range(self, i: ArrayLike, delta: ArrayLike, tau_d: ArrayLike) -> None:
+        """Raise ``ValueError`` naming the first reduced coordinate outside the table."""
+        labels = {"i": "current ratio I/I_c0", "delta": "thermal stability Delta", "tau_d": "pulse t_p/tau_D"}
+        for name, val in (("i", i), ("delta", delta), ("tau_d", tau_d)):
+            lo, hi = self.ranges()[name]
+            v = np.asarray(val, dtype=float)
+            bad = ~((v >= lo * (1 - 1e-12)) & (v <= hi * (1 + 1e-12)))
+            if np.any(bad):
+                first = float(v[bad].flat[0])
+                raise ValueError(f"{name}: {labels[name]} = {first:.4g} is outside the switching table "
+                                 f"[{lo:.4g}, {hi:.4g}]")
+
+    def p(self, i: ArrayLike, delta: ArrayLike, tau_d: ArrayLike) -> NDArray[np.float64]:
+        """Interpolated P_sw (broadcast over the arguments); ``ValueError`` outside the table."""
+        ii, dd, tt = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (i, delta, tau_d)))
+        self.check_range(ii, dd, tt)
+        raw = expit(self._logit(np.clip(ii, self.i[0], self.i[-1]).ravel(),
+                                np.clip(dd, self.delta[0], self.delta[-1]).ravel(),
+                                np.clip(np.log(tt), math.log(self.tau_d[0]), math.log(self.tau_d[-1])).ravel()))
+        raw = raw.reshape(ii.shape)
+        f = self.floor
+        out = np.clip((raw - f) / (1.0 - 2.0 * f), 0.0, 1.0)
+        # snap the round-off of averaging floor or ceiling values so the limits are exactly 0 and 1
+        return np.where(out < 1e-12, 0.0, np.where(out > 1.0 - 1e-12, 1.0, out))
+
+    def p_error(self, p: ArrayLike) -> NDArray[np.float64]:
+        """Binomial standard error of a table value ``p`` (Jeffreys-smoothed so it is > 0 at 0 and 1)."""
+        pt = np.clip(np.asarray(p, dtype=float), self.floor, 1.0 - self.floor)
+        return np.sqrt(pt * (1.0 - pt) / self.n_traj)
+
+    def dp_di(self, i: ArrayLike, delta: ArrayLike, tau_d: ArrayLike, h: float = 1e-4) -> NDArray[np.float64]:
+        """dP/di by a central difference of the interpolant (one-sided at the table edges)."""
+        ii = np.asarray(i, dtype=float)
+        lo = np.maximum(ii - h, self.i[0])
+        hi = np.minimum(ii + h, self.i[-1])
+        return (self.p(hi, delta, tau_d) - self.p(lo, delta, tau_d)) / (hi - lo)
+
+    def i_for_p(self, target_p: ArrayLike, delta: ArrayLike, tau_d: ArrayLike) -> NDArray[np.float64]:
+        """Reduced current with P_sw = ``target_p`` (vectorized bisection on the monotone interpolant).
+
+        ``ValueError`` if the target lies outside [P(i_min), P(i_max)] at that Delta and pulse.
+        """
+        tp, dd, tt = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (target_p, delta, tau_d)))
+        lo = np.full(tp.shape, self.i[0])
+        hi = np.full(tp.shape, self.i[-1])
+        p_lo, p_hi = self.p(lo, dd, tt), self.p(hi, dd, tt)
+        bad = (tp < p_lo) | (tp > p_hi)
+        if np.any(bad):
+            k = np.flatnonzero(bad.ravel())[0]
+            raise ValueError(
+                f"target_p: {tp.flat[k]:.4g} is not reachable within the switching table's current range "
+                f"I/I_c0 in [{self.i[0]:.3g}, {self.i[-1]:.3g}] (P spans {p_lo.flat[k]:.3g}-{p_hi.flat[k]:.3g} at "
+                f"Delta = {dd.flat[k]:.4g}, t_p/tau_D = {tt.flat[k]:.4g}); change the pulse")
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            below = self.p(mid, dd, tt) < tp
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+
+def _quadratic_weights(u: NDArray[np.float64], n: int) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Indices (clipped to [0, n-1]: the end coefficients repeat) and weights of the three uniform quadratic
+    B-splines centred on the integers nearest to ``u``; the weights are >= 0 and sum to 1."""
+    j = np.floor(u + 0.5)
+    x = u - j
+    w = np.stack([0.5 * (0.5 - x) ** 2, 0.75 - x * x, 0.5 * (0.5 + x) ** 2], axis=1)
+    k = np.clip(j.astype(np.intp)[:, None] + np.arange(-1, 2), 0, n - 1)
+    return k, w
+
+
+def shipped_table_path() -> Path:
+    """Path of the table shipped in the package (``cimsim/components/switching/data``)."""
+    return Path(str(resources.files("cimsim.components.switching") / "data" / SHIPPED))
+
+
+@lru_cache(maxsize=8)
+def load_table(path: str | None = None) -> SwitchingTable:
+    """Load (and memoize: tables are immutable) the shipped table or the one at ``path``."""
+    return SwitchingTable.load(shipped_table_path() if path is None else path)

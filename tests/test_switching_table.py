@@ -1,0 +1,195 @@
+"""The shipped stochastic-LLG switching table: file, coverage, monotonicity, limits, inverse, temperature,
+and (slow) agreement with fresh macrospin runs. docs/mtj_model.md describes the model and the numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy.special import expit
+
+from cimsim.components import mtj
+from cimsim.components.switching import validate
+from cimsim.components.switching.table import load_table, shipped_table_path
+
+TABLE = load_table()
+NS = 1e-9
+# the Spindrop modules' device (arch default: Delta 40, I_c0 = 50 uA x 40/60) and the storage device
+DROP = mtj.MTJParams(delta_ref=40.0, ic0_ref_a=50e-6 * 40 / 60)
+STORE = mtj.MTJParams()
+IC0 = DROP.ic0_ref_a
+
+
+def test_file_is_plain_arrays_with_provenance():
+    with np.load(shipped_table_path(), allow_pickle=False) as f:
+        assert {"i", "delta", "tau_d", "n_switched", "n_traj", "seed", "logit_p", "generator"} <= set(f.files)
+        assert str(f["generator"]).startswith("cmtj")
+    assert TABLE.n_traj >= 1000
+    assert TABLE.n_switched.shape == (TABLE.i.size, TABLE.delta.size, TABLE.tau_d.size)
+    lg = TABLE.logit_p
+    assert np.all(np.diff(lg, axis=0) >= 0) and np.all(np.diff(lg, axis=2) >= 0) and np.all(np.diff(lg, axis=1) <= 0)
+
+
+def test_projection_stays_within_the_binomial_noise():
+    """The monotone projection moves node values by no more than Monte-Carlo noise explains."""
+    k, n = TABLE.n_switched, TABLE.n_traj
+    raw = k / n
+    f = TABLE.floor
+    proj = np.clip((expit(TABLE.logit_p) - f) / (1 - 2 * f), 0, 1)
+    z = np.abs(proj - raw) / TABLE.p_error(raw)
+    assert np.mean(z < 3) > 0.99
+    assert np.max(np.abs(proj - raw)) < 0.05
+
+
+def test_required_coverage():
+    lo, hi = TABLE.ranges()["i"]
+    assert lo <= 0.5 and hi >= 4.0
+    lo, hi = TABLE.ranges()["delta"]
+    assert lo <= 20 and hi >= 90
+    temps = np.linspace(200, 420, 12)
+    for dev in (DROP, STORE):
+        d = np.asarray(mtj.delta(dev, temps))
+        assert d.min() >= lo and d.max() <= hi
+    lo, hi = TABLE.ranges()["tau_d"]
+    for alpha in (0.005, 0.05):
+        dev = dataclasses.replace(DROP, alpha=alpha)
+        for t_k in (200.0, 420.0):
+            tau_d = float(mtj.tau_d_s(dev, t_k))
+            assert lo <= 0.5 * NS / tau_d and 100 * NS / tau_d <= hi, (alpha, t_k)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"current_a": 0.3 * IC0}, "i"), ({"pulse_s": 20e-6}, "tau_d"), ({"pulse_s": 0.01 * NS}, "tau_d"),
+     ({"delta": 150.0}, "delta"), ({"current_a": 6 * IC0}, "i")],
+)
+def test_outside_the_table_is_a_value_error_naming_the_parameter(kwargs, name):
+    args = {"current_a": IC0, "pulse_s": 10 * NS, "delta": None} | kwargs
+    with pytest.raises(ValueError, match=rf"^{name}: .* outside the switching table"):
+        mtj.p_switch(DROP, args["current_a"], args["pulse_s"], 300.0, delta=args["delta"])
+
+
+def test_unreachable_target_names_target_p():
+    with pytest.raises(ValueError, match="^target_p: .* not reachable"):
+        mtj.current_for_probability(DROP, 0.999999, 0.5 * NS, 300.0)
+
+
+def test_limits_zero_and_one():
+    assert TABLE.p(TABLE.i[0], TABLE.delta[-1], TABLE.tau_d[0]) == 0.0
+    assert TABLE.p(TABLE.i[-1], TABLE.delta[0], TABLE.tau_d[-1]) == 1.0
+    assert float(mtj.p_switch(DROP, IC0, 0.0, 300.0)) == 0.0  # no pulse, no switch
+
+
+def test_dense_grid_monotone_and_bounded():
+    i = np.linspace(TABLE.i[0], TABLE.i[-1], 401)
+    tau = np.geomspace(TABLE.tau_d[0], TABLE.tau_d[-1], 121)
+    for d in (15.0, 22.5, 40.0, 47.0, 65.0, 99.0):
+        g = TABLE.p(i[:, None], d, tau[None, :])
+        assert g.min() >= 0 and g.max() <= 1
+        assert np.all(np.diff(g, axis=0) >= -1e-12) and np.all(np.diff(g, axis=1) >= -1e-12)
+    dd = np.linspace(TABLE.delta[0], TABLE.delta[-1], 171)
+    for ii in (0.6, 0.95, 1.07, 1.6):
+        g = TABLE.p(ii, dd[:, None], tau[None, :])
+        assert np.all(np.diff(g, axis=0) <= 1e-12)
+
+
+_i = st.floats(0.45, 4.5)
+_d = st.floats(15.0, 100.0)
+_lt = st.floats(math.log(0.1), math.log(1000.0))
+_step = st.floats(1e-6, 0.5)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_i, _d, _lt, _step)
+def test_monotone_everywhere(i, d, lt, h):
+    t = math.exp(lt)
+    p = float(TABLE.p(i, d, t))
+    assert float(TABLE.p(min(i + h, 4.5), d, t)) >= p - 1e-12
+    assert float(TABLE.p(i, min(d + 20 * h, 100.0), t)) <= p + 1e-12
+    assert float(TABLE.p(i, d, min(t * math.exp(h), 1000.0))) >= p - 1e-12
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.floats(250.0, 400.0), st.floats(0.1, 20.0), st.floats(0.75, 1.6), st.floats(3.0, 50.0))
+def test_p_rises_with_temperature_at_fixed_current(t_k, dt, ratio, pulse_ns):
+    """T lowers Delta and I_c0 (P up) and H_k (longer tau_D, P down); the first wins wherever P is resolved.
+
+    Within 1e-4 of 0 or 1 the opposing tau_D(T) term can win by < 1e-7, below the table's resolution 1/N."""
+    cur = ratio * IC0
+    lo = float(mtj.p_switch(DROP, cur, pulse_ns * NS, t_k))
+    hi = float(mtj.p_switch(DROP, cur, pulse_ns * NS, t_k + dt))
+    assume(1e-4 < lo < 1 - 1e-4)
+    assert hi >= lo - 1e-12
+
+
+def test_thermal_drift_of_the_spindrop_operating_point():
+    """Current tuned for p = 0.2 at 300 K: p drifts up with T and down when cold (no compensation)."""
+    cur = mtj.current_for_probability(DROP, 0.2, 10 * NS, 300.0)
+    temps = np.array([233.0, 273.0, 300.0, 350.0, 398.0])
+    prob = mtj.p_switch(DROP, cur, 10 * NS, temps)
+    assert prob[2] == pytest.approx(0.2, abs=1e-9)
+    assert np.all(np.diff(prob) > 0)
+    assert prob[0] < 0.1 and prob[-1] > 0.35
+
+
+@pytest.mark.parametrize("t_k", [233.0, 300.0, 398.0])
+def test_inverse_round_trip(t_k):
+    target = np.array([0.05, 0.2, 0.5, 0.8, 0.98])[:, None]
+    pulses = np.array([2.0, 5.0, 10.0, 50.0])[None, :] * NS
+    cur = mtj.current_for_probability(DROP, target, pulses, t_k)
+    assert cur.shape == (5, 4)
+    back = mtj.p_switch(DROP, cur, pulses, t_k)
+    np.testing.assert_allclose(back, np.broadcast_to(target, back.shape), atol=1e-9, rtol=0)
+    assert np.all(np.diff(cur, axis=0) > 0) and np.all(np.diff(cur, axis=1) < 0)
+    # per-device overrides broadcast like p_switch's
+    d = np.array([35.0, 40.0, 45.0])
+    per_dev = mtj.current_for_probability(DROP, 0.3, 10 * NS, t_k, delta=d)
+    np.testing.assert_allclose(mtj.p_switch(DROP, per_dev, 10 * NS, t_k, delta=d), 0.3, atol=1e-9)
+
+
+def test_slope_and_error_helpers():
+    cur = mtj.current_for_probability(DROP, 0.2, 10 * NS, 300.0)
+    slope = float(mtj.dp_dcurrent(DROP, cur, 10 * NS, 300.0))
+    h = 1e-3 * IC0
+    fd = float(np.diff(mtj.p_switch(DROP, np.array([cur - h, cur + h]), 10 * NS, 300.0))[0]) / (2 * h)
+    assert slope == pytest.approx(fd, rel=0.02)
+    # SpinDrop operating point: the macrospin slope dP/d(I/I_c0) is O(1), not the ~8 of the old analytic law
+    assert 0.8 < slope * IC0 < 4.0
+    err = float(mtj.p_switch_error(DROP, cur, 10 * NS, 300.0))
+    assert err == pytest.approx(math.sqrt(0.2 * 0.8 / TABLE.n_traj), rel=1e-6)
+    an = dataclasses.replace(DROP, switching_model="analytic", nb_min_barrier=0.0)
+    assert np.isnan(mtj.p_switch_error(an, cur, 10 * NS, 300.0))  # no Monte-Carlo error for closed forms
+
+
+@pytest.mark.slow
+def test_table_against_fresh_numpy_macrospin():
+    """>= 20 random off-grid points over the whole required range (I/I_c0 0.5-4, Delta 20-90, t_p 0.5-100 ns,
+    alpha 0.005-0.05), each simulated afresh at its physical damping by the independent numpy s-LLG."""
+    rng = np.random.default_rng(20231)
+    points = validate.random_points(24, rng, pulse_range_s=(0.5e-9, 30e-9))
+    res = np.array([validate.fresh_p(p, 600, rng) for p in points])
+    stats = validate.compare(TABLE, points, res[:, 0], res[:, 1])
+    pt = TABLE.p([p.i for p in points], [p.delta for p in points], [p.tau_d for p in points])
+    sig = np.hypot(TABLE.p_error(pt), res[:, 1])
+    # 3 sigma binomial plus an interpolation allowance of 0.03 (the grid spacing's largest error, docs)
+    assert np.all(np.abs(pt - res[:, 0]) <= 3 * sig + 0.03), stats
+    assert stats["median_abs_dp"] <= 0.03 and stats["max_abs_dp"] <= 0.10
+
+
+@pytest.mark.slow
+def test_reduction_alpha_and_temperature_in_cmtj():
+    """cmtj at a physical damping and temperature reproduces the table generated at alpha = 1, 300 K."""
+    pytest.importorskip("cmtj")
+    from cimsim.components.switching.calibrate import CmtjDevice, cmtj_trajectories
+
+    for i, d, tau, alpha, t_k in [(1.3, 40.0, 4.0, 0.01, 398.0), (0.85, 25.0, 30.0, 0.03, 233.0)]:
+        dev = CmtjDevice(alpha=alpha, temperature_k=t_k, dt_tau_d=0.05 * alpha / (1 + alpha**2))
+        k = cmtj_trajectories(i, d, np.array([tau]), 800, np.random.SeedSequence(7), dev)[0]
+        p_fresh = k / 800
+        p_tab = float(TABLE.p(i, d, tau))
+        sig = math.hypot(float(TABLE.p_error(p_tab)), math.sqrt(max(p_fresh * (1 - p_fresh), 1e-4) / 800))
+        assert abs(p_tab - p_fresh) <= 3 * sig + 0.03, (i, d, tau, alpha, t_k, p_tab, p_fresh)
