@@ -169,7 +169,9 @@ class Hardware:
                 "leakage_w": self.leakage_w(), "clock_hz": self.ctx.clock_hz,
                 "arrays": self.arrays, "column_levels": self.levels,
                 "dropout": {"granularity": self.design.granularity, "trained_p": self.design.trained_p,
-                            "hardware_p": self.design.hardware_p, "realized_p": src.p_realized},
+                            "hardware_p": self.design.hardware_p, "realized_p": src.p_realized,
+                            **({"operating_point": src.operating_point()}
+                               if hasattr(src, "operating_point") else {})},
                 "components": comps}
 
 

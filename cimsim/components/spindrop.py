@@ -46,8 +46,9 @@ class MTJSpindropParams(DropoutSourceParams):
     write_current_a: float | None = Field(default=None, gt=0, le=1e-3,
                                           description="explicit stochastic-write current, A (overrides target_p)")
     write_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7,
-                                 description="stochastic-write pulse, s: 10 ns keeps the operating point (I/I_c0 ≈ 0.9 for p = 0.2)"
-                                             " where the Néel–Brown law holds (REFERENCES §1.1: i < 0.9, pulses ≥ 10 ns) [derived]")
+                                 description="stochastic-write pulse, s: at 10 ns the s-LLG table puts p = 0.2 at I/I_c0 ≈ 0.84 "
+                                             "with dP/d(I/I_c0) ≈ 2.2, a shallow slope that keeps driver mismatch from "
+                                             "spreading p (docs/mtj_model.md) [derived]")
     reset_current_a: float = Field(default=100e-6, gt=0, le=1e-3,
                                    description="reset current, A: 3× I_c0 of the dropout MTJ for a deterministic reset [derived]")
     reset_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7, description="reset pulse, s (utinclab t_reset 10 ns) [code]")
@@ -225,11 +226,17 @@ class MTJSpindrop(DropoutSource):
         return self.p_nominal
 
     def operating_point(self) -> dict[str, float | str]:
-        return {"operating_temperature_k": self.ctx.temperature_k,
-                "calibration_temperature_k": self.calibration_temperature_k,
+        """The stochastic write as ``describe`` and ``result.json`` report it: temperatures (K), compensation, the
+        calibration and actual write currents (A), pulse (s), I/I_c0, realised p and the slope dP/d(I/I_c0)
+        there (how strongly a current error moves p), and the switching model."""
+        t = self.ctx.temperature_k
+        ic0 = float(mtj.ic0_a(self.device, t))
+        slope = float(mtj.dp_dcurrent(self.device, self.write_current_a, self.write_pulse_s, t)) * ic0
+        return {"operating_temperature_k": t, "calibration_temperature_k": self.calibration_temperature_k,
                 "temperature_compensation": self.temperature_compensation,
                 "calibration_current_a": self.calibration_current_a, "write_current_a": self.write_current_a,
-                "write_pulse_s": self.write_pulse_s}
+                "write_pulse_s": self.write_pulse_s, "current_ratio": self.write_current_a / ic0,
+                "p": self.p_nominal, "dp_dratio": slope, "switching_model": self.device.switching_model}
 
     def module_probabilities(self, n: int, rng: np.random.Generator | None,
                              sigmas: mtj.VariationSigmas | None) -> np.ndarray:

@@ -34,6 +34,12 @@ def describe_text(doc: dict[str, Any]) -> str:
     """Text form of ``Hardware.describe()``."""
     lines = [f"architecture {doc['name']}: {doc['arrays']} arrays, clock {si(doc['clock_hz'], 'Hz')}, "
              f"area {doc['area_m2'] * 1e6:.4g} mm², leakage {si(doc['leakage_w'], 'W')}", ""]
+    op = doc.get("dropout", {}).get("operating_point")
+    if op:
+        lines[-1:-1] = [f"dropout modules: stochastic write {si(op['write_current_a'], 'A')} (I/I_c0 = "
+                        f"{op['current_ratio']:.3f}) for {si(op['write_pulse_s'], 's')} at {op['operating_temperature_k']:.0f} K → "
+                        f"p = {op['p']:.4f}, dP/d(I/I_c0) = {op['dp_dratio']:.3g} ({op['switching_model']} switching "
+                        "model)"]
     rows = []
     for c in doc["components"]:
         for a, v in c["actions"].items():
