@@ -75,3 +75,56 @@ def mc_cim_30_passes() -> CaseResult:
                      note="differs in: SRAM 8T CiM at 16 nm, 0.85 V, one 16×31 array and its MC-dropout "
                           "macro only, vs cimsim's whole SpinDrop chip (28 nm STT-MRAM 2T-2MTJ, MLSA per column, "
                           "stochastic-MTJ dropout, buffers, bus, leakage) running the full digits MLP ×30 passes")
+
+
+SCALE_SRC = "Scale-Dropout, arXiv 2311.15816 (abstract): one stochastic unit for the model, > 100× energy savings"
+
+
+@cache
+def _mlp_dropout_energy(granularity: str) -> float:
+    """Dropout-source energy per inference (J) of the digits MLP at ``granularity``, hardware-only run."""
+    from cimsim.simulate import Options, simulate
+    from cimsim.spec.loader import load_arch, load_workload
+
+    wl_path = _path(MLP)
+    wl = load_workload(wl_path, [("dropout.granularity", granularity)])
+    r = simulate(load_arch(_path(ARCH)), wl, Options(hardware_only=True, timing_inputs=1), base_dir=wl_path.parent)
+    t = r.ledger.table
+    return float(t[t.component == "dropout_source"].energy_j.sum()) / r.ledger.inferences
+
+
+@case(topic=TOPIC)
+def scale_dropout_energy() -> CaseResult:
+    """SpinDrop (a bit per row) against Scale-Dropout (one bit per layer per pass) on the digits MLP."""
+    ratio = _mlp_dropout_energy("row") / _mlp_dropout_energy("layer_scale")
+    return ratio_case("architecture.scale_dropout_energy", TOPIC, SCALE_SRC, 100.0, ratio, "×", lo=1.0,
+                      hi=float("inf"), note="digits MLP, per-input masks: 512 row bits (fc2, fc3) vs 2 layer bits per "
+                                            "pass; dropout-source energy only (the scale step's selects are "
+                                            "charged to the comparators); the claim is a lower bound")
+
+
+@case(topic=TOPIC)
+def temperature_drift() -> list[CaseResult]:
+    """Largest |p − 0.2| of the dropout modules over 233–398 K, write current tuned at 300 K, without and with
+    the PTAT current reference (docs/models.md "Temperature"; the functional study is
+    benchmarks/study_temperature.py)."""
+    from cimsim.hardware import build_hardware
+    from cimsim.resolve import resolve
+    from cimsim.spec.loader import load_arch
+
+    def drift(compensation: str) -> float:
+        worst = 0.0
+        for t in (233.0, 273.0, 323.0, 373.0, 398.0):
+            arch = load_arch(_path(ARCH), [("technology.temperature_k", t), ("spindrop.target_p", 0.2),
+                                           ("spindrop.temperature_compensation", compensation)])
+            worst = max(worst, abs(build_hardware(resolve(arch)).component("dropout_source").p_realized - 0.2))
+        return worst
+
+    src = "SpinDrop (JETCAS 2023) claims resilience to thermal variation of the dropout generation"
+    none = info_case("architecture.temperature_drift.fixed_current", TOPIC, src, 0.0, drift("none"), "p",
+                     note="max |p − 0.2| over 233–398 K with the write current tuned at 300 K (s-LLG table)")
+    worst = drift("ptat")
+    ptat = CaseResult("architecture.temperature_drift.ptat", TOPIC, src, 0.0, worst, "p", float("nan"), "<= 0.08",
+                      "pass" if worst <= 0.08 else "fail",
+                      "max |p − 0.2| over 233–398 K with the first-order PTAT current reference")
+    return [none, ptat]
