@@ -6,13 +6,13 @@ for every layer but the last, ``<last>.scale`` and ``<last>.bias`` (float64, (ou
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from cimsim.errors import WeightsError
+from cimsim.errors import WeightsError, short_repr
 from cimsim.network.layers import BinaryConv2d, BinaryLinear, Layer, Network, output_hw
+from cimsim.network.safe_npz import SafeNpz
 from cimsim.spec.workload import Conv2dLayerSpec, NetworkSpec
 
 
@@ -22,40 +22,18 @@ def _expected_shape(ls) -> tuple[int, ...]:
     return (ls.out_features, ls.in_features)
 
 
-def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
-    """Load ``spec.weights`` (relative to ``base_dir``) and check it against the YAML layer list.
+# |scale|, |bias| bound: with |a| ≤ fan_in/(1−p) ≤ 2²⁴·100 ≈ 1.7·10⁹ (workload bounds), logits stay below
+# 10¹²·1.7·10⁹ + 10¹² ≈ 1.7·10²¹, far inside float32 and float64 range; trained folds are O(1–100) [derived].
+MAX_AFFINE = 1e12
+# Total declared size of a weights archive: the needed arrays are checked against the spec before any is read,
+# so this only bounds the directory scan; 8 GiB ≥ the largest spec-allowed network as int8 [derived].
+MAX_ARCHIVE_BYTES = 8 * 2**30
 
-    Raises:
-        WeightsError: missing/unreadable file, missing array, wrong shape or dtype class, weights not ±1,
-            NaN/inf thresholds, scales or biases, or a layer chain whose fan-ins do not match.
-    """
-    path = Path(base_dir) / spec.weights
-    file = str(path)
-    if not path.is_file():
-        raise WeightsError("weights file not found", file=file, allowed="an .npz written by save_network")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise WeightsError(f"cannot read weights ({type(exc).__name__}: {exc})", file=file,
-                           allowed="an .npz of plain numeric arrays") from None
 
-    def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
-        if key not in arrays:
-            raise WeightsError("array missing", file=file, field=key, allowed=f"an array of shape {shape}")
-        arr = arrays[key]
-        if arr.shape != shape:
-            raise WeightsError(f"shape {arr.shape}, expected {shape}", file=file, field=key,
-                               allowed=f"shape {shape}")
-        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-            raise WeightsError(f"dtype {arr.dtype} is not numeric", file=file, field=key)
-        return arr
-
-    layers: list[Layer] = []
-    last = len(spec.layers) - 1
+def _check_chain(spec: NetworkSpec, file: str) -> None:
+    """The YAML layer list must be consistent before any array is looked at."""
     shape: tuple[int, ...] = tuple(spec.input_shape)
-    for i, ls in enumerate(spec.layers):
-        # chain check first: the YAML itself must be consistent
+    for ls in spec.layers:
         if isinstance(ls, Conv2dLayerSpec):
             if len(shape) != 3:
                 raise WeightsError("a conv layer cannot follow a linear layer", file=file,
@@ -70,26 +48,84 @@ def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
                 raise WeightsError(f"layer chain mismatch: in_features {ls.in_features} but the previous stage "
                                    f"gives {flat} values", file=file, field=f"{ls.name}.weight",
                                    allowed=f"in_features = {flat}")
+        if isinstance(ls, Conv2dLayerSpec):
+            ho = (shape[1] + 2 * ls.padding - ls.kernel_size) // ls.stride + 1
+            wo = (shape[2] + 2 * ls.padding - ls.kernel_size) // ls.stride + 1
+            if ho < 1 or wo < 1 or ho // ls.pool < 1 or wo // ls.pool < 1:
+                raise WeightsError(f"output is empty for input {shape}", file=file, field=f"{ls.name}.weight")
+            shape = (ls.out_channels, ho // ls.pool, wo // ls.pool)
+        else:
+            shape = (ls.out_features,)
+
+
+def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
+    """Load ``spec.weights`` (relative to ``base_dir``) and check it against the YAML layer list.
+
+    Every array's presence, shape and dtype is checked from the ``.npy`` headers before any data is read
+    (:mod:`cimsim.network.safe_npz`), and only the arrays the network needs are read.
+
+    Raises:
+        WeightsError: missing/unreadable/corrupt file, missing array, wrong shape or dtype class, weights not
+            ±1, NaN thresholds, non-finite or absurd (|x| > 1e12) scales or biases, or a layer chain whose
+            fan-ins do not match.
+        ResourceError: the needed arrays do not fit in the memory available.
+    """
+    from cimsim.limits import check_memory
+
+    path = Path(base_dir) / spec.weights
+    file = str(path)
+    _check_chain(spec, file)
+    with SafeNpz(path, error=WeightsError, max_bytes=MAX_ARCHIVE_BYTES) as z:
+        last = len(spec.layers) - 1
+        wanted: dict[str, tuple[int, ...]] = {}
+        for i, ls in enumerate(spec.layers):
+            out = _expected_shape(ls)[0]
+            wanted[f"{ls.name}.weight"] = _expected_shape(ls)
+            for key in (("scale", "bias") if i == last else ("threshold",)):
+                wanted[f"{ls.name}.{key}"] = (out,)
+        for key, shape in wanted.items():
+            m = z.members.get(key)
+            if m is None:
+                raise WeightsError("array missing", file=file, field=key, allowed=f"an array of shape {shape}")
+            if m.shape != shape:
+                raise WeightsError(f"shape {short_repr(m.shape, 40)}, expected {shape}", file=file, field=key,
+                                   allowed=f"shape {shape}")
+        check_memory(sum(z.members[k].nbytes for k in wanted), "reading the weights", file=file)
+        arrays = {key: z.read(key) for key in wanted}
+
+    layers: list[Layer] = []
+    shape: tuple[int, ...] = tuple(spec.input_shape)
+    for i, ls in enumerate(spec.layers):
         wkey = f"{ls.name}.weight"
-        w = get(wkey, _expected_shape(ls))
+        w = arrays[wkey]
+        if w.dtype.kind == "f" and np.isnan(w).any():
+            raise WeightsError("weights contain NaN", file=file, field=wkey, allowed="-1, +1")
         if not np.all((w == 1) | (w == -1)):
-            bad = np.unique(w[(w != 1) & (w != -1)])[:5]
-            raise WeightsError(f"weights must be ±1, found {bad.tolist()}", file=file, field=wkey,
+            bad = np.unique(w[(w != 1) & (w != -1)])[:3]
+            raise WeightsError(f"weights must be ±1, found {short_repr(bad.tolist(), 50)}", file=file, field=wkey,
                                allowed="-1, +1")
         w = w.astype(np.int8)
         out = _expected_shape(ls)[0]
         extra: dict[str, np.ndarray | None] = {"threshold": None, "scale": None, "bias": None}
         keys = ("scale", "bias") if i == last else ("threshold",)
         for key in keys:
-            arr = get(f"{ls.name}.{key}", (out,)).astype(np.float64)
-            if np.isnan(arr).any() or (key != "threshold" and not np.isfinite(arr).all()):
-                raise WeightsError("contains NaN or inf", file=file, field=f"{ls.name}.{key}",
-                                   allowed="finite floats")
+            arr = arrays[f"{ls.name}.{key}"].astype(np.float64)
+            if key == "threshold":
+                if np.isnan(arr).any():  # ±inf is a neuron that always outputs −1 / +1: allowed
+                    raise WeightsError("contains NaN", file=file, field=f"{ls.name}.{key}",
+                                       allowed="floats or ±inf")
+            elif not np.isfinite(arr).all() or np.abs(arr).max(initial=0.0) > MAX_AFFINE:
+                raise WeightsError(f"contains NaN, inf or a magnitude above {MAX_AFFINE:g} (largest "
+                                   f"{short_repr(float(np.nanmax(np.abs(arr))), 20)})", file=file,
+                                   field=f"{ls.name}.{key}", allowed=f"finite floats with |x| ≤ {MAX_AFFINE:g}")
             extra[key] = arr
         layer: Layer
         if isinstance(ls, Conv2dLayerSpec):
             layer = BinaryConv2d(ls.name, w, stride=ls.stride, padding=ls.padding, pool=ls.pool, **extra)
-            h, wd = output_hw(layer, shape[1:])
+            try:
+                h, wd = output_hw(layer, shape[1:])
+            except ValueError:
+                h = wd = 0
             if h < 1 or wd < 1:
                 raise WeightsError(f"output is empty for input {shape}", file=file, field=wkey)
             shape = (ls.out_channels, h, wd)
