@@ -124,14 +124,16 @@ def estimate_run_bytes(arch: ArchSpec, workload: WorkloadSpec, *, inputs: int, p
     # weights: int8 as loaded, float32 matrix, float32 padded to row groups (+ its variation copies)
     per_weight = 1 + 4 + 4 + (8 if arch.variation.enabled else 0)
     weights = sum(math.ceil(s.fan_in / ra) * ra * s.outputs for s in sizes) * per_weight
+    # the executor's chunk: as many inputs as keep its largest array under CHUNK_BYTES (at least one)
     per_input = max(math.ceil(s.fan_in / ra) * s.mvms * s.outputs * 4 * t for s in sizes)
-    chunk = CHUNK_ARRAYS * max(CHUNK_BYTES, per_input)
+    n_ood = workload.ood_samples if (ood and workload.ood) else 0
+    per_chunk = min(max(inputs, n_ood), max(1, CHUNK_BYTES // per_input))
+    chunk = CHUNK_ARRAYS * per_chunk * per_input
     # logits (T, N, K) float64, their softmax, and the chunk list concatenated once (x2 transient)
     def probs(n: int) -> int:
         return 3 * (t + 1) * n * k * 8
 
     test = probs(inputs) + inputs * pixels * (4 + 1)  # held: test probs; the float and quantized inputs
-    n_ood = workload.ood_samples if (ood and workload.ood) else 0
     ood_set = probs(n_ood) + n_ood * pixels * (8 + 1) if n_ood else 0
     n_cor = inputs if (corruptions and workload.corruptions) else 0
     cor_set = probs(n_cor) + n_cor * pixels * (8 + 1) if n_cor else 0

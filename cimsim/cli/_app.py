@@ -36,18 +36,19 @@ def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple
     wl_keys = set(WorkloadSpec.model_fields) - {"name"}
     arch, wl = [], []
     for text in sets:
-        path, value = parse_override(text)
+        ov = parse_override(text)
+        path, value = ov
         head, _, rest = path.partition(".")
         if head in ("arch", "workload") and rest:
-            (arch if head == "arch" else wl).append((rest, value))
+            (arch if head == "arch" else wl).append(ov.retarget(rest))
         elif head in arch_keys:
-            arch.append((path, value))
+            arch.append(ov)
         elif head in wl_keys:
-            wl.append((path, value))
+            wl.append(ov)
         else:
             near = difflib.get_close_matches(head, sorted(arch_keys | wl_keys), n=1, cutoff=0.6)
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(f"unknown field {head!r}{hint}", file=format_override(path, value), field=path,
+            raise ConfigError(f"unknown field {head!r}{hint}", file=format_override(path, value, ov), field=path,
                               allowed="an arch section, a workload field, or arch.<path> / workload.<path> "
                                       "(see `cimsim schema arch|workload`)")
     return arch, wl

@@ -36,7 +36,8 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     zmax = np.max(z, axis=axis, keepdims=True)
     if bad.any() or not np.isfinite(zmax).all():
         require_finite(np.where(bad, np.nan, 0.0) if bad.any() else zmax, "logits")
-    z = z - zmax  # finite minus finite may overflow to −inf: exp gives 0, which is right
+    with np.errstate(over="ignore"):
+        z = z - zmax  # finite minus finite may overflow to −inf: exp gives 0, which is right
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
 

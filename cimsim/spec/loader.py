@@ -28,7 +28,7 @@ from cimsim.spec.arch import ArchSpec
 from cimsim.spec.workload import WorkloadSpec
 from cimsim.spec.yaml_io import read_yaml
 
-__all__ = ["apply_overrides", "format_override", "load_arch", "load_workload", "parse_override", "read_yaml",
+__all__ = ["Override", "apply_overrides", "format_override", "load_arch", "load_workload", "parse_override", "read_yaml",
            "schema_node", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -158,7 +158,22 @@ def _allowed(options: list[str], limit: int = 110) -> str:
 
 
 # ----------------------------------------------------------------------------- overrides
-def parse_override(text: str) -> tuple[str, Any]:
+class Override(tuple):
+    """``(path, value)`` of one ``--set``, remembering the text the user typed (for error messages)."""
+
+    text: str
+
+    def __new__(cls, path: str, value: Any, text: str | None = None) -> Override:
+        self = super().__new__(cls, (path, value))
+        self.text = text if text is not None else f"{path}={value}"
+        return self
+
+    def retarget(self, path: str) -> Override:
+        """The same override with its path re-rooted (``arch.x.y`` → ``x.y``), keeping the typed text."""
+        return Override(path, self[1], self.text)
+
+
+def parse_override(text: str) -> Override:
     """``"a.b.c=value"`` → ``("a.b.c", value)``; the value is parsed as YAML (numbers, bools, lists)."""
     from cimsim.spec.yaml_io import loads
 
@@ -174,11 +189,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = loads(raw, file="--set") if raw.strip() else None
     except ConfigError:
         value = raw  # not YAML: take it as a string, validation judges it
-    return path, value
+    return Override(path, value, f"{path}={raw.strip()}")
 
 
-def format_override(path: str, value: Any) -> str:
-    """``--set path=value`` as the user would have typed it (value shortened)."""
+def format_override(path: str, value: Any, override: Any = None) -> str:
+    """``--set path=value`` as the user typed it (from ``override.text`` when known; value shortened)."""
+    if isinstance(override, Override):
+        return f"--set {clip(override.text, 100)}"
     if isinstance(value, bool):
         text = str(value).lower()
     elif value is None:
@@ -199,8 +216,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
     """
     out = copy.deepcopy(data)
     root = SchemaNode("model", model=model)
-    for path, value in overrides:
-        where = format_override(path, value) if source == "--set" else source
+    for ov in overrides:
+        path, value = ov
+        where = format_override(path, value, ov) if source == "--set" else source
         keys = path.split(".")
         node: Any = out
         schema = root
@@ -286,14 +304,15 @@ def _walk_loc(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> tuple[
     return _loc(tuple(parts)), schema, node
 
 
-def _blame(field: str | None, overrides: list[tuple[str, Any]]) -> tuple[str, Any] | None:
-    """The last override that set ``field``, one of its parents or one of its children."""
+def _blame(field: str | None, overrides: list[tuple[str, Any]]) -> str | None:
+    """``--set path=value`` of the last override that set ``field``, one of its parents or children."""
     if not field:
         return None
     norm = field.replace("[", ".").replace("]", "")
-    for path, value in reversed(overrides):
+    for ov in reversed(overrides):
+        path, value = ov
         if norm == path or norm.startswith(path + ".") or path.startswith(norm + "."):
-            return path, value
+            return format_override(path, value, ov)
     return None
 
 
@@ -317,8 +336,7 @@ def validate(model: type[M], data: dict[str, Any], *, file: str | None,
         more = exc.error_count() - 1
         if more:
             msg += f" [+{more} more error{'s' if more > 1 else ''}]"
-        blamed = _blame(field, overrides or [])
-        where = format_override(*blamed) if blamed else file
+        where = _blame(field, overrides or []) or file
         raise ConfigError(msg, file=where, field=field or None, allowed=allowed) from None
     except RecursionError:
         raise ConfigError("nested too deeply to validate", file=file) from None
