@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from cimsim import __version__
 from cimsim.errors import MAX_LINE, CimsimError, ConfigError, clip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -55,7 +56,7 @@ def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="cimsim")
+@click.version_option(version=__version__, prog_name="cimsim")  # works from a checkout too
 def cli() -> None:
     """cimsim: compute-in-memory simulator for Bayesian binary NNs on STT-MRAM crossbars (SpinDrop)."""
 

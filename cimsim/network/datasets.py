@@ -181,7 +181,7 @@ def _to_nchw01(x: np.ndarray, file: str, key: str, channels: int) -> np.ndarray:
         x = x.astype(np.float32) / 255.0
     else:
         x = x.astype(np.float32)
-        if x.size and (np.nanmin(x) < 0.0 or np.nanmax(x) > 1.0 or np.isnan(x).any()):
+        if x.size and (np.isnan(x).any() or x.min() < 0.0 or x.max() > 1.0):
             raise DataError("float images must lie in [0, 1]", file=file, field=key)
     return np.ascontiguousarray(x)
 
