@@ -128,6 +128,8 @@ def mutate(base: dict, paths: list[tuple]):
             key = path[-1]
             if isinstance(parent, list) and not (isinstance(key, int) and key < len(parent)):
                 continue
+            if isinstance(parent, dict) and key not in parent and op in ("delete", "section"):
+                continue  # an earlier edit removed it (or the schema has it and the file does not)
             if op == "set":
                 parent[key] = value
             elif op == "delete":
@@ -214,7 +216,7 @@ def _edit_arrays(edits) -> dict[str, np.ndarray]:
             arrays[key] = a.astype(dtype)
         elif op == "shape":
             arrays[key] = np.resize(a, tuple(shape))
-        elif op == "value" and a.size:
+        elif op == "value" and a.size and a.dtype.kind in "biuf":
             b = a.astype(np.float64)
             b.flat[0] = value
             arrays[key] = b
@@ -316,8 +318,9 @@ def argv_strategy(draw, tmp):
             elif opt == "--format":
                 argv += [opt, draw(st.sampled_from(["json", "table", "xml", ""]))]
             elif opt in ("--out", "--trace"):
+                # only paths inside tmp: a fuzzed --trace must never overwrite a shipped file
                 argv += [opt, draw(st.sampled_from([str(tmp / "o"), "", str(tmp / "f.txt"), str(tmp / "o" / "t.json"),
-                                                    str(ARCH)]))]
+                                                    str(tmp / "ro" / "x"), str(tmp)]))]
             elif opt in ("--hardware-only", "--unknown"):
                 argv.append(opt)
             else:
@@ -333,9 +336,11 @@ def argv_strategy(draw, tmp):
 @given(data=st.data())
 def test_fuzz_cli_arguments(tmp_path, capsys, data):
     (tmp_path / "f.txt").write_text("not a directory")
+    shipped = {p: p.read_bytes() for p in (ARCH, MLP, CNN, WEIGHTS)}
     argv = data.draw(argv_strategy(tmp_path))
     code, _, err = run_cli(capsys, argv)
     assert_contract(code, err, argv)
+    assert all(p.read_bytes() == b for p, b in shipped.items()), "a shipped file was modified"
 
 
 def test_contract_helper_can_fail():

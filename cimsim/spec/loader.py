@@ -226,6 +226,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
             is_last = i == len(keys) - 1
             here = ".".join(keys[: i + 1])
             key: Any = raw_key
+            if schema.kind != "list" and not isinstance(node, dict):
+                raise ConfigError(f"{'.'.join(keys[:i])!r} is not a section in the file", file=where, field=path)
             if schema.kind == "list":
                 if not isinstance(node, list):
                     raise ConfigError(f"{'.'.join(keys[:i])!r} is not a list in the file", file=where, field=path)
