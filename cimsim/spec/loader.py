@@ -233,6 +233,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]], mode
                     raise ConfigError(f"{'.'.join(keys[:i])!r} is not a list in the file", file=where, field=path)
                 try:
                     key = int(raw_key)
+                    if key < 0:
+                        raise IndexError(key)
                     node[key]
                 except (ValueError, IndexError):
                     raise ConfigError(f"no item {raw_key!r} in a list of {len(node)}", file=where, field=here,
