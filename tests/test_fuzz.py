@@ -212,7 +212,7 @@ def _edit_arrays(edits) -> dict[str, np.ndarray]:
         a = arrays[key]
         if op == "drop":
             del arrays[key]
-        elif op == "dtype":
+        elif op == "dtype" and a.dtype.kind in "biufc":
             arrays[key] = a.astype(dtype)
         elif op == "shape":
             arrays[key] = np.resize(a, tuple(shape))
