@@ -106,12 +106,15 @@ def _schema_paths(model_dump: dict) -> list[tuple]:
 
 
 def _container(data, path):
+    """The dict or list holding ``path[-1]``, or None when earlier edits changed the way there."""
     node = data
     for key in path[:-1]:
-        node = node[key] if isinstance(node, list) else node.get(key)
-        if not isinstance(node, (dict, list)):
+        in_dict = isinstance(node, dict) and key in node
+        in_list = isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+        if not (in_dict or in_list):
             return None
-    return node
+        node = node[key]
+    return node if isinstance(node, (dict, list)) else None
 
 
 def mutate(base: dict, paths: list[tuple]):
