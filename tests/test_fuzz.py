@@ -8,7 +8,8 @@ in test_cli.py / test_reliability.py cover the real process.
 Profiles (``HYPOTHESIS_PROFILE``): ``quick`` (default, derandomized: the same examples every run, a few
 seconds per test) and ``long`` (derandomized, 2500 examples per test, 12 500 in all)::
 
-    HYPOTHESIS_PROFILE=long nice -n 10 python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider
+    HYPOTHESIS_PROFILE=long nice -n 10 python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider \
+        --hypothesis-show-statistics
 """
 
 from __future__ import annotations
