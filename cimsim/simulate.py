@@ -358,12 +358,18 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
         if workload.network.weights is None:
             raise WeightsError("a shape-only workload (no network.weights) runs hardware-only", file=wl_file,
                                field="network.weights", allowed="a weights .npz, or --hardware-only")
+        from cimsim.network.checks import check_data_against_network
         from cimsim.network.datasets import load_dataset
 
         ds = load_dataset(workload.dataset, base)
+        check_data_against_network(ds, workload.network, file=workload.dataset.path or workload.dataset.name)
         limit = opt.limit or workload.limit
         x01, y = (ds.x_test[:limit], ds.y_test[:limit]) if limit else (ds.x_test, ds.y_test)
         n = int(x01.shape[0])
+    from cimsim.limits import check_run_memory
+
+    check_run_memory(arch, workload, inputs=n, passes=passes, ood=opt.ood, corruptions=opt.corruptions,
+                     hardware_only=opt.hardware_only, file=wl_file)
     wall["setup"] = time.perf_counter() - t0
 
     res_metrics: dict[str, Any] = {}

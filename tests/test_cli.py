@@ -130,3 +130,65 @@ def test_bad_weights_and_data_are_one_line_exit_2(tmp_path):
     shutil.copy(MLP.parent / "digits_mlp.npz", tmp_path / "digits_mlp.npz")
     proc = run_cli("run", str(ARCH), str(wl), "--set", "dataset.name=mnist", "--set", "dataset.path=nowhere")
     _assert_one_line_error(proc, "nowhere")
+
+
+# --------------------------------------------------------------------------- issue 7 item 8, issue 10 (real process)
+def test_swapped_arguments_are_recognised():
+    _assert_one_line_error(run_cli("run", str(MLP), str(ARCH), "--hardware-only"), "digits_mlp.yaml",
+                           "looks like a workload file", "second argument")
+
+
+def _in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``main(args)`` in this process, shaped like a finished subprocess (faster than spawning one)."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
+def test_set_typo_suggests_and_names_the_override(capsys):
+    _assert_one_line_error(_in_process(capsys, "run", "--hardware-only", "--set", "controller.schedul=replicated"),
+                           "--set controller.schedul=replicated", "did you mean 'schedule'")
+    _assert_one_line_error(_in_process(capsys, "describe", "--set", "crossbar.rows=3"), "--set crossbar.rows=3",
+                           "crossbar.rows", "greater than or equal to 8")
+
+
+def test_bad_bytes_duplicate_keys_and_empty_files(tmp_path, capsys):
+    (tmp_path / "bin.yaml").write_bytes(b"crossbar: \xff\n")
+    _assert_one_line_error(_in_process(capsys, "describe", str(tmp_path / "bin.yaml")), "bin.yaml", "not UTF-8")
+    (tmp_path / "dup.yaml").write_text("chip: {tiles: 2}\nchip: {tiles: 4}\n")
+    _assert_one_line_error(_in_process(capsys, "describe", str(tmp_path / "dup.yaml")), "dup.yaml",
+                           "duplicate key 'chip'")
+    (tmp_path / "empty.yaml").write_text("")
+    _assert_one_line_error(_in_process(capsys, "describe", str(tmp_path / "empty.yaml")), "empty.yaml", "empty")
+
+
+def test_empty_out_and_trace_flags_exit_2(capsys):
+    _assert_one_line_error(_in_process(capsys, "run", "--hardware-only", "--out", ""), "--out", "empty path")
+    _assert_one_line_error(_in_process(capsys, "run", "--hardware-only", "--trace", ""), "--trace", "empty path")
+
+
+def test_version_works_from_a_checkout():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and "cimsim" in proc.stdout
+
+
+def test_internal_errors_are_one_line_with_their_own_status(capsys, monkeypatch):
+    import cimsim.hardware
+
+    def bug(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(cimsim.hardware, "build_hardware", bug)
+    with pytest.raises(SystemExit) as info:
+        main(["describe"])
+    err = capsys.readouterr().err
+    assert info.value.code == 70 and len(err.strip().splitlines()) == 1
+    assert "internal error ZeroDivisionError" in err and "CIMSIM_DEBUG" in err
+    monkeypatch.setenv("CIMSIM_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["describe"])

@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from cimsim import __version__
-from cimsim.errors import CimsimError, ConfigError
+from cimsim.errors import MAX_LINE, CimsimError, ConfigError, clip
 
 DEFAULT_ARCH = "arch_configs/spindrop.yaml"
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
+
 
 def default_path(rel: str) -> Path:
     """A shipped default such as ``arch_configs/spindrop.yaml``: ``./rel`` when the working directory has one
@@ -32,27 +33,31 @@ def default_path(rel: str) -> Path:
 
 def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
     """Route ``--set`` overrides to the arch or the workload by their first key (or an explicit prefix)."""
+    import difflib
+
     from cimsim.spec.arch import ArchSpec
-    from cimsim.spec.loader import parse_override
+    from cimsim.spec.loader import format_override, parse_override
     from cimsim.spec.workload import WorkloadSpec
 
     arch_keys = set(ArchSpec.model_fields) - {"name"}
-
+    wl_keys = set(WorkloadSpec.model_fields) - {"name"}
     arch, wl = [], []
     for text in sets:
-        path, value = parse_override(text)
+        ov = parse_override(text)
+        path, value = ov
         head, _, rest = path.partition(".")
         if head in ("arch", "workload") and rest:
-            (arch if head == "arch" else wl).append((rest, value))
+            (arch if head == "arch" else wl).append(ov.retarget(rest))
         elif head in arch_keys:
-            arch.append((path, value))
-        elif head in WorkloadSpec.model_fields and head != "name":
-            wl.append((path, value))
+            arch.append(ov)
+        elif head in wl_keys:
+            wl.append(ov)
         else:
-            raise ConfigError(f"unknown field {path!r}", file="--set", field=path,
-                              allowed="an arch section (" + ", ".join(sorted(arch_keys)) + "), a workload field ("
-                              + ", ".join(sorted(set(WorkloadSpec.model_fields) - {"name"}))
-                              + "), or arch.<path> / workload.<path>")
+            near = difflib.get_close_matches(head, sorted(arch_keys | wl_keys), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"unknown field {head!r}{hint}", file=format_override(path, value, ov), field=path,
+                              allowed="an arch section, a workload field, or arch.<path> / workload.<path> "
+                                      "(see `cimsim schema arch|workload`)")
     return arch, wl
 
 
@@ -64,21 +69,34 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors are one line on stderr and exit status 2."""
+    """Console entry point: user errors are one line on stderr and exit status 2.
+
+    Exit statuses: 0 success, 2 bad input (one line naming the file or flag, the field and what is
+    allowed), 130 interrupted, 70 internal error (a bug: one line, the traceback only with CIMSIM_DEBUG=1).
+    """
+    import os
+
+    def fail(text: str, status: int) -> None:
+        click.echo(f"cimsim: error: {clip(text, MAX_LINE)}", err=True)
+        sys.exit(status)
+
     try:
         cli.main(args=argv, prog_name="cimsim", standalone_mode=False)
     except CimsimError as exc:
-        click.echo(f"cimsim: error: {exc.one_line()}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
+        fail(exc.one_line(), 2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("cimsim: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         ctx = getattr(exc, "ctx", None)
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        click.echo(f"cimsim: error: {' '.join(exc.format_message().split())}{where}", err=True)
-        sys.exit(2)
+        fail(clip(exc.format_message(), MAX_LINE - len(where)) + where, 2)
+    except MemoryError:
+        fail("out of memory; lower --limit, --passes, ood_samples or the layer sizes", 2)
     except OSError as exc:
-        click.echo(f"cimsim: error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
-
+        fail(f"{exc.filename or ''}: {exc.strerror or exc}", 2)
+    except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for debugging
+        if os.environ.get("CIMSIM_DEBUG"):
+            raise
+        fail(f"internal error {type(exc).__name__}: {exc} (a bug; rerun with CIMSIM_DEBUG=1 for the "
+             "traceback and report it)", 70)

@@ -70,7 +70,8 @@ def models() -> None:
 @click.option("--no-ood", is_flag=True, help="skip the OOD sets")
 @click.option("--no-corruptions", is_flag=True, help="skip the corrupted sets")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="write result.json and CSVs here")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="write result.json, CSVs, report.txt and manifest.json here (the folder is replaced whole)")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="write a Chrome trace JSON")
 def run(arch: str | None, workload: str | None, passes: int | None, seed: int, limit: int | None,
         sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, no_ood: bool, no_corruptions: bool,
@@ -78,7 +79,8 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
     """Simulate WORKLOAD on ARCH (defaults: the SpinDrop chip running the digits MLP)."""
     from tqdm import tqdm
 
-    from cimsim.engine.trace import write_chrome_trace
+    from cimsim.atomic_io import OutputDir, check_file_target
+    from cimsim.engine.trace import chrome_trace_bytes, write_chrome_trace
     from cimsim.report.files import dumps, write_outputs
     from cimsim.report.text import run_text
     from cimsim.simulate import Options, simulate
@@ -89,6 +91,11 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
     arch_over, wl_over = split_sets(sets)
     arch_spec = load_arch(arch_path, arch_over)
     wl_spec = load_workload(wl_path, wl_over)
+    # Output paths are checked (and the output folder's temporary created) before the run, not after it.
+    trace_path = check_file_target(trace_file, flag="--trace") if trace_file is not None else None
+    out = OutputDir(out_dir, flag="--out") if out_dir is not None else None
+    trace_in_out = (out is not None and trace_path is not None
+                    and trace_path.parent.resolve() == out.path.resolve())
     bars: dict[str, tqdm] = {}
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -106,11 +113,17 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
                    trace=trace_file is not None, ood=not no_ood, corruptions=not no_corruptions, progress=progress)
     try:
         result = simulate(arch_spec, wl_spec, opts, base_dir=wl_path.parent, arch_file=str(arch_path))
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
     finally:
         for bar in bars.values():
             bar.close()
-    if out_dir:
-        write_outputs(result, out_dir)
-    if trace_file:
-        write_chrome_trace(result.engine.trace, trace_file)
-    click.echo(dumps(result.to_json()) if fmt == "json" else run_text(result))
+    text = dumps(result.to_json()) if fmt == "json" else run_text(result)
+    if out is not None:
+        extra = {trace_path.name: chrome_trace_bytes(result.engine.trace)} if trace_in_out else None
+        write_outputs(result, out, report_text=run_text(result), extra=extra)
+    if trace_path is not None and not trace_in_out:
+        write_chrome_trace(result.engine.trace, trace_path)
+    click.echo(text)

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cimsim.atomic_io import atomic_write_bytes
 
-def write_chrome_trace(events: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """Write ``events`` (Chrome-trace "X" events, µs) as a JSON object trace file and return its path.
+
+def chrome_trace_bytes(events: Iterable[dict[str, Any]]) -> bytes:
+    """``events`` (Chrome-trace "X" events, µs) as the UTF-8 JSON object of a trace file.
 
     Resource names (string tids) become integer thread ids with a ``thread_name`` metadata record, and each
     pid (replica) gets a ``process_name``, so Perfetto and chrome://tracing label the rows by resource.
@@ -32,8 +34,13 @@ def write_chrome_trace(events: Iterable[dict[str, Any]], path: str | Path) -> Pa
             pids.add(key)
             meta.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": str(name)}})
         out.append({**ev, "tid": tid})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        json.dump({"traceEvents": meta + out, "displayTimeUnit": "ns"}, fh)
-    return path
+    return json.dumps({"traceEvents": meta + out, "displayTimeUnit": "ns"}).encode("utf-8")
+
+
+def write_chrome_trace(events: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """Write ``events`` as a trace file (see :func:`chrome_trace_bytes`) and return its path.
+
+    The file is replaced atomically (temporary sibling, fsync, rename): a kill leaves the old trace or the
+    new one, never truncated JSON.
+    """
+    return atomic_write_bytes(path, chrome_trace_bytes(events))

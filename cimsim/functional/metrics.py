@@ -10,13 +10,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cimsim.errors import DataError, NumericalError
+
 _EPS = 1e-12
 
 
+def require_finite(values: np.ndarray, what: str = "logits") -> None:
+    """Raise NumericalError when ``values`` hold NaN or inf (e.g. logits overflowed by an absurd scale):
+    every metric downstream would be NaN or fail inside scikit-learn."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr)
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NumericalError(f"{int(bad.sum())} of {arr.size} {what} are NaN or inf (first at index {first}); "
+                             "check the last layer's scale and bias in the weights", field=what)
+
+
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax (subtracts the max along ``axis``)."""
+    """Numerically stable softmax (subtracts the max along ``axis``).
+
+    Raises:
+        NumericalError: a logit is NaN or +inf, or every logit of an input is −inf.
+    """
     z = np.asarray(logits, dtype=np.float64)
-    z = z - np.max(z, axis=axis, keepdims=True)
+    # −inf is a class of probability 0 (allowed); NaN, +inf or a row without a finite logit is not.
+    bad = np.isnan(z) | (z == np.inf)
+    zmax = np.max(z, axis=axis, keepdims=True)
+    if bad.any() or not np.isfinite(zmax).all():
+        require_finite(np.where(bad, np.nan, 0.0) if bad.any() else zmax, "logits")
+    with np.errstate(over="ignore"):
+        z = z - zmax  # finite minus finite may overflow to −inf: exp gives 0, which is right
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -27,7 +50,20 @@ def _as_tnk(probs: np.ndarray) -> np.ndarray:
         p = p[None]
     if p.ndim != 3:
         raise ValueError(f"probs must be (T, N, K) or (N, K), got {p.shape}")
+    require_finite(p, "probabilities")
     return p
+
+
+def _labels(labels: np.ndarray, n: int, k: int) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise DataError(f"{y.shape} labels for {n} inputs", field="labels")
+    if n == 0:
+        raise DataError("no inputs to evaluate (empty test set)", field="labels", allowed="at least one input")
+    if y.dtype.kind not in "iu" or int(y.min()) < 0 or int(y.max()) >= k:
+        raise DataError(f"labels must be integers in 0..{k - 1} for {k} outputs (got {y.min()}..{y.max()})",
+                        field="labels")
+    return y.astype(np.int64)
 
 
 def mean_probs(probs: np.ndarray) -> np.ndarray:
@@ -42,13 +78,15 @@ def predict(probs: np.ndarray) -> np.ndarray:
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of inputs whose mean-softmax argmax equals the label."""
-    return float(np.mean(predict(probs) == np.asarray(labels)))
+    pm = mean_probs(probs)
+    return float(np.mean(pm.argmax(axis=1) == _labels(labels, *pm.shape)))
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
     """Mean negative log-likelihood of the labels under the mean softmax (probabilities clipped at 1e-12)."""
     pm = mean_probs(probs)
-    p = pm[np.arange(pm.shape[0]), np.asarray(labels)]
+    y = _labels(labels, *pm.shape)
+    p = pm[np.arange(pm.shape[0]), y]
     return float(-np.mean(np.log(np.clip(p, _EPS, 1.0))))
 
 
@@ -59,8 +97,9 @@ def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     confidences in (b/n, (b+1)/n] (the first bin also holds 0). ECE = sum_b |B_b|/N * |acc(B_b) - conf(B_b)|.
     """
     pm = mean_probs(probs)
+    y = _labels(labels, *pm.shape)
     conf = pm.max(axis=1)
-    correct = (pm.argmax(axis=1) == np.asarray(labels)).astype(np.float64)
+    correct = (pm.argmax(axis=1) == y).astype(np.float64)
     bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
     total = 0.0
     for b in range(n_bins):

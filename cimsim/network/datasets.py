@@ -15,12 +15,15 @@ Images are float32 in [0, 1] of shape (N, C, H, W); labels int64.
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cimsim.errors import DataError
+from cimsim.errors import DataError, short_repr
+from cimsim.network.safe_npz import MAX_RATIO, RATIO_FLOOR_BYTES, SafeNpz
 from cimsim.spec.workload import DatasetSpec
 
 IDX_FILES = {
@@ -29,6 +32,8 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
+# Hard cap on one decompressed data file: CIFAR-10 as float32 is 0.7 GiB, MNIST uint8 55 MB [derived].
+MAX_DATA_BYTES = 8 * 2**30
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 CIFAR_CONVERT_HINT = ("convert the python batches once with: python -c \"import pickle,numpy as np;"
@@ -51,7 +56,8 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
+        """1 + the largest label (0 for a set without labels)."""
+        return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -76,33 +82,72 @@ def digits_dataset(test_fraction: float = 0.3, split_seed: int = 0) -> Dataset:
     x = (d.images / 16.0).astype(np.float32)[:, None]
     y = d.target.astype(np.int64)
     idx = np.arange(len(y))
-    tr, te = train_test_split(idx, test_size=test_fraction, random_state=split_seed, stratify=y)
+    try:
+        tr, te = train_test_split(idx, test_size=test_fraction, random_state=split_seed, stratify=y)
+    except ValueError as exc:  # a split too small for stratification, a seed numpy refuses
+        raise DataError(f"cannot split the digits set: {exc}", file="digits",
+                        field="dataset.test_fraction / dataset.split_seed",
+                        allowed="test_fraction 0.01..0.99, split_seed 0..2**32-1") from None
     tr, te = np.sort(tr), np.sort(te)
     return Dataset(x[tr], y[tr], x[te], y[te], name="digits")
+
+
+def data_budget_bytes() -> int:
+    """Largest decompressed data file accepted, bytes: the memory budget, at most :data:`MAX_DATA_BYTES`."""
+    from cimsim.limits import memory_budget_bytes
+
+    budget = memory_budget_bytes()
+    return MAX_DATA_BYTES if budget is None else min(MAX_DATA_BYTES, budget)
+
+
+def _gunzip_bounded(raw: bytes, file: str) -> bytes:
+    """gzip-decompress ``raw`` (all members), refusing output beyond the data budget or a zip-bomb ratio."""
+    limit = min(data_budget_bytes(), max(RATIO_FLOOR_BYTES, MAX_RATIO * len(raw)))
+    out = bytearray()
+    data = raw
+    try:
+        while data:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while data:
+                out += d.decompress(data, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise DataError(f"decompresses to more than {limit} bytes ({MAX_RATIO}:1 or the memory "
+                                    "budget): refused as a likely gzip bomb", file=file)
+                data = d.unconsumed_tail
+            if not d.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            data = d.unused_data.lstrip(b"\0")
+    except (zlib.error, EOFError) as exc:
+        raise DataError(f"corrupt gzip data ({exc})", file=file) from None
+    return bytes(out)
 
 
 def read_idx(path: Path | str) -> np.ndarray:
     """Read one IDX file (optionally gzip-compressed). Raises DataError naming the file when malformed."""
     path = Path(path)
+    file = str(path)
     try:
+        size = path.stat().st_size
+        if size > data_budget_bytes():
+            raise DataError(f"{size} bytes; more than the {data_budget_bytes()} bytes this machine can hold",
+                            file=file)
         raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read IDX file ({exc})", file=str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read IDX file ({exc.strerror or exc})", file=file) from None
+    if raw[:2] == b"\x1f\x8b":
+        raw = _gunzip_bounded(raw, file)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError("not an IDX file (bad magic number)", file=str(path),
-                        allowed="IDX magic 0x0000<type><ndim>")
+        raise DataError("not an IDX file (bad magic number)", file=file, allowed="IDX magic 0x0000<type><ndim>")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError("truncated IDX header", file=str(path))
+        raise DataError("truncated IDX header", file=file)
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    count = int(np.prod(dims)) if dims else 1
+    count = math.prod(dims)  # Python ints: no overflow, unlike np.prod
     if len(raw) - header != count * dtype.itemsize:
-        raise DataError(f"IDX payload has {len(raw) - header} bytes, header says {dims} x {dtype.itemsize}",
-                        file=str(path))
+        raise DataError(f"IDX payload has {len(raw) - header} bytes, header says {short_repr(dims, 50)} x "
+                        f"{dtype.itemsize}", file=file)
     return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -136,7 +181,7 @@ def _to_nchw01(x: np.ndarray, file: str, key: str, channels: int) -> np.ndarray:
         x = x.astype(np.float32) / 255.0
     else:
         x = x.astype(np.float32)
-        if x.size and (np.nanmin(x) < 0.0 or np.nanmax(x) > 1.0 or np.isnan(x).any()):
+        if x.size and (np.isnan(x).any() or x.min() < 0.0 or x.max() > 1.0):
             raise DataError("float images must lie in [0, 1]", file=file, field=key)
     return np.ascontiguousarray(x)
 
@@ -154,18 +199,11 @@ def load_npz_dataset(path: Path | str, channels: int, name: str = "") -> Dataset
     """An .npz with ``x_train, y_train, x_test, y_test`` (loaded without pickle)."""
     path = Path(path)
     file = str(path)
-    if not path.is_file():
-        raise DataError("data file not found", file=file, allowed="an .npz with x_train, y_train, x_test, y_test")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in IDX_FILES if k not in z.files]
-            if missing:
-                raise DataError(f"missing arrays {missing}", file=file, allowed="x_train, y_train, x_test, y_test")
-            arrs = {k: z[k] for k in IDX_FILES}
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"cannot read .npz ({type(exc).__name__}: {exc})", file=file) from None
+    with SafeNpz(path, error=DataError, max_bytes=data_budget_bytes()) as z:
+        missing = [k for k in IDX_FILES if k not in z.members]
+        if missing:
+            raise DataError(f"missing arrays {missing}", file=file, allowed="x_train, y_train, x_test, y_test")
+        arrs = {k: z.read(k) for k in IDX_FILES}
     xtr = _to_nchw01(arrs["x_train"], file, "x_train", channels)
     xte = _to_nchw01(arrs["x_test"], file, "x_test", channels)
     return Dataset(xtr, _labels(arrs["y_train"], len(xtr), file, "y_train"),

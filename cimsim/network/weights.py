@@ -8,12 +8,11 @@ Digital graph nodes (add, pools, flatten) have no arrays.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from cimsim.errors import ConfigError, WeightsError
+from cimsim.errors import ConfigError, WeightsError, short_repr
 from cimsim.network.layers import (
     INPUT,
     Add,
@@ -25,6 +24,7 @@ from cimsim.network.layers import (
     Network,
     Node,
 )
+from cimsim.network.safe_npz import SafeNpz
 from cimsim.resolve import network_graph_of, topological_order
 from cimsim.spec.workload import Conv2dLayerSpec, NetworkSpec
 
@@ -33,6 +33,14 @@ def _expected_shape(ls) -> tuple[int, ...]:
     if isinstance(ls, Conv2dLayerSpec):
         return (ls.out_channels, ls.in_channels, ls.kernel_size, ls.kernel_size)
     return (ls.out_features, ls.in_features)
+
+
+# |scale|, |bias| bound: with |a| ≤ fan_in/(1−p) ≤ 2²⁴·100 ≈ 1.7·10⁹ (workload bounds), logits stay below
+# 10¹²·1.7·10⁹ + 10¹² ≈ 1.7·10²¹, far inside float32 and float64 range; trained folds are O(1–100) [derived].
+MAX_AFFINE = 1e12
+# Total declared size of a weights archive: the needed arrays are checked against the spec before any is read,
+# so this only bounds the directory scan; 8 GiB ≥ the largest spec-allowed network as int8 [derived].
+MAX_ARCHIVE_BYTES = 8 * 2**30
 
 
 def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
@@ -47,89 +55,91 @@ def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
                            allowed="an .npz file (docs/weights.md), or run --hardware-only")
     path = Path(base_dir) / spec.weights
     file = str(path)
-    if not path.is_file():
-        raise WeightsError("weights file not found", file=file, allowed="an .npz written by save_network")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise WeightsError(f"cannot read weights ({type(exc).__name__}: {exc})", file=file,
-                           allowed="an .npz of plain numeric arrays") from None
+    from cimsim.limits import check_memory
 
-    def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
-        if key not in arrays:
-            raise WeightsError("array missing", file=file, field=key, allowed=f"an array of shape {shape}")
-        arr = arrays[key]
-        if arr.shape != shape:
-            raise WeightsError(f"shape {arr.shape}, expected {shape}", file=file, field=key,
-                               allowed=f"shape {shape}")
-        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-            raise WeightsError(f"dtype {arr.dtype} is not numeric", file=file, field=key)
-        return arr
+    with SafeNpz(path, error=WeightsError, max_bytes=MAX_ARCHIVE_BYTES) as z:
+        # shapes and dtypes come from the .npy headers; an array is read only once its header checks out
+        check_memory(sum(m.nbytes for m in z.members.values()), "reading the weights", file=file)
 
-    try:
-        shapes, nodes = network_graph_of(spec, (), file)
-    except ConfigError as exc:  # the YAML's own graph is inconsistent: report it against the weights it names
-        pos = int(exc.field.split("[")[1].split("]")[0]) if exc.field and "[" in exc.field else 0
-        what = exc.field.rsplit(".", 1)[-1] if exc.field else ""
-        allowed = f"{what} = {exc.allowed}" if what in ("in_features", "in_channels") and exc.allowed else exc.allowed
-        raise WeightsError(f"layer chain mismatch: {exc.message}", file=file,
-                           field=f"{spec.layers[pos].name}.weight", allowed=allowed) from None
-    by_name = {nd.name: nd for nd in nodes}
-    order = topological_order(spec.layers, file)
-    built: list[Node] = []
-    for pos in order:
-        ls = spec.layers[pos]
-        nd = by_name[ls.name]
-        ins = tuple(nd.inputs)
-        if ls.type == "add":
-            built.append(Add(ls.name, ins))
-            continue
-        if ls.type == "avgpool":
-            built.append(AvgPool(ls.name, ls.kernel_size, ls.stride, ins))
-            continue
-        if ls.type == "global_avgpool":
-            built.append(GlobalAvgPool(ls.name, ins))
-            continue
-        if ls.type == "flatten":
-            built.append(Flatten(ls.name, ins))
-            continue
-        shape = shapes[[x.name for x in shapes].index(ls.name)]
-        wkey = f"{ls.name}.weight"
-        w = get(wkey, _expected_shape(ls))
-        bits = ls.weight_bits
-        if bits == 1:
-            if not np.all((w == 1) | (w == -1)):
-                bad = np.unique(w[(w != 1) & (w != -1)])[:5]
-                raise WeightsError(f"weights must be ±1, found {bad.tolist()}", file=file, field=wkey,
-                                   allowed="-1, +1")
-            w = w.astype(np.int8)
-        else:
-            top = 2 ** bits - 1
-            ok = (w == np.round(w)) & (np.abs(w) <= top) & (np.mod(w, 2) == 1)
-            if not np.all(ok):
-                bad = np.unique(w[~ok])[:5]
-                raise WeightsError(f"{bits}-bit weights must be odd integers, found {bad.tolist()}", file=file,
-                                   field=wkey, allowed=f"odd integers in [-{top}, {top}]")
-            w = w.astype(np.int16)
-        out = _expected_shape(ls)[0]
-        extra: dict[str, np.ndarray | None] = {"threshold": None, "scale": None, "bias": None}
-        keys = ("scale", "bias") if shape.out_real else ("threshold",)
-        for key in keys:
-            arr = get(f"{ls.name}.{key}", (out,)).astype(np.float64)
-            if np.isnan(arr).any() or (key != "threshold" and not np.isfinite(arr).all()):
-                raise WeightsError("contains NaN or inf", file=file, field=f"{ls.name}.{key}",
-                                   allowed="finite floats")
-            extra[key] = arr
-        if isinstance(ls, Conv2dLayerSpec):
-            built.append(BinaryConv2d(ls.name, w, stride=ls.stride, padding=ls.padding, pool=ls.pool, inputs=ins,
-                                      weight_bits=bits, **extra))
-        else:
-            built.append(BinaryLinear(ls.name, w, inputs=ins, weight_bits=bits, **extra))
-    return Network(tuple(n for n in built if isinstance(n, BinaryLinear | BinaryConv2d)),
-                   tuple(spec.input_shape), spec.input_bits, nodes=tuple(built))
+        def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
+            m = z.members.get(key)
+            if m is None:
+                raise WeightsError("array missing", file=file, field=key, allowed=f"an array of shape {shape}")
+            if m.shape != shape:
+                raise WeightsError(f"shape {short_repr(m.shape, 40)}, expected {shape}", file=file, field=key,
+                                   allowed=f"shape {shape}")
+            arr = z.read(key)
+            if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+                raise WeightsError(f"dtype {arr.dtype} is not numeric", file=file, field=key)
+            return arr
 
-
+        try:
+            shapes, nodes = network_graph_of(spec, (), file)
+        except ConfigError as exc:  # the YAML's own graph is inconsistent: report it against the weights it names
+            pos = int(exc.field.split("[")[1].split("]")[0]) if exc.field and "[" in exc.field else 0
+            what = exc.field.rsplit(".", 1)[-1] if exc.field else ""
+            allowed = f"{what} = {exc.allowed}" if what in ("in_features", "in_channels") and exc.allowed else exc.allowed
+            raise WeightsError(f"layer chain mismatch: {exc.message}", file=file,
+                               field=f"{spec.layers[pos].name}.weight", allowed=allowed) from None
+        by_name = {nd.name: nd for nd in nodes}
+        order = topological_order(spec.layers, file)
+        built: list[Node] = []
+        for pos in order:
+            ls = spec.layers[pos]
+            nd = by_name[ls.name]
+            ins = tuple(nd.inputs)
+            if ls.type == "add":
+                built.append(Add(ls.name, ins))
+                continue
+            if ls.type == "avgpool":
+                built.append(AvgPool(ls.name, ls.kernel_size, ls.stride, ins))
+                continue
+            if ls.type == "global_avgpool":
+                built.append(GlobalAvgPool(ls.name, ins))
+                continue
+            if ls.type == "flatten":
+                built.append(Flatten(ls.name, ins))
+                continue
+            shape = shapes[[x.name for x in shapes].index(ls.name)]
+            wkey = f"{ls.name}.weight"
+            w = get(wkey, _expected_shape(ls))
+            bits = ls.weight_bits
+            if w.dtype.kind == "f" and np.isnan(w).any():
+                raise WeightsError("weights contain NaN", file=file, field=wkey, allowed="-1, +1")
+            if bits == 1:
+                if not np.all((w == 1) | (w == -1)):
+                    bad = np.unique(w[(w != 1) & (w != -1)])[:5]
+                    raise WeightsError(f"weights must be ±1, found {bad.tolist()}", file=file, field=wkey,
+                                       allowed="-1, +1")
+                w = w.astype(np.int8)
+            else:
+                top = 2 ** bits - 1
+                ok = (w == np.round(w)) & (np.abs(w) <= top) & (np.mod(w, 2) == 1)
+                if not np.all(ok):
+                    bad = np.unique(w[~ok])[:5]
+                    raise WeightsError(f"{bits}-bit weights must be odd integers, found {bad.tolist()}", file=file,
+                                       field=wkey, allowed=f"odd integers in [-{top}, {top}]")
+                w = w.astype(np.int16)
+            out = _expected_shape(ls)[0]
+            extra: dict[str, np.ndarray | None] = {"threshold": None, "scale": None, "bias": None}
+            keys = ("scale", "bias") if shape.out_real else ("threshold",)
+            for key in keys:
+                arr = get(f"{ls.name}.{key}", (out,)).astype(np.float64)
+                if key == "threshold":
+                    if np.isnan(arr).any():  # ±inf is a neuron that always outputs −1 / +1: allowed
+                        raise WeightsError("contains NaN", file=file, field=f"{ls.name}.{key}",
+                                           allowed="floats or ±inf")
+                elif not np.isfinite(arr).all() or np.abs(arr).max(initial=0.0) > MAX_AFFINE:
+                    raise WeightsError(f"contains NaN, inf or a magnitude above {MAX_AFFINE:g}", file=file,
+                                       field=f"{ls.name}.{key}", allowed=f"finite floats with |x| ≤ {MAX_AFFINE:g}")
+                extra[key] = arr
+            if isinstance(ls, Conv2dLayerSpec):
+                built.append(BinaryConv2d(ls.name, w, stride=ls.stride, padding=ls.padding, pool=ls.pool, inputs=ins,
+                                          weight_bits=bits, **extra))
+            else:
+                built.append(BinaryLinear(ls.name, w, inputs=ins, weight_bits=bits, **extra))
+        return Network(tuple(n for n in built if isinstance(n, BinaryLinear | BinaryConv2d)),
+                       tuple(spec.input_shape), spec.input_bits, nodes=tuple(built))
 def network_arrays(net: Network) -> dict[str, np.ndarray]:
     """The named arrays of the canonical format (multi-bit weights as int16)."""
     out: dict[str, np.ndarray] = {}

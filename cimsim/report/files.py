@@ -1,15 +1,15 @@
-"""Machine-readable outputs of a run: result.json, per-layer, per-component and ledger CSVs."""
+"""Machine-readable outputs of a run: result.json, per-layer, per-component and ledger CSVs, the text report,
+written as one atomically swapped directory with a manifest (:mod:`cimsim.atomic_io`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cimsim.atomic_io import OutputDir, atomic_write_bytes
 from cimsim.simulate import Result
 
 
@@ -29,20 +29,12 @@ def dumps(doc: dict[str, Any]) -> str:
 
 def atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_outputs(result: Result, out_dir: str | Path) -> list[Path]:
-    """Write result.json, layers.csv, components.csv, energy_ledger.csv (and per_sample.csv, ood_scores.csv) into ``out_dir``."""
-    out = Path(out_dir)
+def output_files(result: Result, report_text: str | None = None) -> dict[str, str]:
+    """The files of an output directory, name → content: result.json, layers.csv, components.csv,
+    energy_ledger.csv, per_sample.csv (functional runs) and report.txt (when given)."""
     files = {
         "result.json": dumps(result.to_json()),
         "layers.csv": result.layers_df().to_csv(index=False),
@@ -55,8 +47,17 @@ def write_outputs(result: Result, out_dir: str | Path) -> list[Path]:
         files["ood_scores.csv"] = result.ood_scores.to_csv(index=False)
     if result.chip_module_p is not None:
         files["module_p.csv"] = result.chip_module_p.to_csv(index=False)
-    written = []
-    for name, text in files.items():
-        atomic_write(out / name, text)
-        written.append(out / name)
-    return written
+    if report_text is not None:
+        files["report.txt"] = report_text if report_text.endswith("\n") else report_text + "\n"
+    return files
+
+
+def write_outputs(result: Result, out_dir: str | Path | OutputDir, report_text: str | None = None,
+                  extra: dict[str, str | bytes] | None = None) -> list[Path]:
+    """Replace ``out_dir`` atomically by the run's files plus ``manifest.json`` (see :class:`OutputDir`).
+
+    Pass an :class:`OutputDir` made before the run to have the path checked before any work is done.
+    """
+    out = out_dir if isinstance(out_dir, OutputDir) else OutputDir(out_dir)
+    with out:
+        return out.commit({**output_files(result, report_text), **(extra or {})})

@@ -44,7 +44,8 @@ class MTJSpec(Spec):
 
     diameter_m: float = Field(default=40e-9, ge=10e-9, le=200e-9, description="free-layer diameter, m (NYU device 40 nm) [code]")
     free_layer_thickness_m: float = Field(default=1.3e-9, ge=0.5e-9, le=5e-9, description="m (Zhang 2012) [lit]")
-    ra_ohm_m2: float = Field(default=5e-12, gt=0, le=1e-10, description="resistance-area product, Ω·m² (5 Ω·µm²) [code-excerpt]")
+    ra_ohm_m2: float = Field(default=5e-12, ge=1e-13, le=1e-10, description="resistance-area product, Ω·m² (5 Ω·µm²) [code-excerpt]; ≥ 0.1 Ω·µm², below the lowest "
+                                                                              "MgO barriers reported (≈ 0.5–1 Ω·µm²) [lit]")
     tmr0: float = Field(default=1.2, gt=0, le=5, description="zero-bias TMR (120 %) [code]")
     vh_v: float = Field(default=0.5, gt=0, le=2, description="TMR half-bias voltage, V (utinclab Vh) [code]")
     delta_ref: float = Field(default=60.0, ge=5, le=150, description="thermal stability at t_ref_k (retention criterion) [lit]")

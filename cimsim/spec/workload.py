@@ -11,7 +11,25 @@ from pydantic import Field, model_validator
 
 from cimsim.spec.common import Spec
 
-LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+
+# Size bounds, checked when the YAML is validated, before anything allocates (issue 10). They are far above
+# any binary network in the literature and far below what would exhaust memory in the mapping or the loaders.
+# Widest output: 2¹⁶ features/channels (the largest BNN/VGG/ResNet layers have ≤ 4096 outputs) [derived].
+MAX_OUTPUTS = 1 << 16
+# Widest fan-in: 2²⁴ = a 4096×4096 single-channel image flattened into a linear layer [derived].
+MAX_FAN_IN = 1 << 24
+# Weights of one layer: 2²⁷ ≈ 1.3·10⁸, so VGG-16's fc6 (25088×4096 = 1.03·10⁸, the largest layer of the
+# common ImageNet CNNs) fits; int8 that is 128 MiB [derived].
+MAX_LAYER_WEIGHTS = 1 << 27
+# Image side and channels: 4096 (a 4K frame; the data sets cimsim reads are 8–32 px) [derived].
+MAX_IMAGE_SIDE = 4096
+# Output positions of one conv layer (MVMs per input): 2²⁴, a 4096×4096 stride-1 map [derived].
+MAX_CONV_POSITIONS = 1 << 24
+# OOD samples per set: 10⁵, ten times the largest standard test set (MNIST/CIFAR-10 test: 10 000) [derived].
+MAX_OOD_SAMPLES = 100_000
+# Layers: 1000 (ResNet-152 has 152 weight layers) [derived].
+MAX_LAYERS = 1000
 
 #: Name a node lists in ``inputs`` for the network's input tensor.
 INPUT = "input"
@@ -35,11 +53,18 @@ class LinearLayerSpec(Spec):
 
     type: Literal["linear"] = "linear"
     name: LayerName
-    in_features: int = Field(ge=1, description="fan-in (crossbar rows used)")
-    out_features: int = Field(ge=1, description="outputs (crossbar columns used)")
+    in_features: int = Field(ge=1, le=MAX_FAN_IN, description="fan-in (crossbar rows used)")
+    out_features: int = Field(ge=1, le=MAX_OUTPUTS, description="outputs (crossbar columns used)")
     inputs: list[str] | None = _INPUTS
     weight_bits: int = _WEIGHT_BITS
     output: Literal["binary", "real"] = _OUTPUT
+
+    @model_validator(mode="after")
+    def _bounded(self) -> LinearLayerSpec:
+        if self.in_features * self.out_features > MAX_LAYER_WEIGHTS:
+            raise ValueError(f"in_features × out_features = {self.in_features * self.out_features} weights; "
+                             f"at most {MAX_LAYER_WEIGHTS} per layer")
+        return self
 
 
 class Conv2dLayerSpec(Spec):
@@ -51,15 +76,26 @@ class Conv2dLayerSpec(Spec):
 
     type: Literal["conv2d"] = "conv2d"
     name: LayerName
-    in_channels: int = Field(ge=1)
-    out_channels: int = Field(ge=1)
+    in_channels: int = Field(ge=1, le=MAX_OUTPUTS)
+    out_channels: int = Field(ge=1, le=MAX_OUTPUTS)
     kernel_size: int = Field(ge=1, le=11)
-    stride: int = Field(default=1, ge=1)
-    padding: int = Field(default=0, ge=0)
-    pool: int = Field(default=1, ge=1, description="max-pool kernel = stride after sign (1: no pooling)")
+    stride: int = Field(default=1, ge=1, le=16)
+    padding: int = Field(default=0, ge=0, le=10,
+                         description="zero padding, < kernel_size (a wider border only adds all-zero windows)")
+    pool: int = Field(default=1, ge=1, le=16, description="max-pool kernel = stride after sign (1: no pooling)")
     inputs: list[str] | None = _INPUTS
     weight_bits: int = _WEIGHT_BITS
     output: Literal["binary", "real"] = _OUTPUT
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Conv2dLayerSpec:
+        if self.padding >= self.kernel_size:
+            raise ValueError(f"padding {self.padding} must be smaller than kernel_size {self.kernel_size}")
+        weights = self.out_channels * self.in_channels * self.kernel_size ** 2
+        if weights > MAX_LAYER_WEIGHTS:
+            raise ValueError(f"out_channels × in_channels × kernel_size² = {weights} weights; at most "
+                             f"{MAX_LAYER_WEIGHTS} per layer")
+        return self
 
 
 class AddSpec(Spec):
@@ -103,37 +139,65 @@ LayerSpec = Annotated[LinearLayerSpec | Conv2dLayerSpec | AddSpec | AvgPoolSpec 
 CROSSBAR_TYPES = ("linear", "conv2d")
 
 
+ImageSide = Annotated[int, Field(ge=1, le=MAX_IMAGE_SIDE)]
+
+
 class NetworkSpec(Spec):
-    weights: str | None = Field(default=None, description="canonical .npz of named arrays (see docs/weights.md), "
-                                "relative to the YAML; omit for a shape-only workload (hardware-only runs)")
-    input_shape: tuple[int, int, int] = Field(description="(channels, height, width) of one input")
+    weights: str | None = Field(default=None, min_length=1, max_length=4096,
+                                description="canonical .npz of named arrays (see docs/weights.md), relative to the "
+                                            "YAML; omit for a shape-only workload (hardware-only runs)")
+    input_shape: tuple[ImageSide, ImageSide, ImageSide] = Field(description="(channels, height, width) of one input")
     input_bits: int = Field(default=4, ge=1, le=8,
                             description="first-layer inputs are unsigned input_bits-bit integers, streamed bit-serially")
-    layers: list[LayerSpec] = Field(min_length=1)
+    layers: list[LayerSpec] = Field(min_length=1, max_length=MAX_LAYERS)
 
     @model_validator(mode="after")
     def _unique_names(self) -> NetworkSpec:
         names = [layer.name for layer in self.layers]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"layer names must be unique; repeated: {sorted(dup)}")
+            raise ValueError(f"layer names must be unique; repeated: {sorted(dup)[:5]}")
         if INPUT in names:
             raise ValueError(f"{INPUT!r} names the network input; a layer cannot use it")
+        return self
+
+    @model_validator(mode="after")
+    def _bounded_maps(self) -> NetworkSpec:
+        # Only the sizes: whether the chain of shapes fits together is the mapping's check.
+        h, w = self.input_shape[1:]
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Conv2dLayerSpec):
+                break
+            ho = (h + 2 * layer.padding - layer.kernel_size) // layer.stride + 1
+            wo = (w + 2 * layer.padding - layer.kernel_size) // layer.stride + 1
+            if ho < 1 or wo < 1:
+                break
+            if ho * wo > MAX_CONV_POSITIONS:
+                raise ValueError(f"layers[{i}] ({layer.name}) has {ho}×{wo} output positions; at most "
+                                 f"{MAX_CONV_POSITIONS}")
+            h, w = ho // layer.pool, wo // layer.pool
         return self
 
 
 class DatasetSpec(Spec):
     name: Literal["digits", "mnist", "fashion_mnist", "cifar10"] = Field(
         default="digits", description="digits is scikit-learn's bundled 8x8 set (no download)")
-    path: str | None = Field(default=None, description="local file or folder for mnist/fashion_mnist/cifar10")
-    test_fraction: float = Field(default=0.3, gt=0.0, lt=1.0, description="digits: held-out fraction")
-    split_seed: int = Field(default=0, ge=0, description="digits: seed of the fixed train/test split")
+    path: str | None = Field(default=None, min_length=1, max_length=4096,
+                             description="local file or folder for mnist/fashion_mnist/cifar10")
+    test_fraction: float = Field(default=0.3, ge=0.01, le=0.99,
+                                 description="digits: held-out fraction; 0.01..0.99 keeps ≥ 17 images (more than the "
+                                             "10 classes) on both sides of the stratified split of 1797 [derived]")
+    split_seed: int = Field(default=0, ge=0, le=2**32 - 1,
+                            description="digits: seed of the fixed train/test split (numpy's legacy seed range)")
 
 
 class DropoutSpec(Spec):
-    layers: list[str] = Field(default_factory=list,
+    layers: list[str] = Field(default_factory=list, max_length=MAX_LAYERS,
                               description="layers whose INPUT rows are gated by dropout bits (never the first)")
-    p: float = Field(default=0.2, gt=0.0, lt=1.0, description="drop probability used in training")
+    p: float = Field(default=0.2, ge=1e-4, le=0.99,
+                     description="drop probability used in training. ≥ 1e-4: below it a row is dropped less than "
+                                 "once in 1000 passes (MC dropout degenerates to a deterministic net); ≤ 0.99: the "
+                                 "1/(1-p) rescale stays ≤ 100 [derived]")
     granularity: Literal["row", "channel", "layer_scale"] | None = Field(
         default=None, description="row (SpinDrop), channel (Spatial-SpinDrop), layer_scale (Scale-Dropout); "
                                   "None: follow the architecture's spindrop.granularity")
@@ -148,14 +212,15 @@ OODSet = Literal["uniform_noise", "gaussian_noise", "permuted", "sample_images"]
 
 
 class WorkloadSpec(Spec):
-    name: str = "workload"
+    name: str = Field(default="workload", max_length=200)
     network: NetworkSpec
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     dropout: DropoutSpec = Field(default_factory=DropoutSpec)
     mc_passes: int = Field(default=20, ge=1, le=1000, description="T, stochastic forward passes per input")
-    limit: int | None = Field(default=None, ge=1, description="evaluate only the first N test inputs")
-    ood: list[OODSet] = Field(default_factory=lambda: ["uniform_noise", "gaussian_noise", "permuted", "sample_images"])
-    ood_samples: int = Field(default=500, ge=10, description="samples per OOD set")
+    limit: int | None = Field(default=None, ge=1, le=10**9, description="evaluate only the first N test inputs")
+    ood: list[OODSet] = Field(default_factory=lambda: ["uniform_noise", "gaussian_noise", "permuted", "sample_images"],
+                              max_length=4)
+    ood_samples: int = Field(default=500, ge=10, le=MAX_OOD_SAMPLES, description="samples per OOD set")
     corruptions: dict[Corruption, list[int]] = Field(
         default_factory=lambda: {"gaussian_noise": [1, 3, 5], "salt_pepper": [1, 3, 5], "blur": [1, 3, 5],
                                  "rotation": [1, 3, 5], "contrast": [1, 3, 5]},
@@ -175,7 +240,11 @@ class WorkloadSpec(Spec):
             if INPUT in ins:
                 raise ValueError(f"dropout.layers: layer {lname!r} reads the network input (multi-bit, bit-serial) "
                                  "and cannot be dropped")
+        if len(set(self.ood)) != len(self.ood):
+            raise ValueError("ood: each set may appear once")
         for name, sev in self.corruptions.items():
             if any(s < 1 or s > 5 for s in sev):
                 raise ValueError(f"corruptions.{name}: severities must be 1..5")
+            if len(set(sev)) != len(sev):
+                raise ValueError(f"corruptions.{name}: each severity may appear once")
         return self
