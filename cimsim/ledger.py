@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import pandas as pd
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from cimsim.activity import Counts
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LEAKAGE_ROW = "(leakage)"
 #: Columns of :attr:`Ledger.table`, in order (see the module docstring for units).
@@ -46,19 +49,34 @@ class Ledger:
     """Energy of a run, per inference.
 
     Attributes:
-        table: one row per (layer, component, action) with the :data:`COLUMNS`; every value is per inference.
+        rows: one tuple per (layer, component, action) with the :data:`COLUMNS`; every value is per inference.
         inferences: inputs the counts covered (each with all T passes); totals are per-inference × this.
         passes: T.
     """
 
-    table: pd.DataFrame
+    rows: tuple[tuple[Any, ...], ...]
     inferences: int
     passes: int
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the :data:`COLUMNS` (built on first use: a hardware-only CLI run that
+        prints no table never imports pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows), columns=list(COLUMNS))
+
+    def _sum_by(self, column: str) -> dict[str, float]:
+        k, e = COLUMNS.index(column), COLUMNS.index("energy_j")
+        groups: dict[str, list[float]] = {}
+        for row in self.rows:
+            groups.setdefault(row[k], []).append(row[e])
+        return {name: math.fsum(values) for name, values in groups.items()}
 
     @property
     def per_inference_j(self) -> float:
         """Energy of one inference (all T passes), J."""
-        return math.fsum(self.table["energy_j"])
+        return math.fsum(row[-1] for row in self.rows)
 
     @property
     def total_j(self) -> float:
@@ -72,13 +90,11 @@ class Ledger:
 
     def by_component_j(self, per_inference: bool = True) -> dict[str, float]:
         """Energy by component, J per inference (or over all inputs)."""
-        s = self.table.groupby("component", sort=False)["energy_j"].sum()
-        return {k: float(v) * (1 if per_inference else self.inferences) for k, v in s.items()}
+        return {k: v * (1 if per_inference else self.inferences) for k, v in self._sum_by("component").items()}
 
     def by_layer_j(self, per_inference: bool = True) -> dict[str, float]:
         """Energy by layer (leakage as the layer ``(leakage)``), J per inference (or over all inputs)."""
-        s = self.table.groupby("layer", sort=False)["energy_j"].sum()
-        return {k: float(v) * (1 if per_inference else self.inferences) for k, v in s.items()}
+        return {k: v * (1 if per_inference else self.inferences) for k, v in self._sum_by("layer").items()}
 
 
 def build_ledger(hw: Hardware, counts: Counts, *, runtime_s: float, inferences: int, passes: int,
@@ -102,7 +118,7 @@ def build_ledger(hw: Hardware, counts: Counts, *, runtime_s: float, inferences: 
     for name, watts in leak.items():
         if watts > 0:
             rows.append((LEAKAGE_ROW, name, "leakage", nan, nan, watts, time_s, watts * time_s))
-    return Ledger(table=pd.DataFrame(rows, columns=list(COLUMNS)), inferences=inferences, passes=passes)
+    return Ledger(rows=tuple(rows), inferences=inferences, passes=passes)
 
 
 # ------------------------------------------------------------------------------------------- efficiency

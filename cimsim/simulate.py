@@ -180,6 +180,10 @@ class Result:
         """One row per layer: mapping, binary MACs and latency of one pass, energy per inference."""
         import pandas as pd
 
+        return pd.DataFrame(self.layer_rows())
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        """The rows of :meth:`layers_df` as plain dicts."""
         e = self.ledger.by_layer_j()
         lat = self.layer_latency()
         rows = []
@@ -191,7 +195,7 @@ class Result:
                          "latency_cycles_per_pass": lat[lm.name]["cycles"],
                          "latency_per_pass_s": lat[lm.name]["s"], "mask_cycles": lat[lm.name]["mask_cycles"],
                          "energy_per_inference_j": e.get(lm.name, 0.0)})
-        return pd.DataFrame(rows)
+        return rows
 
     def components_df(self) -> pd.DataFrame:
         """One row per component type: instances, area, leakage, energy per inference."""

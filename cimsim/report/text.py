@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from cimsim.simulate import Result
+
+
+def grid(rows: list[dict[str, Any]], index: str | None = None) -> str:
+    """Rows of equal keys as an aligned text table (columns right-aligned under their headers; ``index``: a
+    left-aligned first column). Plain Python: printing a report never needs pandas."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    cells = [[str(k) for k in keys]] + [[str(r[k]) for k in keys] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(keys))]
+    lines = []
+    for c in cells:
+        parts = [c[i].ljust(widths[i]) if keys[i] == index else c[i].rjust(widths[i]) for i in range(len(keys))]
+        lines.append(" ".join(parts))
+    return "\n".join(lines)
+
+
+def _by_name(d: dict[str, dict[str, float]], first: str) -> str:
+    """{name: {metric: value}} → a table with one row per name, values to 4 decimals."""
+    return grid([{first: k, **{m: f"{v:.4f}" for m, v in vals.items()}} for k, vals in d.items()], index=first)
 
 
 def si(value: float, unit: str) -> str:
@@ -47,12 +65,12 @@ def describe_text(doc: dict[str, Any]) -> str:
                          "area/inst": f"{c['area_m2'] * 1e12:.4g} µm²", "action": a,
                          "energy": si(v["energy_j"], "J"), "latency": si(v["latency_s"], "s"),
                          "cycles": v["latency_cycles"]})
-    lines.append(pd.DataFrame(rows).to_string(index=False))
+    lines.append(grid(rows))
     lines += ["", "area breakdown:"]
     area = {k: v * 1e6 for k, v in doc["area_breakdown_m2"].items()}
     total = sum(area.values())
-    lines.append(pd.DataFrame([{"component": k, "mm²": f"{v:.4g}", "share": f"{v / total:6.1%}"}
-                               for k, v in sorted(area.items(), key=lambda kv: -kv[1])]).to_string(index=False))
+    lines.append(grid([{"component": k, "mm²": f"{v:.4g}", "share": f"{v / total:6.1%}"}
+                               for k, v in sorted(area.items(), key=lambda kv: -kv[1])], index="component"))
     return "\n".join(lines)
 
 
@@ -90,17 +108,12 @@ def run_text(r: Result) -> str:
     out.append("")
     out.append("layers (latency: one pass of one input on the layer, steady state, mask generation included; "
                "energy: per inference)")
-    layers = r.layers_df()[["layer", "kind", "fan_in", "outputs", "mvms_per_pass", "arrays", "row_groups_per_mvm",
-                            "utilization", "dropout_modules", "binary_macs_per_pass", "latency_cycles_per_pass",
-                            "latency_per_pass_s", "energy_per_inference_j"]]
-    out.append(layers.rename(columns={"binary_macs_per_pass": "MACs/pass", "latency_cycles_per_pass": "cycles/pass",
-                                      "latency_per_pass_s": "latency/pass", "energy_per_inference_j": "energy",
-                                      "row_groups_per_mvm": "row_groups/mvm", "mvms_per_pass": "mvms/pass",
-                                      "dropout_modules": "modules"})
-               .assign(energy=lambda d: d.energy.map(lambda v: si(v, "J")),
-                       utilization=lambda d: d.utilization.map("{:.1%}".format),
-                       **{"latency/pass": lambda d: d["latency/pass"].map(lambda v: si(v, "s"))})
-               .to_string(index=False))
+    out.append(grid([{"layer": d["layer"], "kind": d["kind"], "fan_in": d["fan_in"], "outputs": d["outputs"],
+                      "mvms/pass": d["mvms_per_pass"], "arrays": d["arrays"], "row_groups/mvm": d["row_groups_per_mvm"],
+                      "utilization": f"{d['utilization']:.1%}", "modules": d["dropout_modules"],
+                      "MACs/pass": d["binary_macs_per_pass"], "cycles/pass": d["latency_cycles_per_pass"],
+                      "latency/pass": si(d["latency_per_pass_s"], "s"), "energy": si(d["energy_per_inference_j"], "J")}
+                     for d in r.layer_rows()]))
     if not r.hardware_only:
         out += ["", "accuracy and uncertainty (test set)"]
         out.append(f"  accuracy MC (T={r.passes})      {j['accuracy']:.4f}")
@@ -125,10 +138,10 @@ def run_text(r: Result) -> str:
                        + "; ".join(f"{k}: " + ", ".join(_fault_text(d)) for k, d in j["faults_injected"]["layers"].items()))
         if j["ood"]:
             out += ["", "out-of-distribution detection (predictive entropy)"]
-            out.append(pd.DataFrame(j["ood"]).T.map("{:.4f}".format).to_string())
+            out.append(_by_name(j["ood"], "set"))
         if j["corrupted"]:
             out += ["", "corrupted test sets"]
-            out.append(pd.DataFrame(j["corrupted"]).T.map("{:.4f}".format).to_string())
+            out.append(_by_name(j["corrupted"], "set"))
     else:
         out += ["", "hardware-only run: no accuracy; energy from expected activity"]
     if j.get("lifetime"):
