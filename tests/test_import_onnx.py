@@ -130,3 +130,52 @@ def test_cli_bad_file_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "cannot read the ONNX model" in err and "bad.onnx" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_fused_conv_batchnorm_with_pm1_weights_stays_binary():
+    """torch's exporter fuses BN into a plain conv holding ±1 weights: each row becomes ±γ/σ (some γ < 0), which
+    the importer keeps binary (one crossbar slice) with the step and sign folded into the threshold."""
+    nn = torch.nn
+    rng = np.random.default_rng(4)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c, self.b = nn.Conv2d(2, 5, 3, padding=1), nn.BatchNorm2d(5)
+            self.fc = nn.Linear(5 * 4 * 4, 3)
+            with torch.no_grad():
+                self.c.weight.copy_(torch.tensor(rng.choice([-1.0, 1.0], size=(5, 2, 3, 3))))
+                self.b.weight.copy_(torch.tensor(rng.uniform(0.5, 1.5, 5) * np.array([1, -1, 1, -1, 1])))
+                self.b.running_mean.copy_(torch.tensor(rng.normal(0, 3, 5)))
+                self.b.running_var.copy_(torch.tensor(rng.uniform(0.5, 4, 5)))
+                self.fc.weight.copy_(torch.tensor(rng.choice([-1.0, 1.0], size=(3, 80))))
+
+        def forward(self, x):
+            return self.fc(torch.flatten(torch.sign(self.b(self.c(x))), 1))
+
+    m = Net().double().eval()
+    proto = _export(m, (2, 4, 4))
+    assert "BatchNormalization" not in {n.op_type for n in proto.graph.node}  # fused by the exporter
+    imp = import_onnx(proto, input_bits=3)
+    assert [la.weight_bits for la in imp.network.layers] == [1, 1]
+    x = rng.integers(0, 8, size=(16, 2, 4, 4))
+    with torch.no_grad():
+        want = m(torch.tensor(x, dtype=torch.float64)).numpy()
+    got = _cimsim(imp).forward(x, mc=False, stream=0, input_ids=np.arange(16))[0]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert len(np.unique(want.round(9), axis=0)) >= 4
+
+
+def test_sign_of_a_latent_weight_with_zeros_is_binary_zero_to_plus_one():
+    """Sign(W) of a latent weight (Brevitas/Larq export) is binary; Sign's exact 0 becomes cimsim's +1. The same
+    magnitudes as a plain initializer (zeros not from Sign) are not a ±α row: they keep multi-bit levels."""
+    w = np.array([[0.5, 0.0, -0.2, 0.9], [-0.1, 0.3, 0.0, 0.4]])
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Sign", ["w"], ["ws"]),
+             helper.make_node("Gemm", ["f", "ws"], ["y"], transB=1, name="/fc/Gemm")]
+    (layer,) = import_onnx(_graph(nodes, {"w": w}, [1, 1, 2, 2])).network.layers
+    assert layer.weight_bits == 1
+    np.testing.assert_array_equal(layer.weight, [[1, 1, -1, 1], [-1, 1, 1, 1]])
+    signed = np.sign(w)
+    nodes[2] = helper.make_node("Gemm", ["f", "w"], ["y"], transB=1, name="/fc/Gemm")
+    (layer,) = import_onnx(_graph(nodes[:1] + nodes[2:], {"w": signed}, [1, 1, 2, 2]), weight_bits=2).network.layers
+    assert layer.weight_bits == 2 and layer.weight[0, 1] in (-1, 1)
