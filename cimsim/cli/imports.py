@@ -1,4 +1,4 @@
-"""`cimsim import torch`: trained PyTorch BNN → canonical weights .npz + workload YAML."""
+"""`cimsim import torch` / `cimsim import onnx`: a trained BNN → canonical weights .npz + workload YAML."""
 
 from __future__ import annotations
 
@@ -46,3 +46,27 @@ def torch_cmd(module_factory: str, checkpoint: str | None, out_dir: str, input_s
     npz, yml = import_checkpoint(path, factory, checkpoint, out_dir, input_shape=_shape(input_shape),
                                  input_bits=input_bits, weight_bits=weight_bits, name=name)
     click.echo(f"wrote {npz} and {yml}")
+
+
+@import_group.command(name="onnx")
+@click.argument("model", metavar="MODEL.onnx", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
+@click.option("--input-shape", default=None, help="C,H,W of one input (default: the graph input's static shape)")
+@click.option("--input-bits", default=8, show_default=True, type=click.IntRange(1, 8))
+@click.option("--weight-bits", default=8, show_default=True, type=click.IntRange(2, 8),
+              help="bits of the non-binary Gemm / MatMul / Conv layers")
+@click.option("--name", default=None, help="workload name (default: the model file's stem)")
+def onnx_cmd(model: str, out_dir: str, input_shape: str | None, input_bits: int, weight_bits: int,
+             name: str | None) -> None:
+    """Read MODEL.onnx (onnx.load, no pickles), fold batch-norm into thresholds and write DIR/NAME.npz and
+    DIR/NAME.yaml."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ConfigError("onnx is not installed", allowed="pip install 'cimsim[onnx]'") from None
+    from cimsim.importers.onnx_import import import_onnx
+
+    imp = import_onnx(model, out_dir, input_shape=_shape(input_shape) if input_shape else None,
+                      input_bits=input_bits, weight_bits=weight_bits, name=name)
+    out = out_dir.rstrip("/")
+    click.echo(f"wrote {out}/{imp.workload['network']['weights']} and {out}/{imp.workload['name']}.yaml")
