@@ -284,7 +284,11 @@ def test_shipped_resnet18_shapes_engine_executes_the_priced_counts(schedule):
     assert len(m.layers) == 21 and len(d.nodes) == 21 + 17 and m.layer("fc").outputs == 80
     plan = build_plan(hw, m, inputs=2, passes=2)
     eng = run_engine(plan)
-    assert eng.total_cycles == closed_form(plan).total_cycles
+    # concurrent branches may contend for the bus (tests/test_branches.py): the closed form is exact when
+    # contention_free proves it, a lower bound otherwise
+    from cimsim.engine.timing import contention_free
+    cf = closed_form(plan).total_cycles
+    assert eng.total_cycles == cf if contention_free(plan)[0] else eng.total_cycles >= cf
     priced = expected_counts(hw, m, inputs=2, passes=2)
     for lm in m.layers:
         for key in TIMED_ACTIONS:

@@ -2,8 +2,9 @@
 
 Everything else follows docs/timing.md exactly (converters shared by columns, module generations, mask
 regeneration policy, ``inputs_in_flight``), so on a plan whose ports and bus never queue the event engine
-must return these numbers to the cycle. Sequential and replicated are explicit sums; the layer pipeline is
-the exact max-plus recurrence over jobs × layers.
+must return these numbers to the cycle. Sequential and replicated are explicit sums of job spans, a job's span
+being the longest path through the layer DAG (``LayerTiming.after``); the layer pipeline is the exact max-plus
+recurrence over jobs × layers in plan order.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from cimsim.engine.cycles import (
     array_hold_cycles,
     buffer_write_cycles,
+    longest_path_cycles,
     mask_mode,
     serial_step_cycles,
     transfer_cycles,
@@ -37,7 +39,8 @@ class ClosedForm:
 
 
 def _job_cycles(plan: TimingPlan, input_index: int) -> int:
-    return sum(serial_step_cycles(layer, input_index) for layer in plan.layers)
+    """One job's span with nothing contended: the longest path through the layer DAG (a chain: the sum)."""
+    return longest_path_cycles(plan, [serial_step_cycles(layer, input_index) for layer in plan.layers])
 
 
 def _sequential(plan: TimingPlan) -> ClosedForm:

@@ -69,6 +69,49 @@ def serial_step_cycles(layer: LayerTiming, input_index: int) -> int:
     return job_mask + array_hold_cycles(layer) + buffer_write_cycles(layer) + transfer_cycles(layer)
 
 
+def predecessors(plan: TimingPlan) -> tuple[tuple[int, ...], ...]:
+    """Per layer, the plan indices of the layers it waits for (``LayerTiming.after``; None: the previous one).
+
+    Names were checked by :func:`validate_plan` to refer to earlier layers, so plan order is topological.
+    """
+    index = {layer.name: k for k, layer in enumerate(plan.layers)}
+    out = []
+    for k, layer in enumerate(plan.layers):
+        if layer.after is None:
+            out.append((k - 1,) if k else ())
+        else:
+            out.append(tuple(sorted({index[n] for n in layer.after})))
+    return tuple(out)
+
+
+def is_chain(plan: TimingPlan) -> bool:
+    """Whether the layers form one chain in plan order (every layer waits for the one before it).
+
+    Plan order is topological, so when layer k does not wait for layer k − 1 no path joins them and the two
+    may run at the same time; conversely, if every k waits for k − 1 the order is total and nothing overlaps.
+    """
+    return all(k - 1 in pred for k, pred in enumerate(predecessors(plan)) if k)
+
+
+def ancestors(plan: TimingPlan) -> tuple[frozenset[int], ...]:
+    """Per layer, every layer that must finish before it starts (transitive closure of :func:`predecessors`)."""
+    out: list[frozenset[int]] = []
+    for pred in predecessors(plan):
+        acc: set[int] = set(pred)
+        for p in pred:
+            acc |= out[p]
+        out.append(frozenset(acc))
+    return tuple(out)
+
+
+def longest_path_cycles(plan: TimingPlan, weight: list[int]) -> int:
+    """Length of the longest path through the layer DAG with per-layer ``weight`` (the uncontended job span)."""
+    finish: list[int] = []
+    for k, pred in enumerate(predecessors(plan)):
+        finish.append(max((finish[p] for p in pred), default=0) + weight[k])
+    return max(finish)
+
+
 #: Count key of one generated dropout bit.
 MASK_KEY = "dropout_source.generate"
 
@@ -105,6 +148,9 @@ def validate_plan(plan: TimingPlan) -> None:
         raise ConfigError(f"layer names repeat: {names}", field="layers", allowed="unique names")
     for idx, layer in enumerate(plan.layers):
         where = f"layers[{idx}]"
+        if layer.after is not None and not set(layer.after) <= set(names[:idx]):
+            raise ConfigError(f"{layer.name} waits for {sorted(set(layer.after) - set(names[:idx]))}",
+                              field=f"{where}.after", allowed="names of earlier layers (plan order is topological)")
         for f in fields(LayerTiming):
             value = getattr(layer, f.name)
             if f.type == "int" and (not isinstance(value, numbers.Integral) or value < 0):

@@ -52,6 +52,10 @@ class LayerTiming:
             all the layer's arrays (what the engine counts as executed; timing uses the busiest array).
         mask_bits: dropout bits in one mask (≤ modules × generations).
         last: whether the layer writes the logits (to the chip buffer).
+        after: names of the crossbar layers whose outputs this layer reads, directly or through digital nodes
+            (add, pool, flatten) — it starts once all of them finished (compute, buffer write, transfer);
+            ``()`` for a layer reading the network input. ``None`` (hand-made plans): the previous layer in
+            plan order (a chain). Only the sequential and replicated schedules use it (docs/timing.md).
     """
 
     name: str
@@ -78,6 +82,7 @@ class LayerTiming:
     conversions_per_mvm: int = 0
     mask_bits: int = 0
     last: bool = False
+    after: tuple[str, ...] | None = None
 
     @property
     def convert_rounds(self) -> int:
@@ -148,6 +153,25 @@ def digital_cycles_per_mvm(design, accumulate_cycles: int) -> dict[str, int]:
     return out
 
 
+def crossbar_predecessors(design) -> dict[str, tuple[str, ...]]:
+    """Per crossbar layer, the crossbar layers it reads from, looking through digital nodes (add, pool, flatten).
+
+    Derived from ``design.nodes`` (topological); ``input`` and nodes fed only by it give ``()``. Without a
+    graph (no workload) the result is empty and plans fall back to the chain order.
+    """
+    feeds: dict[str, tuple[str, ...]] = {"input": ()}
+    out: dict[str, tuple[str, ...]] = {}
+    for nd in design.nodes:
+        # dict.fromkeys: union in first-seen order, no repeats (a node may read one producer twice)
+        srcs = tuple(dict.fromkeys(x for s in nd.inputs for x in feeds.get(s, ())))
+        if nd.crossbar:
+            out[nd.name] = srcs
+            feeds[nd.name] = (nd.name,)
+        else:
+            feeds[nd.name] = srcs
+    return out
+
+
 def build_plan(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> TimingPlan:
     """The timing plan of ``mapping`` on ``hw`` for ``inputs`` inputs × ``passes`` MC passes.
 
@@ -163,6 +187,7 @@ def build_plan(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> T
     bus = hw.component("interconnect")
     layers = []
     digital = digital_cycles_per_mvm(design, cyc("accumulator", "accumulate"))
+    preds = crossbar_predecessors(design) if design.workload is not None else {}
     for lm in mapping.layers:
         # one adder level (≥ one accumulate time) per halving of the row blocks' partial sums
         levels = math.ceil(math.log2(lm.row_blocks)) if lm.row_blocks > 1 else 0
@@ -181,7 +206,8 @@ def build_plan(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> T
             transfer_cycles=cyc("interconnect", "transfer"), dropout=lm.dropout, modules=lm.modules,
             generations=lm.generations, generate_cycles=gen if lm.dropout else 0,
             regenerate=design.regenerate, reads_per_mvm=lm.reads_per_mvm,
-            conversions_per_mvm=lm.conversions_per_mvm, mask_bits=lm.mask_bits, last=lm.last))
+            conversions_per_mvm=lm.conversions_per_mvm, mask_bits=lm.mask_bits, last=lm.last,
+            after=preds.get(lm.name)))
     return TimingPlan(layers=tuple(layers), schedule=ctrl.schedule, replicas=mapping.replicas,
                       inputs=inputs, passes=passes, inputs_in_flight=ctrl.inputs_in_flight,
                       buffer_ports=hw.component("local_buffer").ports, bus_channels=bus.channels,

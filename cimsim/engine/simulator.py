@@ -18,8 +18,10 @@ from cimsim.engine.cycles import (
     array_hold_cycles,
     buffer_write_cycles,
     compute_cycles,
+    is_chain,
     mask_mode,
     masks_per_job,
+    predecessors,
     step_counts,
     transfer_cycles,
     validate_plan,
@@ -149,11 +151,16 @@ class _Engine:
         self.pipelined = plan.schedule == "layer_pipelined"
         n_replicas = plan.replicas if plan.schedule == "replicated" else 1
         self.n_replicas = n_replicas
-        # Sequential / replicated: one worker per replica owns that replica's arrays, modules and tile ports,
-        # so they can never be contended; the bus is shared by the replicas. An uncontended hold is one
-        # timeout (no request and release events); the cycles and statistics are the same.
+        # Sequential / replicated: one worker per replica runs one job at a time and owns that replica's
+        # arrays and modules (each layer steps once per job), so they can never be contended. A chain also owns
+        # its tile ports and (one replica) the bus; concurrent branches of one job may contend for both, so
+        # then they are real resources. An uncontended hold is one timeout (no request and release events);
+        # the cycles and statistics are the same.
+        self.chain = is_chain(plan)
+        self.preds = predecessors(plan)
         self.private = not self.pipelined
-        self.bus_private = self.private and n_replicas == 1
+        self.ports_private = self.private and self.chain
+        self.bus_private = self.ports_private and n_replicas == 1
         tiles = sorted({t + r * plan.tiles_per_replica for r in range(n_replicas) for layer in plan.layers
                         for t in layer.tile_ids})
         self.ports = {t: simpy.Resource(env, capacity=plan.buffer_ports) for t in tiles}
@@ -290,7 +297,7 @@ class _Engine:
 
     def _write_outputs(self, st: _Layer, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
         """One burst per tile of the layer into that tile's buffer port, the tiles in parallel."""
-        if self.private:  # the replica's ports are its worker's alone: the parallel bursts are one timeout
+        if self.ports_private:  # the replica's ports are its chain's alone: the parallel bursts are one timeout
             wrote_at = self.env.now
             yield self.env.timeout(st.write)
             for tile in st.tiles:
@@ -313,8 +320,23 @@ class _Engine:
             self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
 
     # -- schedules -----------------------------------------------------------------------------------------
+    def _branch_job(self, stages: list[_Layer], j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
+        """One job over the layer DAG: every layer starts once all its predecessors finished their step
+        (compute, buffer write, transfer), so independent branches overlap; the job ends with its last layer."""
+        procs: list[simpy.Process] = []
+        for st, pred in zip(stages, self.preds, strict=True):
+            procs.append(self.env.process(self._layer_after(st, [procs[p] for p in pred], j, i, t)))
+        yield self.env.all_of(procs)
+
+    def _layer_after(self, st: _Layer, deps: list[simpy.Process], j: int, i: int,
+                     t: int) -> Generator[simpy.Event, Any, None]:
+        if deps:
+            yield self.env.all_of(deps)
+        yield from self._step(st, j, i, t)
+
     def _worker(self, replica: int) -> Generator[simpy.Event, Any, None]:
-        """Sequential / replicated: this replica runs its passes one at a time, input-major."""
+        """Sequential / replicated: this replica runs its passes one at a time, input-major; within a pass the
+        layers follow the plan's DAG (a chain: one after another)."""
         plan = self.plan
         passes = range(replica, plan.passes, self.n_replicas)
         stages = self.stages[replica]
@@ -324,8 +346,11 @@ class _Engine:
             for t in passes:
                 self._note_start(i, self.env.now)
                 j = i * plan.passes + t
-                for st in stages:
-                    yield from self._step(st, j, i, t)
+                if self.chain:
+                    for st in stages:
+                        yield from self._step(st, j, i, t)
+                else:
+                    yield from self._branch_job(stages, j, i, t)
                 self._job_done(i)
 
     def _admission(self) -> Generator[simpy.Event, Any, None]:

@@ -5,11 +5,16 @@ engine (:func:`cimsim.engine.simulator.run_engine`) has the plan's finite ones. 
 converters, Spindrop modules, admission) is the same in both (docs/timing.md). So the two agree whenever no
 port or bus request can ever find the resource full. :func:`contention_free` proves that from the plan alone:
 
-* **sequential** — one job is in the machine at a time and a layer writes each of its tiles once, in
-  parallel on distinct tiles: at most one holder per port and per bus channel. Always exact.
+* **sequential** — one job is in the machine at a time. Within it, a layer starts only after all its
+  ancestors in the layer DAG (``LayerTiming.after``) finished, so only *incomparable* layers (neither an
+  ancestor of the other: concurrent branches) can hold a port or the bus at once. On a tile, at most
+  w_tile = max over its writing layers L of (1 + writers on the tile incomparable to L) writes overlap (an
+  upper bound on the largest set of pairwise-concurrent writers); likewise at most w_bus transfers. Exact when
+  w_tile ≤ ports on every tile and w_bus ≤ channels; a chain has w = 1, so always exact.
 * **replicated** — each replica runs one job at a time on its own tiles (global tile id = id + r · tiles per
-  replica), so ports never queue; the bus is shared by the replicas that have passes to run, min(k, T), each
-  holding at most one channel at a time. Exact when that many channels exist or no layer transfers.
+  replica), so ports see only that replica's branches (w_tile ≤ ports as above); the bus is shared by the
+  replicas that have passes to run, min(k, T), each with at most w_bus transfers at a time. Exact when
+  w_tile ≤ ports and min(k, T) · w_bus ≤ channels, or no layer transfers.
 * **layer_pipelined** — jobs hold a layer's arrays one after another, so successive jobs *start* their write
   (transfer) on layer ℓ at least hold_ℓ cycles apart; a window [τ − d, τ) of length d then contains at most
   ⌈d / hold_ℓ⌉ starts, i.e. at most ⌈b_ℓ / hold_ℓ⌉ of ℓ's writes overlap on one tile and ⌈x_ℓ / hold_ℓ⌉ of its
@@ -33,6 +38,7 @@ from typing import Literal
 from cimsim.engine.closed_form import closed_form
 from cimsim.engine.cycles import (
     MASK_KEY,
+    ancestors,
     array_hold_cycles,
     buffer_write_cycles,
     mask_mode,
@@ -72,18 +78,40 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def branch_overlap(plan: TimingPlan) -> tuple[dict[int, int], int]:
+    """Upper bounds on the writes overlapping on each (replica-0) tile and the transfers on the bus within one
+    job, from the layer DAG (module docstring: w_tile, w_bus); a chain gives 1 everywhere."""
+    anc = ancestors(plan)
+
+    def width(users: list[int]) -> int:
+        return max((1 + sum(1 for v in users if v != u and v not in anc[u] and u not in anc[v]) for u in users),
+                   default=0)
+
+    tiles = sorted({t for layer in plan.layers for t in layer.tile_ids})
+    per_tile = {t: width([k for k, layer in enumerate(plan.layers)
+                          if t in layer.tile_ids and buffer_write_cycles(layer)]) for t in tiles}
+    bus = width([k for k, layer in enumerate(plan.layers) if transfer_cycles(layer)])
+    return per_tile, bus
+
+
 def contention_free(plan: TimingPlan) -> tuple[bool, str]:
     """Whether no buffer port or bus request of ``plan`` can ever wait (module docstring), and why."""
     validate_plan(plan)
-    if plan.schedule == "sequential":
-        return True, "sequential: one job at a time, no port or bus can queue"
-    if plan.schedule == "replicated":
-        active = min(plan.replicas, plan.passes)
-        if all(transfer_cycles(layer) == 0 for layer in plan.layers):
-            return True, "replicated: no bus transfers; replicas have their own tiles"
-        if active <= plan.bus_channels:
-            return True, f"replicated: {active} active replicas <= {plan.bus_channels} bus channels"
-        return False, f"replicated: {active} active replicas share {plan.bus_channels} bus channel(s)"
+    if plan.schedule in ("sequential", "replicated"):
+        per_tile, w_bus = branch_overlap(plan)
+        tile, w_tile = max(per_tile.items(), key=lambda kv: kv[1], default=(None, 0))
+        s = plan.schedule
+        if w_tile > plan.buffer_ports:
+            return False, (f"{s}: up to {w_tile} concurrent branch writes on tile {tile} > "
+                           f"{plan.buffer_ports} port(s)")
+        active = min(plan.replicas, plan.passes) if s == "replicated" else 1
+        if w_bus == 0:
+            return True, f"{s}: <= {w_tile} concurrent writes per tile, no bus transfers"
+        if active * w_bus > plan.bus_channels:
+            return False, (f"{s}: {active} active replica(s) × up to {w_bus} concurrent transfers share "
+                           f"{plan.bus_channels} bus channel(s)")
+        return True, (f"{s}: <= {w_tile} concurrent writes per tile, {active} replica(s) × <= {w_bus} "
+                      f"transfers on {plan.bus_channels} channel(s)")
     per_tile: dict[int, int] = defaultdict(int)
     bus = 0
     for layer in plan.layers:
