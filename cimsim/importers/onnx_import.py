@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from cimsim.errors import ConfigError
-from cimsim.importers.torch_fx import Imported, ImportError_, _odd_levels
+from cimsim.importers.torch_fx import Imported, ImportError_, _odd_levels, assemble
 from cimsim.network.layers import (
     INPUT,
     Add,
@@ -48,9 +48,8 @@ from cimsim.network.layers import (
     BinaryLinear,
     Flatten,
     GlobalAvgPool,
-    Network,
 )
-from cimsim.network.weights import network_spec_dict, save_network
+from cimsim.network.weights import save_network
 
 _ALLOWED = ("Gemm/MatMul/Conv, BatchNormalization, Sign/Clip(-1,1), MaxPool/AveragePool/GlobalAveragePool, "
             "Dropout, Add, Mul/Add by a per-channel constant, Flatten/Reshape, constants")
@@ -434,28 +433,16 @@ def import_onnx(model, out_dir: Path | str | None = None, *, input_shape: tuple[
         raise ImportError_(f"the graph output {graph.output[0].name!r} is not a linear layer's output",
                            field="graph.output", allowed="a Gemm/MatMul layer, optionally batch-normed")
     finalize(res[1], real=True)
-    if len(dropout_ps) > 1:
-        raise ImportError_(f"dropout rates differ ({sorted(dropout_ps)}); a workload has one p", field="dropout")
-    net = Network(tuple(n for n in nodes if isinstance(n, BinaryLinear | BinaryConv2d)), input_shape, input_bits,
-                  nodes=tuple(nodes))
-    try:
-        net.validate()
-    except ValueError as exc:
-        raise ImportError_(f"the ONNX graph is inconsistent: {exc}", field="graph") from None
-    p = next(iter(dropout_ps)) if dropout_ps else None
-    dropped = [lay.name for lay in layers.values() if lay.dropout_p is not None]
-    doc: dict[str, Any] = {"name": name, "network": network_spec_dict(net, weights_file)}
-    if dropped:
-        doc["dropout"] = {"layers": dropped, "p": p}
-    imp = Imported(net, doc, p)
+    imp = assemble(nodes, [lay for lay in layers.values() if lay.dropout_p is not None], dropout_ps, input_shape,
+                   input_bits, name, weights_file, "the ONNX graph")
     if out_dir is not None:
         import yaml
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        save_network(net, out / weights_file)
+        save_network(imp.network, out / weights_file)
         origin = src.name if src is not None else "an ONNX ModelProto"
         (out / f"{name}.yaml").write_text(
             f"# imported from {origin} ({math.prod(input_shape)} inputs of {input_bits} bits) by `cimsim import onnx`\n"
-            + yaml.safe_dump(doc, sort_keys=False))
+            + yaml.safe_dump(imp.workload, sort_keys=False))
     return imp

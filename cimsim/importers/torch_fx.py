@@ -294,20 +294,8 @@ def import_module(module, input_shape: tuple[int, int, int], *, input_bits: int 
             val[nd.name] = ("real", nm)
         else:
             fail(i, nd, "operation")
-    if len(dropout_ps) > 1:
-        raise ImportError_(f"dropout rates differ ({sorted(dropout_ps)}); a workload has one p", field="dropout")
-    net = Network(tuple(n for n in nodes if isinstance(n, BinaryLinear | BinaryConv2d)), input_shape, input_bits,
-                  nodes=tuple(nodes))
-    try:
-        net.validate()
-    except ValueError as exc:
-        raise ImportError_(f"the traced graph is inconsistent: {exc}", field="graph") from None
-    p = next(iter(dropout_ps)) if dropout_ps else None
-    dropped = [lay.name for lay in layers.values() if lay.dropout_p is not None]
-    doc: dict[str, Any] = {"name": name, "network": network_spec_dict(net, weights_file)}
-    if dropped:
-        doc["dropout"] = {"layers": dropped, "p": p}
-    return Imported(net, doc, p)
+    return assemble(nodes, [lay for lay in layers.values() if lay.dropout_p is not None], dropout_ps, input_shape,
+                    input_bits, name, weights_file, "the traced graph")
 
 
 def import_checkpoint(module_py: Path | str, factory: str, checkpoint: Path | str | None, out_dir: Path | str, *,
@@ -352,3 +340,22 @@ def import_checkpoint(module_py: Path | str, factory: str, checkpoint: Path | st
         f"# imported from {path.name}:{factory} ({math.prod(input_shape)} inputs of {input_bits} bits) by "
         "`cimsim import torch`\n" + yaml.safe_dump(imp.workload, sort_keys=False))
     return out / f"{name}.npz", out / f"{name}.yaml"
+
+
+def assemble(nodes: list, dropped_layers: list, dropout_ps: set, input_shape: tuple[int, int, int], input_bits: int,
+             name: str, weights_file: str | None, source: str) -> Imported:
+    """The imported network and its workload document from the recognised nodes (both importers end here):
+    one dropout rate, a consistent graph (``source`` names it in errors), dropout on the layers that had it."""
+    if len(dropout_ps) > 1:
+        raise ImportError_(f"dropout rates differ ({sorted(dropout_ps)}); a workload has one p", field="dropout")
+    net = Network(tuple(n for n in nodes if isinstance(n, BinaryLinear | BinaryConv2d)), input_shape, input_bits,
+                  nodes=tuple(nodes))
+    try:
+        net.validate()
+    except ValueError as exc:
+        raise ImportError_(f"{source} is inconsistent: {exc}", field="graph") from None
+    p = next(iter(dropout_ps)) if dropout_ps else None
+    doc: dict[str, Any] = {"name": name, "network": network_spec_dict(net, weights_file)}
+    if dropped_layers:
+        doc["dropout"] = {"layers": [lay.name for lay in dropped_layers], "p": p}
+    return Imported(net, doc, p)
