@@ -13,3 +13,4 @@ run arch_configs/spindrop.yaml workloads/cifar10_resnet18_shapes.yaml --hardware
   --set chip.tiles=auto --set crossbar.rows=256 --set crossbar.cols=256 --out reports/spindrop256_resnet18_hw
 python -m cimsim describe arch_configs/spindrop.yaml > reports/describe_spindrop.txt
 python -m cimsim reproduce --out docs/validation > /dev/null
+python benchmarks/plot_validation.py > /dev/null
