@@ -4,7 +4,7 @@ Everything else follows docs/timing.md exactly (converters shared by columns, mo
 regeneration policy, ``inputs_in_flight``), so on a plan whose ports and bus never queue the event engine
 must return these numbers to the cycle. Sequential and replicated are explicit sums of job spans, a job's span
 being the longest path through the layer DAG (``LayerTiming.after``); the layer pipeline is the exact max-plus
-recurrence over jobs × layers in plan order.
+recurrence over jobs × layers in plan order (a layer's arrival: the latest finish of its predecessors).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from cimsim.engine.cycles import (
     buffer_write_cycles,
     longest_path_cycles,
     mask_mode,
+    predecessors,
     serial_step_cycles,
     transfer_cycles,
     validate_plan,
@@ -76,8 +77,13 @@ def _replicated(plan: TimingPlan) -> ClosedForm:
 
 
 def _pipelined(plan: TimingPlan) -> ClosedForm:
+    """The max-plus recurrence of docs/timing.md: job j starts computing on ℓ at
+    S(j,ℓ) = max(arrive(j,ℓ), S(j−1,ℓ) + hold_ℓ, G_end(j,ℓ)), arrive = the latest finish of job j on ℓ's
+    predecessors (a layer reading the input: the input's admission). Plan order is topological, so walking the
+    layers in it sees every predecessor's finish first."""
     layers = plan.layers
     n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
+    preds = predecessors(plan)
     hold = [array_hold_cycles(layer) for layer in layers]
     after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
     mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
@@ -92,28 +98,32 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
     finish: list[int] = []
     latencies = []
     admit = 0
-    first = last = 0
+    first: int | None = None
+    last = 0
     for j in range(plan.inputs * passes):
         i, t = divmod(j, passes)
         if t == 0:
             admit = max(admit, finish[i - flight] if i >= flight else 0)
             first, last = None, 0
-        arrive = admit
-        job_start = None
+        done = [0] * n_layers  # this job's finish (transfer end) on each layer
+        job_start: int | None = None
         for ell in range(n_layers):
+            arrive = max((done[p] for p in preds[ell]), default=admit)
             ready = 0
             gen_start = None
             if j < n_masks[ell]:
                 gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
                 ready = mask_end_prev[ell] = gen_start + mask[ell]
             start = max(arrive, release_prev[ell], ready)
-            if ell == 0:
-                job_start = start if gen_start is None else max(admit, min(gen_start, start))
+            if not preds[ell]:  # a source layer: the pass's first activity (docs/timing.md, Results)
+                begun = start if gen_start is None else max(admit, min(gen_start, start))
+                job_start = begun if job_start is None else min(job_start, begun)
             start_prev[ell] = start
             release_prev[ell] = start + hold[ell]
-            arrive = release_prev[ell] + after[ell]
+            done[ell] = release_prev[ell] + after[ell]
+        assert job_start is not None  # layer 0 has no predecessors
         first = job_start if first is None else min(first, job_start)
-        last = max(last, arrive)
+        last = max(last, max(done))
         if t == passes - 1:
             finish.append(last)
             latencies.append(last - first)
