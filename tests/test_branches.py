@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cimsim.activity import TIMED_ACTIONS, expected_counts
-from cimsim.engine.closed_form import closed_form
+from cimsim.engine.closed_form import closed_form, masks_hidden, pipelined_bound
 from cimsim.engine.cycles import is_chain
 from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import BUS_KEY, run_engine
@@ -93,6 +93,25 @@ def test_pipelined_engine_equals_closed_form_on_uncontended_dags():
         assert auto.wait_cycles == got.wait_cycles and auto.busy_cycles == got.busy_cycles, plan
         assert auto.action_counts == got.action_counts, plan
     assert concurrent >= 40
+
+
+def test_pipelined_bound_is_the_critical_path_pipeline_on_dags():
+    """With masks hidden and every input in flight the DAG recurrence unrolls to max over paths π of
+    m_π + Σ_π l + (J − 1)·max_π s; the chain formula Σ_ℓ l over all layers would overstate it."""
+    plan = two_branch(passes=3, schedule="layer_pipelined")
+    assert masks_hidden(plan) and pipelined_bound(plan) == 42  # path m1, m2, j: 22 + 2 × 10
+    rng = np.random.default_rng(77)
+    checked = 0
+    for _ in range(60):
+        dag = random_dag_plan(rng, "layer_pipelined", uncontended=True)
+        dag = replace(dag, inputs_in_flight=dag.inputs)
+        cf = closed_form(dag).total_cycles
+        if not masks_hidden(dag):
+            assert cf >= pipelined_bound(dag)
+            continue
+        checked += 1
+        assert cf == pipelined_bound(dag) == run_engine(dag).total_cycles, dag
+    assert checked >= 15
 
 
 def bus_race(channels: int) -> TimingPlan:

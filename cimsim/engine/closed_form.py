@@ -144,36 +144,63 @@ def masks_hidden(plan: TimingPlan) -> bool:
     """Whether look-ahead masks never stall the layer pipeline (the condition of :func:`pipelined_bound`).
 
     Holds when every look-ahead mask fits in the layer's array-hold time (mask ℓ of job j is generated
-    while job j−1 computes on ℓ) and job 0's mask of layer ℓ ≥ 1 is ready by the time job 0 reaches ℓ.
-    Per_window masks are inline (part of the hold time) and always count as hidden here.
+    while job j−1 computes on ℓ) and job 0's mask of every layer with predecessors is ready by the time job 0
+    arrives there (the latest finish of its predecessors). Per_window masks are inline (part of the hold
+    time) and always count as hidden here.
     """
-    arrival = 0
-    for ell, layer in enumerate(plan.layers):
+    finish: list[int] = []
+    for layer, pred in zip(plan.layers, predecessors(plan), strict=True):
         hold = array_hold_cycles(layer)
+        arrival = max((finish[p] for p in pred), default=0)
         if mask_mode(layer) == "job":
             m = layer.mask_cycles
-            if ell == 0:
+            if not pred:  # reads the input: job 0's mask is exposed
                 arrival = m
             elif m > arrival:
                 return False
             if m > hold:
                 return False
-        arrival += hold + buffer_write_cycles(layer) + transfer_cycles(layer)
+        finish.append(arrival + hold + buffer_write_cycles(layer) + transfer_cycles(layer))
     return True
 
 
 def pipelined_bound(plan: TimingPlan) -> int:
-    """Textbook pipeline length m₀ + Σ_ℓ l_ℓ + (J − 1)·max_ℓ s_ℓ, J = inputs × passes.
+    """Textbook pipeline length max over input-to-layer paths π of m_π + Σ_{ℓ∈π} l_ℓ + (J − 1)·max_{ℓ∈π} s_ℓ.
 
-    s_ℓ = cycles a job holds layer ℓ's arrays (the stage time), l_ℓ = s_ℓ + buffer write + transfer (the
-    stage latency), m₀ = job 0's layer-0 look-ahead mask (never hidden). Equal to the layer_pipelined
-    closed form when :func:`masks_hidden` and ``inputs_in_flight >= inputs``; a lower bound otherwise.
+    J = inputs × passes, s_ℓ = cycles a job holds layer ℓ's arrays (the stage time), l_ℓ = s_ℓ + buffer write
+    + transfer (the stage latency), m_π = job 0's look-ahead mask on the path's first layer (it reads the
+    input, so that mask is never hidden). For a chain: m₀ + Σ_ℓ l_ℓ + (J − 1)·max_ℓ s_ℓ. Equal to the
+    layer_pipelined closed form when :func:`masks_hidden` and ``inputs_in_flight >= inputs``; a lower bound
+    otherwise (the recurrence S(j,ℓ) = max(max_p S(j,p) + l_p, S(j−1,ℓ) + s_ℓ) unrolls into this maximum).
     """
     validate_plan(plan)
-    layers = plan.layers
+    layers, preds = plan.layers, predecessors(plan)
     jobs = plan.inputs * plan.passes
-    first = layers[0]
-    m0 = first.mask_cycles if mask_mode(first) == "job" else 0
     stage = [array_hold_cycles(layer) for layer in layers]
     latency = [s + buffer_write_cycles(layer) + transfer_cycles(layer) for s, layer in zip(stage, layers, strict=True)]
-    return m0 + sum(latency) + (jobs - 1) * max(stage)
+    best = 0
+    # for each candidate bottleneck h: the longest path using only stages <= h and passing through one == h
+    for h in sorted(set(stage)):
+        without: list[int | None] = []  # longest path ending here with every stage < h (None: none exists)
+        with_h: list[int | None] = []  # ... with every stage <= h and at least one == h
+        for ell, layer in enumerate(layers):
+            if stage[ell] > h:
+                without.append(None)
+                with_h.append(None)
+                continue
+            m = layer.mask_cycles if mask_mode(layer) == "job" else 0
+            heads_w = [without[p] for p in preds[ell] if without[p] is not None]
+            heads_h = [with_h[p] for p in preds[ell] if with_h[p] is not None]
+            if not preds[ell]:
+                heads_w, heads_h = [m], []
+            if stage[ell] == h:
+                both = heads_w + heads_h
+                without.append(None)
+                with_h.append(max(both) + latency[ell] if both else None)
+            else:
+                without.append(max(heads_w) + latency[ell] if heads_w else None)
+                with_h.append(max(heads_h) + latency[ell] if heads_h else None)
+        tops = [v for v in with_h if v is not None]
+        if tops:
+            best = max(best, max(tops) + (jobs - 1) * h)
+    return best
