@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cimsim.activity import TIMED_ACTIONS, expected_counts
-from cimsim.engine.closed_form import closed_form
+from cimsim.engine.closed_form import closed_form, masks_hidden, pipelined_bound
 from cimsim.engine.cycles import is_chain
 from cimsim.engine.plan import TimingPlan, build_plan
 from cimsim.engine.simulator import BUS_KEY, run_engine
@@ -51,6 +51,67 @@ def test_two_branch_span_is_the_critical_path_hand_computed():
     # replicated with 3 replicas: each pass on its own copy, all three in parallel
     rep = replace(plan, schedule="replicated", replicas=3, inputs_in_flight=1)
     assert run_engine(rep).total_cycles == 22 == closed_form(rep).total_cycles
+
+
+def test_two_branch_pipeline_hand_computed():
+    """Layer pipeline over the DAG: a job's step on a layer starts once its steps on the layer's predecessors
+    finished, jobs keep input-major order per layer, so the shortcut runs beside the main branch."""
+    plan = two_branch(passes=3, schedule="layer_pipelined")
+    # m1 holds its arrays 0-10, 10-20, 20-30 (the 10-cycle bottleneck); sc 0-4, 4-8, 8-12 alongside;
+    # m2 10-20, 20-30, 30-40; j after m2 and sc: 20-22, 30-32, 40-42
+    res = run_engine(plan)
+    assert res.total_cycles == 42 == closed_form(plan).total_cycles
+    assert res.latency_cycles == (42,)
+    # chain order (sc a stage between m2 and j): job 0 ends at 10 + 10 + 4 + 2 = 26, then one job per 10 cycles
+    chain = replace(plan, layers=tuple(replace(lt, after=None) for lt in plan.layers))
+    assert run_engine(chain).total_cycles == 46 == closed_form(chain).total_cycles
+    # two inputs in flight: input 1's passes follow on m1 (30-60) and end on j at 52, 62, 72; its first
+    # activity is its shortcut, which starts at 12 (sc reads the input too), so its latency is 72 - 12
+    both = replace(plan, inputs=2, inputs_in_flight=2)
+    res2, cf2 = run_engine(both), closed_form(both)
+    assert res2.total_cycles == 72 == cf2.total_cycles
+    assert res2.latency_cycles == (42, 60) == cf2.latency_cycles
+    assert time_plan(both).method == "closed_form" and time_plan(both).latency_cycles == (42, 60)
+
+
+def test_pipelined_engine_equals_closed_form_on_uncontended_dags():
+    """Uncontended random DAGs under layer_pipelined (masks, admission and per-layer job order included): the
+    engine equals the max-plus recurrence over predecessors to the cycle, and so do auto timing's waits."""
+    rng = np.random.default_rng(4242)
+    concurrent = 0
+    for _ in range(60):
+        plan = random_dag_plan(rng, "layer_pipelined", uncontended=True)
+        concurrent += not is_chain(plan)
+        got, want = run_engine(plan), closed_form(plan)
+        assert got.total_cycles == want.total_cycles, plan
+        assert got.latency_cycles == want.latency_cycles, plan
+        assert all(v == 0 for k, v in got.wait_cycles.items() if k == BUS_KEY or k.startswith("ports:"))
+        ok, why = contention_free(plan)
+        assert ok, why
+        auto = time_plan(plan)
+        assert auto.method == "closed_form"
+        assert auto.wait_cycles == got.wait_cycles and auto.busy_cycles == got.busy_cycles, plan
+        assert auto.action_counts == got.action_counts, plan
+    assert concurrent >= 40
+
+
+def test_pipelined_bound_is_the_critical_path_pipeline_on_dags():
+    """With masks hidden and every input in flight the DAG recurrence unrolls to max over paths π of
+    m_π + Σ_π l + (J − 1)·max_π s; the chain formula Σ_ℓ l over all layers would overstate it."""
+    plan = two_branch(passes=3, schedule="layer_pipelined")
+    assert masks_hidden(plan) and pipelined_bound(plan) == 42  # path m1, m2, j: 22 + 2 × 10
+    rng = np.random.default_rng(77)
+    checked = 0
+    for _ in range(60):
+        dag = random_dag_plan(rng, "layer_pipelined", uncontended=True)
+        dag = replace(dag, inputs_in_flight=dag.inputs)
+        cf = closed_form(dag).total_cycles
+        if not masks_hidden(dag):
+            assert cf >= pipelined_bound(dag)
+            continue
+        checked += 1
+        assert cf == pipelined_bound(dag) == run_engine(dag).total_cycles, dag
+    assert checked >= 15
 
 
 def bus_race(channels: int) -> TimingPlan:

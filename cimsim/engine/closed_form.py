@@ -4,7 +4,7 @@ Everything else follows docs/timing.md exactly (converters shared by columns, mo
 regeneration policy, ``inputs_in_flight``), so on a plan whose ports and bus never queue the event engine
 must return these numbers to the cycle. Sequential and replicated are explicit sums of job spans, a job's span
 being the longest path through the layer DAG (``LayerTiming.after``); the layer pipeline is the exact max-plus
-recurrence over jobs × layers in plan order.
+recurrence over jobs × layers in plan order (a layer's arrival: the latest finish of its predecessors).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from cimsim.engine.cycles import (
     buffer_write_cycles,
     longest_path_cycles,
     mask_mode,
+    predecessors,
     serial_step_cycles,
     transfer_cycles,
     validate_plan,
@@ -76,8 +77,13 @@ def _replicated(plan: TimingPlan) -> ClosedForm:
 
 
 def _pipelined(plan: TimingPlan) -> ClosedForm:
+    """The max-plus recurrence of docs/timing.md: job j starts computing on ℓ at
+    S(j,ℓ) = max(arrive(j,ℓ), S(j−1,ℓ) + hold_ℓ, G_end(j,ℓ)), arrive = the latest finish of job j on ℓ's
+    predecessors (a layer reading the input: the input's admission). Plan order is topological, so walking the
+    layers in it sees every predecessor's finish first."""
     layers = plan.layers
     n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
+    preds = predecessors(plan)
     hold = [array_hold_cycles(layer) for layer in layers]
     after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
     mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
@@ -92,28 +98,32 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
     finish: list[int] = []
     latencies = []
     admit = 0
-    first = last = 0
+    first: int | None = None
+    last = 0
     for j in range(plan.inputs * passes):
         i, t = divmod(j, passes)
         if t == 0:
             admit = max(admit, finish[i - flight] if i >= flight else 0)
             first, last = None, 0
-        arrive = admit
-        job_start = None
+        done = [0] * n_layers  # this job's finish (transfer end) on each layer
+        job_start: int | None = None
         for ell in range(n_layers):
+            arrive = max((done[p] for p in preds[ell]), default=admit)
             ready = 0
             gen_start = None
             if j < n_masks[ell]:
                 gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
                 ready = mask_end_prev[ell] = gen_start + mask[ell]
             start = max(arrive, release_prev[ell], ready)
-            if ell == 0:
-                job_start = start if gen_start is None else max(admit, min(gen_start, start))
+            if not preds[ell]:  # a source layer: the pass's first activity (docs/timing.md, Results)
+                begun = start if gen_start is None else max(admit, min(gen_start, start))
+                job_start = begun if job_start is None else min(job_start, begun)
             start_prev[ell] = start
             release_prev[ell] = start + hold[ell]
-            arrive = release_prev[ell] + after[ell]
+            done[ell] = release_prev[ell] + after[ell]
+        assert job_start is not None  # layer 0 has no predecessors
         first = job_start if first is None else min(first, job_start)
-        last = max(last, arrive)
+        last = max(last, max(done))
         if t == passes - 1:
             finish.append(last)
             latencies.append(last - first)
@@ -134,36 +144,63 @@ def masks_hidden(plan: TimingPlan) -> bool:
     """Whether look-ahead masks never stall the layer pipeline (the condition of :func:`pipelined_bound`).
 
     Holds when every look-ahead mask fits in the layer's array-hold time (mask ℓ of job j is generated
-    while job j−1 computes on ℓ) and job 0's mask of layer ℓ ≥ 1 is ready by the time job 0 reaches ℓ.
-    Per_window masks are inline (part of the hold time) and always count as hidden here.
+    while job j−1 computes on ℓ) and job 0's mask of every layer with predecessors is ready by the time job 0
+    arrives there (the latest finish of its predecessors). Per_window masks are inline (part of the hold
+    time) and always count as hidden here.
     """
-    arrival = 0
-    for ell, layer in enumerate(plan.layers):
+    finish: list[int] = []
+    for layer, pred in zip(plan.layers, predecessors(plan), strict=True):
         hold = array_hold_cycles(layer)
+        arrival = max((finish[p] for p in pred), default=0)
         if mask_mode(layer) == "job":
             m = layer.mask_cycles
-            if ell == 0:
+            if not pred:  # reads the input: job 0's mask is exposed
                 arrival = m
             elif m > arrival:
                 return False
             if m > hold:
                 return False
-        arrival += hold + buffer_write_cycles(layer) + transfer_cycles(layer)
+        finish.append(arrival + hold + buffer_write_cycles(layer) + transfer_cycles(layer))
     return True
 
 
 def pipelined_bound(plan: TimingPlan) -> int:
-    """Textbook pipeline length m₀ + Σ_ℓ l_ℓ + (J − 1)·max_ℓ s_ℓ, J = inputs × passes.
+    """Textbook pipeline length max over input-to-layer paths π of m_π + Σ_{ℓ∈π} l_ℓ + (J − 1)·max_{ℓ∈π} s_ℓ.
 
-    s_ℓ = cycles a job holds layer ℓ's arrays (the stage time), l_ℓ = s_ℓ + buffer write + transfer (the
-    stage latency), m₀ = job 0's layer-0 look-ahead mask (never hidden). Equal to the layer_pipelined
-    closed form when :func:`masks_hidden` and ``inputs_in_flight >= inputs``; a lower bound otherwise.
+    J = inputs × passes, s_ℓ = cycles a job holds layer ℓ's arrays (the stage time), l_ℓ = s_ℓ + buffer write
+    + transfer (the stage latency), m_π = job 0's look-ahead mask on the path's first layer (it reads the
+    input, so that mask is never hidden). For a chain: m₀ + Σ_ℓ l_ℓ + (J − 1)·max_ℓ s_ℓ. Equal to the
+    layer_pipelined closed form when :func:`masks_hidden` and ``inputs_in_flight >= inputs``; a lower bound
+    otherwise (the recurrence S(j,ℓ) = max(max_p S(j,p) + l_p, S(j−1,ℓ) + s_ℓ) unrolls into this maximum).
     """
     validate_plan(plan)
-    layers = plan.layers
+    layers, preds = plan.layers, predecessors(plan)
     jobs = plan.inputs * plan.passes
-    first = layers[0]
-    m0 = first.mask_cycles if mask_mode(first) == "job" else 0
     stage = [array_hold_cycles(layer) for layer in layers]
     latency = [s + buffer_write_cycles(layer) + transfer_cycles(layer) for s, layer in zip(stage, layers, strict=True)]
-    return m0 + sum(latency) + (jobs - 1) * max(stage)
+    best = 0
+    # for each candidate bottleneck h: the longest path using only stages <= h and passing through one == h
+    for h in sorted(set(stage)):
+        without: list[int | None] = []  # longest path ending here with every stage < h (None: none exists)
+        with_h: list[int | None] = []  # ... with every stage <= h and at least one == h
+        for ell, layer in enumerate(layers):
+            if stage[ell] > h:
+                without.append(None)
+                with_h.append(None)
+                continue
+            m = layer.mask_cycles if mask_mode(layer) == "job" else 0
+            heads_w = [without[p] for p in preds[ell] if without[p] is not None]
+            heads_h = [with_h[p] for p in preds[ell] if with_h[p] is not None]
+            if not preds[ell]:
+                heads_w, heads_h = [m], []
+            if stage[ell] == h:
+                both = heads_w + heads_h
+                without.append(None)
+                with_h.append(max(both) + latency[ell] if both else None)
+            else:
+                without.append(max(heads_w) + latency[ell] if heads_w else None)
+                with_h.append(max(heads_h) + latency[ell] if heads_h else None)
+        tops = [v for v in with_h if v is not None]
+        if tops:
+            best = max(best, max(tops) + (jobs - 1) * h)
+    return best

@@ -137,6 +137,8 @@ class _Layer:
         self.started = _Progress(env)  # jobs that started computing here
         self.requested = _Progress(env)  # jobs that queued for the arrays (keeps input-major order)
         self.masks = _Progress(env)  # look-ahead masks finished
+        self.source = False  # reads the network input (no predecessors): where a job's latency starts
+        self.gen_start: dict[int, int] = {}  # source layers: start of job j's look-ahead mask generation
 
 
 class _Engine:
@@ -167,6 +169,9 @@ class _Engine:
         self.bus = simpy.Resource(env, capacity=plan.bus_channels)
         self.stages = [[_Layer(env, plan, layer, r, self.ports) for layer in plan.layers]
                        for r in range(n_replicas)]
+        for stages in self.stages:
+            for st, pred in zip(stages, self.preds, strict=True):
+                st.source = not pred
         self.busy: dict[str, int] = {}
         self.wait: dict[str, int] = {}
         for stages in self.stages:
@@ -186,7 +191,6 @@ class _Engine:
         self.inputs_done = _Progress(env)
         self.admitted = _Progress(env)
         self.finished = 0
-        self.gen_start0: dict[int, int] = {}  # layer-pipeline start of job j's layer-0 mask generation
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _x(self, name: str, cat: str, start: int, dur: int, pid: int, tid: str, args: dict[str, Any]) -> None:
@@ -267,8 +271,8 @@ class _Engine:
             yield st.masks.reached(j + 1)
             self.wait[st.mkey] += env.now - asked
         st.started.advance()
-        if st is self.stages[0][0]:
-            gen = self.gen_start0.pop(j, None)
+        if st.source:  # a pass starts at its first activity on a layer reading the input (docs/timing.md)
+            gen = st.gen_start.pop(j, None)
             self._note_start(i, env.now if gen is None else max(self.admit_time[i], min(gen, env.now)))
 
     def _inline_mask(self, st: _Layer, i: int, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
@@ -366,19 +370,24 @@ class _Engine:
                 self.admitted.advance()
 
     def _pipelined_job(self, i: int, t: int) -> Generator[simpy.Event, Any, None]:
+        """Layer pipeline: one job through the stages; a layer's step starts once the job's steps on all its
+        predecessors finished (a chain: one after another, in plan order) and it queued for the arrays in
+        input-major job order (:meth:`_step`)."""
         j = i * self.plan.passes + t
-        for st in self.stages[0]:
-            yield from self._step(st, j, i, t)
+        if self.chain:
+            for st in self.stages[0]:
+                yield from self._step(st, j, i, t)
+        else:
+            yield from self._branch_job(self.stages[0], j, i, t)
         self._job_done(i)
 
     def _mask_generator(self, st: _Layer, n_masks: int) -> Generator[simpy.Event, Any, None]:
         """Layer pipeline: mask j is generated once mask j−1 is done and job j−1 started computing here."""
-        first_layer = st is self.stages[0][0]
         for j in range(n_masks):
             yield st.started.reached(j)
             gen_at = yield from self._hold(st.modules, st.mask, st.mkey)
-            if first_layer:
-                self.gen_start0[j] = gen_at
+            if st.source:
+                st.gen_start[j] = gen_at
             self._count(st.name, MASK_KEY, st.layer.mask_bits)
             st.masks.advance()
             if self.tracing:

@@ -43,6 +43,7 @@ from cimsim.engine.cycles import (
     buffer_write_cycles,
     mask_mode,
     masks_per_job,
+    predecessors,
     step_counts,
     transfer_cycles,
     validate_plan,
@@ -199,11 +200,13 @@ def _busy(plan: TimingPlan, masks: list[int]) -> dict[str, int]:
 def _pipeline_waits(plan: TimingPlan) -> dict[str, int]:
     """Array and look-ahead-mask waits of the layer pipeline (the closed-form recurrence, docs/timing.md).
 
-    A job queues for ℓ's arrays at R(j) = max(E(j, ℓ−1), R(j−1)) (input-major order) and gets them at
+    A job queues for ℓ's arrays at R(j) = max(E(j), R(j−1)) (input-major order; E(j) = the latest finish of job j
+    on ℓ's predecessors, or the input's admission) and gets them at
     A(j) = max(R(j), S(j−1) + hold); it then waits for its mask until G_end(j); S(j) = max(A(j), G_end(j)).
     """
     layers = plan.layers
     n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
+    preds = predecessors(plan)
     hold = [array_hold_cycles(layer) for layer in layers]
     after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
     mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
@@ -219,8 +222,9 @@ def _pipeline_waits(plan: TimingPlan) -> dict[str, int]:
         if t == 0:
             admit = max(admit, finish[i - flight] if i >= flight else 0)
             last = 0
-        arrive = admit
+        done = [0] * n_layers  # this job's finish on each layer
         for ell in range(n_layers):
+            arrive = max((done[p] for p in preds[ell]), default=admit)
             ready = 0
             if j < n_masks[ell]:
                 gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
@@ -234,8 +238,8 @@ def _pipeline_waits(plan: TimingPlan) -> dict[str, int]:
             req_prev[ell] = req
             start_prev[ell] = start
             release_prev[ell] = start + hold[ell]
-            arrive = release_prev[ell] + after[ell]
-        last = max(last, arrive)
+            done[ell] = release_prev[ell] + after[ell]
+        last = max(last, max(done))
         if t == passes - 1:
             finish.append(last)
     out: dict[str, int] = {}
