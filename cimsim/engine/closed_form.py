@@ -32,11 +32,16 @@ class ClosedForm:
         total_cycles: makespan of all jobs.
         latency_cycles: per input, finish of its last pass − start of its first (docs/timing.md).
         first_input_latency_cycles: ``latency_cycles[0]``.
+        array_waits, mask_waits: layer_pipelined only, per layer in plan order: cycles jobs queued for the
+            layer's arrays, and cycles a job holding them waited for its look-ahead mask (the engine's
+            ``wait_cycles`` of that layer's arrays and modules when nothing else contends).
     """
 
     total_cycles: int
     latency_cycles: tuple[int, ...]
     first_input_latency_cycles: int
+    array_waits: tuple[int, ...] = ()
+    mask_waits: tuple[int, ...] = ()
 
 
 def _job_cycles(plan: TimingPlan, input_index: int) -> int:
@@ -80,7 +85,11 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
     """The max-plus recurrence of docs/timing.md: job j starts computing on ℓ at
     S(j,ℓ) = max(arrive(j,ℓ), S(j−1,ℓ) + hold_ℓ, G_end(j,ℓ)), arrive = the latest finish of job j on ℓ's
     predecessors (a layer reading the input: the input's admission). Plan order is topological, so walking the
-    layers in it sees every predecessor's finish first."""
+    layers in it sees every predecessor's finish first.
+
+    The waits: a job queues for ℓ's arrays at R(j) = max(arrive, R(j−1)) (input-major order) and gets them at
+    A(j) = max(R(j), S(j−1) + hold); it then waits for its mask until G_end(j), so S(j) = max(A(j), G_end(j)).
+    """
     layers = plan.layers
     n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
     preds = predecessors(plan)
@@ -95,6 +104,8 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
     start_prev = [0] * n_layers  # compute start of job j-1 on each layer
     release_prev = [0] * n_layers  # arrays release of job j-1
     mask_end_prev = [0] * n_layers  # end of the previous mask generation on each layer
+    req_prev = [0] * n_layers  # when job j-1 queued for each layer's arrays
+    wait_a, wait_m = [0] * n_layers, [0] * n_layers
     finish: list[int] = []
     latencies = []
     admit = 0
@@ -114,7 +125,13 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
             if j < n_masks[ell]:
                 gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
                 ready = mask_end_prev[ell] = gen_start + mask[ell]
-            start = max(arrive, release_prev[ell], ready)
+            req = max(arrive, req_prev[ell]) if j else arrive
+            got = max(req, release_prev[ell])
+            start = max(got, ready)  # = max(arrive, release_prev, ready): req_prev ≤ S(j−1) ≤ release_prev
+            wait_a[ell] += got - req
+            if j < n_masks[ell]:
+                wait_m[ell] += start - got
+            req_prev[ell] = req
             if not preds[ell]:  # a source layer: the pass's first activity (docs/timing.md, Results)
                 begun = start if gen_start is None else max(admit, min(gen_start, start))
                 job_start = begun if job_start is None else min(job_start, begun)
@@ -127,7 +144,7 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
         if t == passes - 1:
             finish.append(last)
             latencies.append(last - first)
-    return ClosedForm(max(finish), tuple(latencies), latencies[0])
+    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(wait_a), tuple(wait_m))
 
 
 def closed_form(plan: TimingPlan) -> ClosedForm:

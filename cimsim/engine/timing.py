@@ -43,7 +43,6 @@ from cimsim.engine.cycles import (
     buffer_write_cycles,
     mask_mode,
     masks_per_job,
-    predecessors,
     step_counts,
     transfer_cycles,
     validate_plan,
@@ -197,59 +196,6 @@ def _busy(plan: TimingPlan, masks: list[int]) -> dict[str, int]:
     return busy
 
 
-def _pipeline_waits(plan: TimingPlan) -> dict[str, int]:
-    """Array and look-ahead-mask waits of the layer pipeline (the closed-form recurrence, docs/timing.md).
-
-    A job queues for ℓ's arrays at R(j) = max(E(j), R(j−1)) (input-major order; E(j) = the latest finish of job j
-    on ℓ's predecessors, or the input's admission) and gets them at
-    A(j) = max(R(j), S(j−1) + hold); it then waits for its mask until G_end(j); S(j) = max(A(j), G_end(j)).
-    """
-    layers = plan.layers
-    n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
-    preds = predecessors(plan)
-    hold = [array_hold_cycles(layer) for layer in layers]
-    after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
-    mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
-    n_masks = [0 if mask_mode(layer) != "job" else (plan.inputs * passes if layer.regenerate == "per_input"
-                                                    else passes) for layer in layers]
-    start_prev, release_prev, mask_end_prev = [0] * n_layers, [0] * n_layers, [0] * n_layers
-    req_prev = [0] * n_layers
-    wait_a, wait_m = [0] * n_layers, [0] * n_layers
-    finish: list[int] = []
-    admit, last = 0, 0
-    for j in range(plan.inputs * passes):
-        i, t = divmod(j, passes)
-        if t == 0:
-            admit = max(admit, finish[i - flight] if i >= flight else 0)
-            last = 0
-        done = [0] * n_layers  # this job's finish on each layer
-        for ell in range(n_layers):
-            arrive = max((done[p] for p in preds[ell]), default=admit)
-            ready = 0
-            if j < n_masks[ell]:
-                gen_start = max(mask_end_prev[ell], start_prev[ell]) if j else 0
-                ready = mask_end_prev[ell] = gen_start + mask[ell]
-            req = max(arrive, req_prev[ell]) if j else arrive
-            got = max(req, release_prev[ell])
-            start = max(got, ready)
-            wait_a[ell] += got - req
-            if j < n_masks[ell]:
-                wait_m[ell] += start - got
-            req_prev[ell] = req
-            start_prev[ell] = start
-            release_prev[ell] = start + hold[ell]
-            done[ell] = release_prev[ell] + after[ell]
-        last = max(last, max(done))
-        if t == passes - 1:
-            finish.append(last)
-    out: dict[str, int] = {}
-    for ell, layer in enumerate(layers):
-        out[arrays_key(layer.name)] = wait_a[ell]
-        if mask_mode(layer) != "none":
-            out[modules_key(layer.name)] = wait_m[ell]
-    return out
-
-
 def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
     """The closed form as a full :class:`TimingResult` (exact only when :func:`contention_free` holds)."""
     cf = closed_form(plan)
@@ -257,7 +203,10 @@ def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
     busy = _busy(plan, masks)
     wait = dict.fromkeys(busy, 0)
     if plan.schedule == "layer_pipelined":
-        wait.update(_pipeline_waits(plan))
+        for layer, wa, wm in zip(plan.layers, cf.array_waits, cf.mask_waits, strict=True):
+            wait[arrays_key(layer.name)] = wa
+            if mask_mode(layer) != "none":
+                wait[modules_key(layer.name)] = wm
     total = cf.total_cycles
     return TimingResult(total_cycles=total, latency_cycles=cf.latency_cycles,
                         first_input_latency_cycles=cf.first_input_latency_cycles,
