@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from cimsim.errors import ConfigError
-from cimsim.importers.torch_fx import Imported, ImportError_, _odd_levels, assemble
+from cimsim.importers.torch_fx import Imported, ImportError_, _odd_levels, assemble, fold_affine
 from cimsim.network.layers import (
     INPUT,
     Add,
@@ -185,16 +185,7 @@ def import_onnx(model, out_dir: Path | str | None = None, *, input_shape: tuple[
             return lay.node
         q, k, c = lay.q, lay.k, lay.c
         bits = 1 if lay.binary else weight_bits
-        if real:
-            extra: dict[str, Any] = {"scale": k.copy(), "bias": c.copy()}
-        else:
-            # sign(k·s + c) = +1 ⇔ s ≥ −c/k (k > 0); k < 0: negate the weights; k = 0: constant sign(c)
-            neg = k < 0
-            q = q.copy()
-            q[neg] = -q[neg]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                th = np.where(k != 0, -c / np.abs(k), np.where(c >= 0, -np.inf, np.inf))
-            extra = {"threshold": th}
+        q, extra = fold_affine(q, k, c, real=real)
         if lay.conv is not None:
             lay.node = BinaryConv2d(lay.name, q, stride=lay.conv["stride"], padding=lay.conv["padding"],
                                     pool=lay.pool, inputs=lay.inputs, weight_bits=bits, **extra)

@@ -88,6 +88,20 @@ def _odd_levels(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return alpha, q.reshape(w.shape).astype(np.int16)
 
 
+def fold_affine(q: np.ndarray, k: np.ndarray, c: np.ndarray, *, real: bool) -> tuple[np.ndarray, dict[str, Any]]:
+    """A layer's weights and what follows its sum s, per output: k·s + c kept as ``scale``/``bias`` (a real
+    output), or as a sign threshold: sign(k·s + c) = +1 ⇔ s ≥ −c/k for k > 0; k < 0 negates that output's
+    weights; k = 0 leaves the constant sign(c). Both importers fold batch norm and scales through here."""
+    if real:
+        return q, {"scale": k.copy(), "bias": c.copy()}
+    neg = k < 0
+    q = q.copy()
+    q[neg] = -q[neg]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        th = np.where(k != 0, -c / np.abs(k), np.where(c >= 0, -np.inf, np.inf))
+    return q, {"threshold": th}
+
+
 def import_module(module, input_shape: tuple[int, int, int], *, input_bits: int = 8, weight_bits: int = 8,
                   name: str = "imported", weights_file: str = "weights.npz") -> Imported:
     """Trace ``module`` (an ``nn.Module`` in eval mode) and build the cimsim network and workload.
@@ -162,17 +176,7 @@ def import_module(module, input_shape: tuple[int, int, int], *, input_bits: int 
         m = lay.module
         q, k, c = fold(lay)
         bits = 1 if lay.binary else weight_bits
-        extra: dict[str, Any] = {}
-        if real or last:
-            extra = {"scale": k, "bias": c}
-        else:
-            # sign(k·s + c) = +1 ⇔ s ≥ −c/k (k > 0); k < 0: negate the weights; k = 0: constant sign(c)
-            neg = k < 0
-            q = q.copy()
-            q[neg] = -q[neg]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                th = np.where(k != 0, -c / np.abs(k), np.where(c >= 0, -np.inf, np.inf))
-            extra = {"threshold": th}
+        q, extra = fold_affine(q, k, c, real=real or last)
         if isinstance(m, nn.Conv2d):
             lay.node = BinaryConv2d(lay.name, q, stride=m.stride[0], padding=m.padding[0], pool=lay.pool,
                                     inputs=lay.inputs, weight_bits=bits, **extra)
