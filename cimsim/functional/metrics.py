@@ -155,10 +155,13 @@ def ood_scores(probs_in: np.ndarray, probs_out: np.ndarray, score: str = "entrop
     ``detection_rate`` (fraction of OOD inputs with score > threshold), ``id_rejected`` (fraction of ID inputs
     with score > threshold, about 1 - quantile), and the mean scores of both sets.
     """
+    return _detection(uncertainty(probs_in, score), uncertainty(probs_out, score), quantile)
+
+
+def _detection(s_in: np.ndarray, s_out: np.ndarray, quantile: float) -> dict[str, float]:
+    """The detection figures of :func:`ood_scores` from per-input scores (higher = more OOD)."""
     from sklearn.metrics import roc_auc_score
 
-    s_in = uncertainty(probs_in, score)
-    s_out = uncertainty(probs_out, score)
     y = np.r_[np.zeros(len(s_in)), np.ones(len(s_out))]
     thr = float(np.quantile(s_in, quantile))
     return {
@@ -277,16 +280,4 @@ def _mean_over_passes(a: np.ndarray) -> np.ndarray:
 def ood_scores_summary(s_in: Summary, s_out: Summary, score: str = "entropy",
                        quantile: float = 0.95) -> dict[str, float]:
     """As :func:`ood_scores`, from summaries."""
-    from sklearn.metrics import roc_auc_score
-
-    u_in, u_out = s_in.uncertainty(score), s_out.uncertainty(score)
-    y = np.r_[np.zeros(len(u_in)), np.ones(len(u_out))]
-    thr = float(np.quantile(u_in, quantile))
-    return {
-        "auroc": float(roc_auc_score(y, np.r_[u_in, u_out])),
-        "threshold": thr,
-        "detection_rate": float(np.mean(u_out > thr)),
-        "id_rejected": float(np.mean(u_in > thr)),
-        "mean_score_in": float(u_in.mean()),
-        "mean_score_out": float(u_out.mean()),
-    }
+    return _detection(s_in.uncertainty(score), s_out.uncertainty(score), quantile)
