@@ -249,6 +249,17 @@ def test_deterministic_and_progress(schedule):
     assert calls == sorted(calls) and calls[-1] == 600 and len(calls) <= 201
 
 
+@pytest.mark.parametrize("schedule", ["sequential", "replicated"])
+def test_private_worker_equals_the_traced_general_path(schedule):
+    """Untraced chains whose resources are the worker's own take the tallying fast worker; traced runs take the
+    general step-by-step path. Both must give the same schedule, statistics and events on every plan."""
+    rng = np.random.default_rng(77)
+    for _ in range(60):
+        plan = random_plan(rng, schedule, uncontended=bool(rng.integers(2)))
+        fast, full = run_engine(plan), run_engine(plan, trace=True)
+        assert fast == replace(full, trace=[]), plan
+
+
 def test_busy_cycles_and_action_counts_add_up():
     rng = np.random.default_rng(11)
     for schedule in SCHEDULES:

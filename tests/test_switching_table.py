@@ -14,7 +14,7 @@ from scipy.special import expit
 
 from cimsim.components import mtj
 from cimsim.components.switching import validate
-from cimsim.components.switching.table import load_table, shipped_table_path
+from cimsim.components.switching.table import _expit, load_table, shipped_table_path
 
 TABLE = load_table()
 NS = 1e-9
@@ -32,6 +32,45 @@ def test_file_is_plain_arrays_with_provenance():
     assert TABLE.n_switched.shape == (TABLE.i.size, TABLE.delta.size, TABLE.tau_d.size)
     lg = TABLE.logit_p
     assert np.all(np.diff(lg, axis=0) >= 0) and np.all(np.diff(lg, axis=2) >= 0) and np.all(np.diff(lg, axis=1) <= 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numpy_pchip_equals_scipy(seed):
+    """The run-time PCHIP (numpy, cimsim/components/switching/pchip.py) is scipy's PchipInterpolator: random
+    nodes with flat runs and sign changes, 1-D and N-D along any axis, queries at and between the nodes."""
+    from scipy.interpolate import PchipInterpolator
+
+    from cimsim.components.switching.pchip import Pchip
+
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        n = int(rng.integers(2, 12))
+        x = np.cumsum(rng.uniform(0.01, 2.0, n))
+        y = rng.normal(size=(n, 3, 2))
+        y[rng.integers(n)] = y[rng.integers(n)]  # repeated values: flat secants, extrema
+        axis = int(rng.integers(3))
+        y = np.moveaxis(y, 0, axis)
+        q = np.concatenate([x, rng.uniform(x[0], x[-1], 17)]).reshape(-1, 1)
+        want = PchipInterpolator(x, y, axis=axis)(q)
+        got = Pchip(x, y, axis=axis)(q)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+def test_refined_table_equals_scipy_refinement():
+    """The refinement the interpolator reads, computed by scipy's PCHIP instead, agrees to round-off."""
+    from scipy.interpolate import PchipInterpolator
+
+    from cimsim.components.switching.table import UPSAMPLE
+
+    c = TABLE.logit_p
+    for axis, m in enumerate(UPSAMPLE):
+        n = c.shape[axis]
+        c = PchipInterpolator(np.arange(n, dtype=float), c, axis=axis)(np.linspace(0, n - 1, (n - 1) * m + 1))
+    c = np.minimum.accumulate(np.maximum.accumulate(np.maximum.accumulate(c, axis=2), axis=0), axis=1)
+    np.testing.assert_allclose(TABLE._coefficients, c, rtol=0, atol=1e-12)
+    x = np.linspace(-40.0, 40.0, 100001)
+    np.testing.assert_allclose(_expit(x), expit(x), rtol=1e-15, atol=0)
 
 
 def test_projection_stays_within_the_binomial_noise():

@@ -115,6 +115,24 @@ def longest_path_cycles(plan: TimingPlan, weight: list[int]) -> int:
 #: Count key of one generated dropout bit.
 MASK_KEY = "dropout_source.generate"
 
+#: Resource name of the shared bus (keys of busy/wait cycles, trace tids).
+BUS_KEY = "bus"
+
+
+def arrays_key(layer: str, replica: int = 0) -> str:
+    """Resource name of a layer's arrays on one replica (keys of busy/wait cycles, trace tids)."""
+    return f"arrays:{layer}:r{replica}"
+
+
+def modules_key(layer: str, replica: int = 0) -> str:
+    """Resource name of a layer's Spindrop modules on one replica."""
+    return f"modules:{layer}:r{replica}"
+
+
+def ports_key(tile: int) -> str:
+    """Resource name of the buffer ports of one global tile (tile_id + replica · tiles_per_replica)."""
+    return f"ports:tile{tile}"
+
 
 def step_counts(layer: LayerTiming) -> dict[str, int]:
     """Timing-level actions one (job, layer) step executes, masks aside, keyed ``"instance.action"`` like
@@ -128,6 +146,36 @@ def step_counts(layer: LayerTiming) -> dict[str, int]:
     if transfer_cycles(layer):
         c["interconnect.transfer"] = layer.transfer_flits
     return c
+
+
+def tallied(plan: TimingPlan, steps: list[list[int]],
+            masks: list[list[int]]) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Busy cycles and action counts of a run from what it executed: ``steps[r][ell]`` (job, layer) steps and
+    ``masks[r][ell]`` generated masks (per_window: one per MVM) of layer ``ell`` on replica ``r``.
+
+    Every step holds its arrays :func:`array_hold_cycles`, each of its tiles' ports
+    :func:`buffer_write_cycles` and one bus channel :func:`transfer_cycles`; every mask holds the modules
+    ``mask_cycles``. The engine counts steps and masks as it runs them, the closed form derives them; both
+    turn them into statistics here.
+    """
+    busy: dict[str, int] = {BUS_KEY: 0}
+    counts: dict[tuple[str, str], int] = {}
+    for r, (steps_r, masks_r) in enumerate(zip(steps, masks, strict=True)):
+        for layer, n, m in zip(plan.layers, steps_r, masks_r, strict=True):
+            busy[arrays_key(layer.name, r)] = n * array_hold_cycles(layer)
+            if mask_mode(layer) != "none":
+                busy[modules_key(layer.name, r)] = m * layer.mask_cycles
+            for t in layer.tile_ids:
+                key = ports_key(t + r * plan.tiles_per_replica)
+                busy[key] = busy.get(key, 0) + n * buffer_write_cycles(layer)
+            busy[BUS_KEY] += n * transfer_cycles(layer)
+            for key, k in step_counts(layer).items():
+                counts[(layer.name, key)] = counts.get((layer.name, key), 0) + n * k
+    for ell, layer in enumerate(plan.layers):
+        bits = sum(masks_r[ell] for masks_r in masks) * layer.mask_bits
+        if bits:
+            counts[(layer.name, MASK_KEY)] = bits
+    return busy, counts
 
 
 def validate_plan(plan: TimingPlan) -> None:

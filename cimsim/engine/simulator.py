@@ -14,39 +14,24 @@ from typing import Any
 import simpy
 
 from cimsim.engine.cycles import (
-    MASK_KEY,
+    BUS_KEY,
     array_hold_cycles,
+    arrays_key,
     buffer_write_cycles,
     compute_cycles,
     is_chain,
     mask_mode,
     masks_per_job,
+    modules_key,
+    ports_key,
     predecessors,
-    step_counts,
+    tallied,
     transfer_cycles,
     validate_plan,
 )
 from cimsim.engine.plan import LayerTiming, TimingPlan
 
 _PROGRESS_CALLS = 200
-
-
-def arrays_key(layer: str, replica: int = 0) -> str:
-    """Resource name of a layer's arrays on one replica (keys of busy/wait cycles, trace tids)."""
-    return f"arrays:{layer}:r{replica}"
-
-
-def modules_key(layer: str, replica: int = 0) -> str:
-    """Resource name of a layer's Spindrop modules on one replica."""
-    return f"modules:{layer}:r{replica}"
-
-
-def ports_key(tile: int) -> str:
-    """Resource name of the buffer ports of one global tile (tile_id + replica · tiles_per_replica)."""
-    return f"ports:tile{tile}"
-
-
-BUS_KEY = "bus"
 
 
 @dataclass(frozen=True)
@@ -130,13 +115,14 @@ class _Layer:
         self.hold = array_hold_cycles(layer)
         self.write = buffer_write_cycles(layer)
         self.transfer = transfer_cycles(layer)
-        self.step_counts = step_counts(layer)
+        self.steps = 0  # (job, layer) steps executed here
+        self.masks = 0  # masks generated for this layer (per_window: one per MVM)
         self.akey = arrays_key(layer.name, replica)
         self.mkey = modules_key(layer.name, replica)
         # layer-pipeline bookkeeping
         self.started = _Progress(env)  # jobs that started computing here
         self.requested = _Progress(env)  # jobs that queued for the arrays (keeps input-major order)
-        self.masks = _Progress(env)  # look-ahead masks finished
+        self.masks_done = _Progress(env)  # look-ahead masks finished
         self.source = False  # reads the network input (no predecessors): where a job's latency starts
         self.gen_start: dict[int, int] = {}  # source layers: start of job j's look-ahead mask generation
 
@@ -172,17 +158,9 @@ class _Engine:
         for stages in self.stages:
             for st, pred in zip(stages, self.preds, strict=True):
                 st.source = not pred
-        self.busy: dict[str, int] = {}
+        # busy cycles and action counts follow from the steps and masks executed (cycles.tallied); only the
+        # stalls depend on the interleaving and are booked as they happen
         self.wait: dict[str, int] = {}
-        for stages in self.stages:
-            for st in stages:
-                self.busy[st.akey] = self.wait[st.akey] = 0
-                if st.mode != "none":
-                    self.busy[st.mkey] = self.wait[st.mkey] = 0
-        for t in tiles:
-            self.busy[ports_key(t)] = self.wait[ports_key(t)] = 0
-        self.busy[BUS_KEY] = self.wait[BUS_KEY] = 0
-        self.counts: dict[tuple[str, str], int] = {}  # (layer, "instance.action") -> executed count
 
         self.job_start: list[int | None] = [None] * plan.inputs
         self.job_finish = [0] * plan.inputs
@@ -217,7 +195,8 @@ class _Engine:
         """Wait for ``req`` (a resource request), booking the queueing time as a stall of ``key``."""
         asked = self.env.now
         yield req
-        self.wait[key] += self.env.now - asked
+        if self.env.now > asked:
+            self.wait[key] = self.wait.get(key, 0) + self.env.now - asked
         return self.env.now
 
     def _hold(self, resource: simpy.Resource, cycles: int, key: str,
@@ -227,16 +206,11 @@ class _Engine:
         if private:
             start = self.env.now
             yield self.env.timeout(cycles)
-            self.busy[key] += cycles
             return start
         with resource.request() as req:
             start = yield from self._acquire(req, key)
             yield self.env.timeout(cycles)
-            self.busy[key] += cycles
         return start
-
-    def _count(self, layer: str, key: str, n: int) -> None:
-        self.counts[(layer, key)] = self.counts.get((layer, key), 0) + n
 
     # -- one (job, layer) step ---------------------------------------------------------------------------
     def _step(self, st: _Layer, j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
@@ -260,16 +234,16 @@ class _Engine:
             sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY, self.bus_private)
             if self.tracing:
                 self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
-        for key, n in st.step_counts.items():
-            self._count(st.name, key, n)
+        st.steps += 1
 
     def _await_lookahead_mask(self, st: _Layer, j: int, i: int) -> Generator[simpy.Event, Any, None]:
         """Layer pipeline: with the arrays held, stall until this job's look-ahead mask is ready."""
         env = self.env
         if st.mode == "job" and (st.layer.regenerate == "per_input" or i == 0):
             asked = env.now
-            yield st.masks.reached(j + 1)
-            self.wait[st.mkey] += env.now - asked
+            yield st.masks_done.reached(j + 1)
+            if env.now > asked:
+                self.wait[st.mkey] = self.wait.get(st.mkey, 0) + env.now - asked
         st.started.advance()
         if st.source:  # a pass starts at its first activity on a layer reading the input (docs/timing.md)
             gen = st.gen_start.pop(j, None)
@@ -283,7 +257,7 @@ class _Engine:
             return
         cycles = st.inline_mask if st.mode == "window" else st.mask
         gen_at = yield from self._hold(st.modules, cycles, st.mkey, self.private)
-        self._count(st.name, MASK_KEY, n_masks * st.layer.mask_bits)
+        st.masks += n_masks
         if self.tracing:
             self._x(f"mask {st.name}", "mask", gen_at, cycles, st.replica, st.mkey, args)
 
@@ -295,7 +269,6 @@ class _Engine:
         # the converter bank belongs to the arrays, which this job holds alone: it cannot be contended, so it
         # costs no events (docs/timing.md: converters shared by an array's columns are in compute_cycles)
         yield env.timeout(st.compute)
-        self.busy[st.akey] += st.hold
         if self.tracing:
             self._x(f"compute {st.name}", "compute", compute_at, st.compute, st.replica, st.akey, args)
 
@@ -304,11 +277,9 @@ class _Engine:
         if self.ports_private:  # the replica's ports are its chain's alone: the parallel bursts are one timeout
             wrote_at = self.env.now
             yield self.env.timeout(st.write)
-            for tile in st.tiles:
-                key = ports_key(tile)
-                self.busy[key] += st.write
-                if self.tracing:
-                    self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
+            if self.tracing:
+                for tile in st.tiles:
+                    self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, ports_key(tile), args)
             return
         if len(st.ports) == 1:
             yield from self._write(st, st.tiles[0], st.ports[0], args)
@@ -357,6 +328,40 @@ class _Engine:
                     yield from self._branch_job(stages, j, i, t)
                 self._job_done(i)
 
+    def _segments(self, st: _Layer, i: int) -> list[int]:
+        """The timeouts of one job's step on a layer when every resource is the worker's own: the inline mask
+        (if any), the compute, the write and the transfer (those with cycles), exactly as :meth:`_step`."""
+        segments = []
+        if masks_per_job(st.layer, i):
+            segments.append(st.inline_mask if st.mode == "window" else st.mask)
+        segments.append(st.compute)
+        return segments + [c for c in (st.write, st.transfer) if c]
+
+    def _private_worker(self, replica: int) -> Generator[simpy.Event, Any, None]:
+        """:meth:`_worker` for a chain whose arrays, modules, ports and bus belong to this worker alone and no
+        trace is kept: the same timeouts in the same order, with the per-step bookkeeping (steps, masks)
+        tallied per input instead of per event. Input 0 differs from the rest only in its per_pass masks."""
+        plan, env = self.plan, self.env
+        timeout = env.timeout
+        stages = self.stages[replica]
+        passes = range(replica, plan.passes, self.n_replicas)
+        first = [d for st in stages for d in self._segments(st, 0)]
+        rest = [d for st in stages for d in self._segments(st, 1)]
+        masks_first = [len(passes) * masks_per_job(st.layer, 0) for st in stages]
+        masks_rest = [len(passes) * masks_per_job(st.layer, 1) for st in stages]
+        for i in range(plan.inputs):
+            if plan.schedule == "replicated":
+                yield self.admitted.reached(i + 1)
+            segments = rest if i else first
+            for _ in passes:
+                self._note_start(i, env.now)
+                for cycles in segments:
+                    yield timeout(cycles)
+                self._job_done(i)
+            for st, m in zip(stages, masks_rest if i else masks_first, strict=True):
+                st.steps += len(passes)
+                st.masks += m
+
     def _admission(self) -> Generator[simpy.Event, Any, None]:
         """Replicated / pipelined: an input enters once fewer than inputs_in_flight inputs are unfinished."""
         plan = self.plan
@@ -388,8 +393,8 @@ class _Engine:
             gen_at = yield from self._hold(st.modules, st.mask, st.mkey)
             if st.source:
                 st.gen_start[j] = gen_at
-            self._count(st.name, MASK_KEY, st.layer.mask_bits)
-            st.masks.advance()
+            st.masks += 1
+            st.masks_done.advance()
             if self.tracing:
                 i, t = divmod(j, self.plan.passes)
                 self._x(f"mask {st.name}", "mask", gen_at, st.mask, st.replica, st.mkey, {"input": i, "pass": t})
@@ -405,9 +410,12 @@ class _Engine:
         else:
             if plan.schedule == "replicated":
                 env.process(self._admission())
+            fast = self.bus_private and not self.tracing
             for r in range(self.n_replicas):
-                env.process(self._worker(r))
+                env.process(self._private_worker(r) if fast else self._worker(r))
         env.run()
+        busy, counts = tallied(plan, [[st.steps for st in stages] for stages in self.stages],
+                               [[st.masks for st in stages] for stages in self.stages])
         total = max(self.job_finish)
         latencies = tuple(f - (s or 0) for f, s in zip(self.job_finish, self.job_start, strict=True))
         return EngineResult(
@@ -415,9 +423,9 @@ class _Engine:
             latency_cycles=latencies,
             first_input_latency_cycles=latencies[0],
             throughput_inputs_per_cycle=plan.inputs / total if total else float("inf"),
-            busy_cycles=dict(self.busy),
-            wait_cycles=dict(self.wait),
-            action_counts=dict(self.counts),
+            busy_cycles=busy,
+            wait_cycles={key: self.wait.get(key, 0) for key in busy},
+            action_counts=counts,
             events=_scheduled_events(env),
             trace=self.trace,
         )

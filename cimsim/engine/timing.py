@@ -37,25 +37,19 @@ from typing import Literal
 
 from cimsim.engine.closed_form import closed_form
 from cimsim.engine.cycles import (
-    MASK_KEY,
     ancestors,
     array_hold_cycles,
+    arrays_key,
     buffer_write_cycles,
     mask_mode,
     masks_per_job,
-    step_counts,
+    modules_key,
+    tallied,
     transfer_cycles,
     validate_plan,
 )
 from cimsim.engine.plan import TimingPlan
-from cimsim.engine.simulator import (
-    BUS_KEY,
-    EngineResult,
-    arrays_key,
-    modules_key,
-    ports_key,
-    run_engine,
-)
+from cimsim.engine.simulator import EngineResult, run_engine
 
 TimingMode = Literal["auto", "engine", "closed_form"]
 TIMING_MODES: tuple[str, ...] = ("auto", "engine", "closed_form")
@@ -136,71 +130,29 @@ def contention_free(plan: TimingPlan) -> tuple[bool, str]:
                   f"{plan.bus_channels} channel(s)")
 
 
-def _masks_made(plan: TimingPlan) -> list[int]:
-    """Masks generated per layer over the whole run (all replicas), as the engine counts them."""
-    out = []
-    for layer in plan.layers:
-        if plan.schedule == "layer_pipelined" and mask_mode(layer) == "job":  # look-ahead generator
-            out.append(plan.inputs * plan.passes if layer.regenerate == "per_input" else plan.passes)
-        else:  # inline on the job's path (every pass of every input)
-            out.append(sum(masks_per_job(layer, i) for i in range(plan.inputs)) * plan.passes)
-    return out
-
-
-def _action_counts(plan: TimingPlan, masks: list[int]) -> dict[tuple[str, str], int]:
-    """The counts the engine would execute: every job runs each layer's step once; masks as generated."""
-    jobs = plan.inputs * plan.passes
-    counts: dict[tuple[str, str], int] = {}
-    for ell, layer in enumerate(plan.layers):
-        for key, n in step_counts(layer).items():
-            counts[(layer.name, key)] = n * jobs
-        if masks[ell]:
-            counts[(layer.name, MASK_KEY)] = masks[ell] * layer.mask_bits
-    return counts
-
-
-def _replica_jobs(plan: TimingPlan) -> list[int]:
-    """Jobs each replica runs (pass t on replica t mod k, for every input)."""
+def _tallies(plan: TimingPlan) -> tuple[list[list[int]], list[list[int]]]:
+    """Steps and masks per (replica, layer) that the engine executes on ``plan`` (:func:`tallied`): replica r
+    runs pass indices r, r + k, … of every input; masks on a job's path follow :func:`masks_per_job`, the layer
+    pipeline's look-ahead generator makes one per job (per_input) or one per pass (per_pass)."""
     k = plan.replicas if plan.schedule == "replicated" else 1
-    return [len(range(r, plan.passes, k)) * plan.inputs for r in range(k)]
-
-
-def _busy(plan: TimingPlan, masks: list[int]) -> dict[str, int]:
-    busy: dict[str, int] = {}
-    k = plan.replicas if plan.schedule == "replicated" else 1
-    jobs_r = _replica_jobs(plan)
+    steps, masks = [], []
     for r in range(k):
+        passes = len(range(r, plan.passes, k))
+        steps.append([passes * plan.inputs] * len(plan.layers))
+        row = []
         for layer in plan.layers:
-            busy[arrays_key(layer.name, r)] = array_hold_cycles(layer) * jobs_r[r]
-            if mask_mode(layer) != "none":
-                busy[modules_key(layer.name, r)] = 0
-    tiles = sorted({t + r * plan.tiles_per_replica for r in range(k) for layer in plan.layers for t in layer.tile_ids})
-    for t in tiles:
-        busy[ports_key(t)] = 0
-    busy[BUS_KEY] = 0
-    for r in range(k):
-        for ell, layer in enumerate(plan.layers):
-            b, x = buffer_write_cycles(layer), transfer_cycles(layer)
-            for t in layer.tile_ids:
-                busy[ports_key(t + r * plan.tiles_per_replica)] += b * jobs_r[r]
-            busy[BUS_KEY] += x * jobs_r[r]
-            mode = mask_mode(layer)
-            if mode == "window":
-                busy[modules_key(layer.name, r)] += layer.mvms * layer.mask_cycles * jobs_r[r]
-            elif mode == "job":
-                if plan.schedule == "layer_pipelined" or layer.regenerate == "per_input":
-                    n = masks[ell] if plan.schedule == "layer_pipelined" else jobs_r[r]
-                else:  # per_pass: this replica's pass indices, during input 0
-                    n = len(range(r, plan.passes, k))
-                busy[modules_key(layer.name, r)] += layer.mask_cycles * n
-    return busy
+            if plan.schedule == "layer_pipelined" and mask_mode(layer) == "job":
+                row.append(plan.inputs * plan.passes if layer.regenerate == "per_input" else plan.passes)
+            else:
+                row.append(passes * sum(masks_per_job(layer, i) for i in range(plan.inputs)))
+        masks.append(row)
+    return steps, masks
 
 
 def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
     """The closed form as a full :class:`TimingResult` (exact only when :func:`contention_free` holds)."""
     cf = closed_form(plan)
-    masks = _masks_made(plan)
-    busy = _busy(plan, masks)
+    busy, counts = tallied(plan, *_tallies(plan))
     wait = dict.fromkeys(busy, 0)
     if plan.schedule == "layer_pipelined":
         for layer, wa, wm in zip(plan.layers, cf.array_waits, cf.mask_waits, strict=True):
@@ -211,7 +163,7 @@ def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
     return TimingResult(total_cycles=total, latency_cycles=cf.latency_cycles,
                         first_input_latency_cycles=cf.first_input_latency_cycles,
                         throughput_inputs_per_cycle=plan.inputs / total if total else math.inf,
-                        busy_cycles=busy, wait_cycles=wait, action_counts=_action_counts(plan, masks), events=0,
+                        busy_cycles=busy, wait_cycles=wait, action_counts=counts, events=0,
                         trace=[], method="closed_form", reason=reason)
 
 
