@@ -46,11 +46,12 @@ def functional(n: int) -> list[tuple[str, str]]:
     rows = []
     for arch, label in (("spindrop.yaml", "shipped periphery (MLSA, exact)"),
                         ("spindrop_adc.yaml", "lossy periphery (spindrop_adc: 5-bit SAR per row group)")):
-        ex = mlp.executor(arch)
         for threads in (None, 1):
+            # all cores: BLAS threads for the roofline, cimsim's worker threads; one core: one of each
+            ex = mlp.executor(arch, threads=threads)
             with threadpool_limits(limits=threads, user_api="blas"):
                 t = _interleaved({"roof": lambda: roof.run(x, 20), "cim": lambda ex=ex: ex.run(x)})
-            tl = "all BLAS threads" if threads is None else "1 BLAS thread"
+            tl = f"all {os.cpu_count()} cores" if threads is None else "1 core (1 BLAS thread, 1 worker thread)"
             rows.append((f"functional MLP, {label}, {tl}, {n} inputs × T=20",
                          f"{t['roof'] / t['cim']:.2f} of roofline ({t['cim']:.2f} s vs {t['roof']:.2f} s)"))
     return rows
@@ -105,8 +106,18 @@ def engine() -> list[tuple[str, str]]:
         jobs.append(f"{inputs} inputs: {run_engine(p).events / (p.inputs * p.passes):.1f}")
     rows.append(("events per (input, pass) job, VGG-small", "; ".join(jobs)))
     for schedule in ("layer_pipelined", "replicated"):
-        p = replace(plan, schedule=schedule, inputs=4)
-        rows.append((f"events per job, VGG-small, {schedule}", f"{run_engine(p).events / (p.inputs * p.passes):.1f}"))
+        per_tiles = []
+        for apt in (1, 4):
+            p, mp = _vgg_plan(inputs=4, arrays_per_tile=apt)
+            p = replace(p, schedule=schedule)
+            per_tiles.append(f"{mp.tiles_per_replica} tiles: {run_engine(p).events / (p.inputs * p.passes):.1f}")
+        rows.append((f"events per job, VGG-small, {schedule}", "; ".join(per_tiles)))
+    piped = replace(plan, schedule="layer_pipelined")
+    box["events"] = run_engine(piped).events
+    t = _interleaved({"engine": lambda: run_engine(piped), "raw": raw})
+    ev = box["events"]
+    rows.append(("engine event rate vs raw simpy, VGG-small, layer_pipelined (contended ports and bus)",
+                 f"{t['raw'] / t['engine']:.2f} ({ev / t['engine']:.0f} vs {ev / t['raw']:.0f} events/s)"))
     doubled = replace(plan, layers=tuple(
         replace(layer, **{f.name: 2 * getattr(layer, f.name) for f in fields(layer) if f.name.endswith("_cycles")})
         for layer in plan.layers))

@@ -54,13 +54,14 @@ def inputs(n: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2 ** INPUT_BITS, (n, 1, 28, 28), dtype=np.int64)
 
 
-def executor(arch_name: str = "spindrop.yaml", passes: int = 20, seed: int = 0) -> Executor:
+def executor(arch_name: str = "spindrop.yaml", passes: int = 20, seed: int = 0,
+             threads: int | None = None) -> Executor:
     """The cimsim executor of the benchmark MLP on ``arch_configs/<arch_name>``, with enough tiles for it
-    (the shipped configs are sized for the digits networks)."""
+    (the shipped configs are sized for the digits networks); ``threads`` worker threads (None: every CPU)."""
     arch = load_arch(ROOT / "arch_configs" / arch_name, [("chip.tiles", 64)])
     design = resolve(arch, workload(passes))
     mp = map_network(design)
-    return Executor(build_hardware(design, mp), mp, network(seed), seed=seed, passes=passes)
+    return Executor(build_hardware(design, mp), mp, network(seed), seed=seed, passes=passes, threads=threads)
 
 
 class Roofline:

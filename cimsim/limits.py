@@ -23,11 +23,21 @@ from cimsim.spec.workload import Conv2dLayerSpec, NetworkSpec, WorkloadSpec
 # Fraction of the available memory a run may plan to use: the estimate ignores Python objects, allocator
 # slack and transient copies, and the machine is shared [assumed].
 USABLE_FRACTION = 0.7
-# The executor bounds each chunk's largest intermediate (functional/executor.py CHUNK_BYTES, 64 MiB); a
-# chunk holds about three arrays of that size at once (partial sums, activations, masks) [code].
+# The executor bounds each chunk's largest intermediate to CHUNK_BYTES (64 MiB: a few chunk arrays stay well
+# inside any machine this runs on, and GEMMs of ~100 MNIST inputs × 20 passes already run at BLAS speed); a
+# chunk holds about three arrays of that size at once (partial sums, activations, masks) [code]. Worker threads
+# split a chunk, so the bound holds whatever their number.
 CHUNK_BYTES = 64 * 2**20
 CHUNK_ARRAYS = 3
 _GIB = 2**30
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def available_memory_bytes() -> int | None:

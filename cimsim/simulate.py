@@ -70,6 +70,8 @@ class Options:
         progress: called as ``progress(phase, done, total)`` while long phases run.
         timing: ``auto`` (closed form where provably equal to the event engine, else the engine),
             ``engine`` or ``closed_form`` (:func:`cimsim.engine.timing.time_plan`).
+        threads: worker threads of the functional run (None: the CPUs this process may use); results do not
+            depend on it.
     """
 
     passes: int | None = None
@@ -83,6 +85,7 @@ class Options:
     corruptions: bool = True
     progress: Callable[[str, int, int], None] | None = None
     timing: TimingMode = "auto"
+    threads: int | None = None
 
 
 @dataclass
@@ -399,7 +402,7 @@ def simulate(arch: ArchSpec | str | Path | None, workload: WorkloadSpec | str | 
 
         t1 = time.perf_counter()
         net = load_network(workload.network, base)
-        ex = Executor(hw, mapping, net, seed=opt.seed, passes=passes)
+        ex = Executor(hw, mapping, net, seed=opt.seed, passes=passes, threads=opt.threads)
         module_p = ex.module_probabilities()
         faults = ex.faults.summary()
         bits = workload.network.input_bits
@@ -518,7 +521,7 @@ def chip_monte_carlo(hw: Hardware, mapping: Mapping, net: Any, workload: Workloa
     rows: list[dict[str, Any]] = []
     tables = []
     for c in range(hw.arch.variation.chips):
-        ex = Executor(hw, mapping, net, seed=chip_seed(opt.seed, c), passes=passes)
+        ex = Executor(hw, mapping, net, seed=chip_seed(opt.seed, c), passes=passes, threads=opt.threads)
         p_mc = metrics.softmax(ex.run(quantize_inputs(x01, bits), mc=True, stream=0))
         summ = metrics.summarize(p_mc, y)
         row: dict[str, Any] = {"chip": c, "accuracy": summ["accuracy"], "nll": summ["nll"]}

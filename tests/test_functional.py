@@ -132,6 +132,24 @@ def test_per_input_results_do_not_depend_on_chunking_or_limit(arch, shipped):
                                             variation__sense_noise_sigma_lsb=0.3).run(x[:10]), whole[:2, :10])
 
 
+@pytest.mark.parametrize("changes", [{}, {"variation__enabled": True, "variation__sense_noise_sigma_lsb": 0.3},
+                                     {"column_periphery__model": "neurosim_sar", "column_periphery__bits": 3}])
+def test_worker_threads_change_nothing(arch, shipped, changes):
+    """Chunks run as PARTS parts on 1, 2 or 3 threads: the same logits and the same activity counts, bit for
+    bit (each part's increments are replayed in input order)."""
+    wl, net, x, _ = shipped
+    runs = []
+    for threads in (1, 2, 3):
+        ex = _executor(arch, wl, net, **changes)
+        ex.threads = threads
+        counts = new_counts()
+        logits = ex.run(x[:45], counts=counts, chunk=23)
+        runs.append((logits, {k: dict(v) for k, v in counts.items()}))
+    for logits, counts in runs[1:]:
+        np.testing.assert_array_equal(logits, runs[0][0])
+        assert counts == runs[0][1]
+
+
 def _module_p(arch, wl, net, **changes):
     ex = _executor(arch, wl, net, **{"variation__enabled": True, **changes})
     return ex, np.concatenate(list(ex.module_probabilities().values()))

@@ -67,6 +67,8 @@ def models() -> None:
 @click.option("--inputs", type=click.IntRange(1), help="hardware-only: inferences to count [default: 1]")
 @click.option("--timing-inputs", type=click.IntRange(1), default=64, show_default=True,
               help="inputs the event engine schedules (timing is data-independent)")
+@click.option("--threads", type=click.IntRange(1), help="functional worker threads [default: the usable CPUs]; "
+              "results do not depend on it")
 @click.option("--no-ood", is_flag=True, help="skip the OOD sets")
 @click.option("--no-corruptions", is_flag=True, help="skip the corrupted sets")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -74,8 +76,8 @@ def models() -> None:
               help="write result.json, CSVs, report.txt and manifest.json here (the folder is replaced whole)")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="write a Chrome trace JSON")
 def run(arch: str | None, workload: str | None, passes: int | None, seed: int, limit: int | None,
-        sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, no_ood: bool, no_corruptions: bool,
-        fmt: str, out_dir: str | None, trace_file: str | None) -> None:
+        sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, threads: int | None,
+        no_ood: bool, no_corruptions: bool, fmt: str, out_dir: str | None, trace_file: str | None) -> None:
     """Simulate WORKLOAD on ARCH (defaults: the SpinDrop chip running the digits MLP)."""
     from tqdm import tqdm
 
@@ -109,7 +111,7 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
         raise ConfigError("--inputs counts inferences of a --hardware-only run; a functional run counts its data set",
                           field="--inputs", allowed="--inputs with --hardware-only, or --limit")
     opts = Options(passes=passes, seed=seed, limit=limit, hardware_only=hardware_only, inputs=inputs,
-                   timing_inputs=timing_inputs,
+                   timing_inputs=timing_inputs, threads=threads,
                    trace=trace_file is not None, ood=not no_ood, corruptions=not no_corruptions, progress=progress)
     try:
         result = simulate(arch_spec, wl_spec, opts, base_dir=wl_path.parent, arch_file=str(arch_path))

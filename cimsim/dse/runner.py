@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from cimsim.dse.points import Resolved, Sweep, dedupe, load_sweep, resolve_all
 from cimsim.dse.store import Lock, Status, Store
 from cimsim.dse.worker import Task, run_batch
 from cimsim.errors import ConfigError
+from cimsim.limits import usable_cpus
 
 Progress = Callable[[int, int, int], None]  # (finished, failed, total)
 
@@ -55,6 +55,8 @@ class _Executor:
     """Runs batches of tasks; yields each finished batch's rows as soon as it is back."""
 
     workers = 1
+    # functional threads per point: a pool of processes already fills the cores (None: all CPUs)
+    threads_per_task: int | None = 1
 
     def run(self, tasks: list[Task]) -> Iterator[list[dict[str, Any]]]:
         raise NotImplementedError
@@ -69,6 +71,8 @@ class _Executor:
 
 
 class _InProcess(_Executor):
+    threads_per_task = None
+
     def run(self, tasks: list[Task]) -> Iterator[list[dict[str, Any]]]:
         for t in tasks:
             yield run_batch([t])
@@ -131,16 +135,16 @@ def make_executor(workers: int | None, scheduler: Any = None) -> _Executor:
     """Dask when ``scheduler`` is given, else a local pool of ``workers`` processes (1: this process)."""
     if scheduler is not None:
         return _Dask(scheduler)
-    n = workers or os.cpu_count() or 1
+    n = workers or usable_cpus()
     return _InProcess() if n == 1 else _LocalPool(n)
 
 
 # --------------------------------------------------------------------------------------------- running
-def task_of(sweep: Sweep, r: Resolved) -> Task:
+def task_of(sweep: Sweep, r: Resolved, threads: int | None = None) -> Task:
     return Task(key=r.key, index=r.point.index, axes=r.point.axes,
                 arch_path=None if sweep.arch_path is None else str(sweep.arch_path),
                 workload_path=str(sweep.workload_path), arch_over=r.point.arch_over, wl_over=r.point.wl_over,
-                options=sweep.run_options())
+                options=sweep.run_options(), threads=threads)
 
 
 class Session:
@@ -196,7 +200,8 @@ class Session:
         if self.progress:
             self.progress(count, failed, total)
         ran = 0
-        for rows in self.executor.run([task_of(self.sweep, r) for r in todo]):
+        for rows in self.executor.run([task_of(self.sweep, r, self.executor.threads_per_task)
+                                          for r in todo]):
             for row in rows:
                 self.store.add(row["key"], row["index"], row["axes"], result=row["result"], error=row["error"],
                                wall_s=row["wall_s"])

@@ -31,6 +31,8 @@ class Task:
     arch_over: tuple[Override, ...]
     wl_over: tuple[Override, ...]
     options: dict[str, Any]
+    # functional worker threads of this point (not part of the key: results do not depend on it); None: the CPUs
+    threads: int | None = None
 
 
 @functools.lru_cache(maxsize=16)
@@ -55,8 +57,8 @@ def run_task(task: Task) -> dict[str, Any]:
                         file=task.arch_path)
         wl = validate(WorkloadSpec, apply_overrides(_raw(task.workload_path), list(task.wl_over), WorkloadSpec),
                       file=task.workload_path)
-        result = simulate(arch, wl, Options(**task.options), base_dir=Path(task.workload_path).parent,
-                          arch_file=task.arch_path)
+        result = simulate(arch, wl, Options(**task.options, threads=task.threads),
+                          base_dir=Path(task.workload_path).parent, arch_file=task.arch_path)
         doc = result.to_json()
         doc.pop("config", None)  # the key and the sweep spec reproduce it; keeps the store small
         out["result"] = doc

@@ -99,15 +99,13 @@ class _Progress:
 class _Layer:
     """Static cycle counts and per-replica resources of one layer."""
 
-    def __init__(self, env: simpy.Environment, plan: TimingPlan, layer: LayerTiming, replica: int,
-                 ports: dict[int, simpy.Resource]) -> None:
+    def __init__(self, env: simpy.Environment, plan: TimingPlan, layer: LayerTiming, replica: int) -> None:
         self.layer = layer
         self.name = layer.name
         self.replica = replica
         self.arrays = simpy.Resource(env, capacity=1)
         self.modules = simpy.Resource(env, capacity=1)
         self.tiles = tuple(t + replica * plan.tiles_per_replica for t in layer.tile_ids)
-        self.ports = [ports[t] for t in self.tiles]
         self.compute = compute_cycles(layer)
         self.mode = mask_mode(layer)
         self.mask = layer.mask_cycles
@@ -124,11 +122,13 @@ class _Layer:
         self.requested = _Progress(env)  # jobs that queued for the arrays (keeps input-major order)
         self.masks_done = _Progress(env)  # look-ahead masks finished
         self.source = False  # reads the network input (no predecessors): where a job's latency starts
+        self.port_groups: list[tuple[int, ...]] = [(t,) for t in self.tiles]  # tiles with the same writers
         self.gen_start: dict[int, int] = {}  # source layers: start of job j's look-ahead mask generation
 
 
 class _Engine:
-    def __init__(self, plan: TimingPlan, trace: bool, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, plan: TimingPlan, trace: bool, progress: Callable[[int], None] | None,
+                 mirror_ports: bool = True) -> None:
         self.plan = plan
         self.env = env = simpy.Environment()
         self.tracing = trace
@@ -153,11 +153,22 @@ class _Engine:
                         for t in layer.tile_ids})
         self.ports = {t: simpy.Resource(env, capacity=plan.buffer_ports) for t in tiles}
         self.bus = simpy.Resource(env, capacity=plan.bus_channels)
-        self.stages = [[_Layer(env, plan, layer, r, self.ports) for layer in plan.layers]
+        self.stages = [[_Layer(env, plan, layer, r) for layer in plan.layers]
                        for r in range(n_replicas)]
+        writers: dict[int, set[str]] = {}
+        for stages in self.stages:
+            for st in stages:
+                if st.write:
+                    for t in st.tiles:
+                        writers.setdefault(t, set()).add(st.name)
         for stages in self.stages:
             for st, pred in zip(stages, self.preds, strict=True):
                 st.source = not pred
+                if mirror_ports:
+                    groups: dict[frozenset[str], list[int]] = {}
+                    for t in st.tiles:
+                        groups.setdefault(frozenset(writers.get(t, ())), []).append(t)
+                    st.port_groups = [tuple(g) for g in groups.values()]
         # busy cycles and action counts follow from the steps and masks executed (cycles.tallied); only the
         # stalls depend on the interleaving and are booked as they happen
         self.wait: dict[str, int] = {}
@@ -281,18 +292,23 @@ class _Engine:
                 for tile in st.tiles:
                     self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, ports_key(tile), args)
             return
-        if len(st.ports) == 1:
-            yield from self._write(st, st.tiles[0], st.ports[0], args)
+        if len(st.port_groups) == 1:
+            yield from self._write(st, st.port_groups[0], args)
         else:
-            yield self.env.all_of([self.env.process(self._write(st, tile, port, args))
-                                   for tile, port in zip(st.tiles, st.ports, strict=True)])
+            yield self.env.all_of([self.env.process(self._write(st, group, args)) for group in st.port_groups])
 
-    def _write(self, st: _Layer, tile: int, port: simpy.Resource,
-               args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
-        key = ports_key(tile)
-        wrote_at = yield from self._hold(port, st.write, key)
-        if self.tracing:
-            self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
+    def _write(self, st: _Layer, group: tuple[int, ...], args: dict[str, Any] | None
+               ) -> Generator[simpy.Event, Any, None]:
+        """The burst into one group of tiles with the same writers: their queues see the same requests at the
+        same cycles, so the first tile's port stands for all; the others get the same wait (and busy) cycles."""
+        asked = self.env.now
+        wrote_at = yield from self._hold(self.ports[group[0]], st.write, ports_key(group[0]))
+        for tile in group:
+            key = ports_key(tile)
+            if tile != group[0] and wrote_at > asked:
+                self.wait[key] = self.wait.get(key, 0) + wrote_at - asked
+            if self.tracing:
+                self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
 
     # -- schedules -----------------------------------------------------------------------------------------
     def _branch_job(self, stages: list[_Layer], j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:

@@ -24,6 +24,7 @@ from cimsim.activity import add_mask_counts, digital_per_job, structural_per_job
 from cimsim.faults.inject import ChipFaults, sample_chip_faults
 from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
 from cimsim.hardware import Hardware
+from cimsim.limits import CHUNK_BYTES, usable_cpus
 from cimsim.mapping import LayerMap, Mapping
 from cimsim.network.layers import (
     INPUT,
@@ -42,10 +43,12 @@ from cimsim.rng import CounterStream
 
 # Seed domains (first element of every spawn_key).
 _MODULE_VARIATION, _CELL_VARIATION, _MASKS, _SENSE_NOISE, _SHARED_MASKS = range(5)
-# Largest intermediate array per chunk, bytes: bounds memory whatever the data set size.
-CHUNK_BYTES = 64 * 2**20
 # Rows per block of the dense row-group route: a block's (rows × outputs) float32 sums stay in L2 cache.
 _ROW_BLOCK = 256
+# A chunk runs as this many parts, by input, on up to as many worker threads. Fixed (not the thread count) so
+# that the activity sums, which are added per part, are the same bits on any machine; a quarter chunk also keeps
+# the masks and sums of one part in cache better than a whole one (measured: docs/performance.md).
+PARTS = 4
 # Above this fraction of (input, group) pairs that may convert with an error, recomputing them costs more than
 # computing every group (the dense route).
 _DENSE_FRACTION = 0.5
@@ -53,6 +56,37 @@ _DENSE_FRACTION = 0.5
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+class _CountLog:
+    """Stands in for an activity table (``table[layer][action] += v``) in a worker thread: it records every
+    increment, in order, for :meth:`replay` into the real table. Float sums depend on their order, so replaying
+    the parts in input order reproduces a serial run's counts exactly."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, float]] = []
+
+    def __getitem__(self, layer: str) -> _LayerLog:
+        return _LayerLog(self.log, layer)
+
+    def replay(self, counts) -> None:
+        for layer, action, v in self.log:
+            counts[layer][action] += v
+
+
+class _LayerLog:
+    """One layer's row of a :class:`_CountLog`: reads 0, so ``row[action] += v`` stores exactly v."""
+
+    __slots__ = ("log", "layer")
+
+    def __init__(self, log: list[tuple[str, str, float]], layer: str) -> None:
+        self.log, self.layer = log, layer
+
+    def __getitem__(self, action: str) -> float:
+        return 0.0
+
+    def __setitem__(self, action: str, value: float) -> None:
+        self.log.append((self.layer, action, value))
 
 
 @dataclass
@@ -104,11 +138,14 @@ class Executor:
     """
 
     def __init__(self, hw: Hardware, mapping: Mapping, net: Network, *, seed: int, passes: int,
-                 faults: ChipFaults | None = None) -> None:
+                 faults: ChipFaults | None = None, threads: int | None = None) -> None:
         if passes > PASS_STRIDE:
             raise ValueError(f"at most {PASS_STRIDE} passes")
         self.hw, self.mapping, self.net, self.design = hw, mapping, net, hw.design
         self.seed, self.passes = seed, passes
+        self.threads = usable_cpus() if threads is None else threads
+        if self.threads < 1:
+            raise ValueError(f"threads = {threads}: at least 1")
         arch = hw.arch
         xbar = hw.component("crossbar")
         ra = xbar.rows_active
@@ -144,7 +181,6 @@ class Executor:
         sigmas = variation_sigmas(arch.variation)
         self.source = hw.component("dropout_source")
         self.layers: list[_Prepared] = []
-        self._streams: dict[tuple[int, ...], CounterStream] = {}
         self._fault_bias: dict[int, np.ndarray] = {}
         for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
             # the arrays hold the ±1 slices (one column group per weight bit; binary layers: the matrix itself)
@@ -170,15 +206,19 @@ class Executor:
         # float32 rows, keep masks and sums plus their float64 post-processing, per input (all T passes)
         per_input = max(lp.lm.mvms * (lp.lm.fan_in + lp.lm.outputs) * 16 * passes for lp in self.layers)
         self.chunk = max(1, CHUNK_BYTES // per_input)
+        # every stream a run may draw from, made before any worker thread reads the dict
+        self._streams: dict[tuple[int, ...], CounterStream] = {}
 
     def module_probabilities(self) -> dict[str, np.ndarray]:
         """Per-layer drop probability of every module of this chip instance (sources that have one)."""
         return {lp.lm.name: lp.p_modules for lp in self.layers if lp.p_modules is not None}
 
     def _stream(self, *key: int) -> CounterStream:
-        if key not in self._streams:
-            self._streams[key] = CounterStream(self.seed, *key)
-        return self._streams[key]
+        # worker threads may race to add a key; both build the same stateless stream, so either may win
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams.setdefault(key, CounterStream(self.seed, *key))
+        return stream
 
     def _masks(self, lp: _Prepared, stream: int) -> MaskSource:
         shared = self.design.regenerate == "per_pass"
@@ -219,20 +259,21 @@ class Executor:
             return None
         out = flat @ lp.w
         # dozens of tiny GEMMs: BLAS threads would spend more time waking up than multiplying
-        with self._one_blas_thread():
+        with self._blas_threads(1):
             for k in np.flatnonzero(cand.any(axis=0)):
                 rows = np.flatnonzero(cand[:, k])
                 s = flat[rows, k * ra: min(f, (k + 1) * ra)] @ lp.w[k * ra: (k + 1) * ra]
                 out[rows] += self._lookup(s) - s
         return out
 
-    def _one_blas_thread(self):
-        """Context in which BLAS runs on one thread (threadpoolctl; its controller is built once)."""
+    def _blas_threads(self, n: int):
+        """Context in which BLAS runs on ``n`` threads (threadpoolctl; its controller is built once, before any
+        worker thread starts)."""
         if self._blas is None:
             from threadpoolctl import ThreadpoolController
 
             self._blas = ThreadpoolController()
-        return self._blas.limit(limits=1, user_api="blas")
+        return self._blas.limit(limits=n, user_api="blas")
 
     def _lookup(self, s: np.ndarray) -> np.ndarray:
         """Q(s) of integer-valued partial sums by table (the quantizer evaluated once on −ra … ra)."""
@@ -245,7 +286,7 @@ class Executor:
         m = flat.shape[0]
         nz = None if noise is None else noise.reshape(m, g, o)
         out = np.empty((m, o), np.float32)
-        with self._one_blas_thread():
+        with self._blas_threads(1):
             self._dense_blocks(lp, flat, nz, out)
         return out
 
@@ -455,6 +496,36 @@ class Executor:
             vals[node.name], real[node.name] = out, lm.out_real
         raise AssertionError("unreachable")
 
+    def _forward_parallel(self, x_int: np.ndarray, *, mc: bool, stream: int, input_ids: np.ndarray,
+                          counts) -> np.ndarray:
+        """:meth:`forward` of one chunk as :data:`PARTS` parts by input, on up to ``threads`` worker threads.
+
+        Every input's logits are a pure function of its id (counter-based random streams), so the split does not
+        change them. numpy and BLAS release the GIL, so masks, thresholds and GEMMs of the parts run on separate
+        cores; BLAS keeps one thread per worker meanwhile (two levels of threads would oversubscribe the cores).
+        Each part logs its activity increments, replayed in input order: the counts are those of running the
+        parts one after another, whatever the number of threads.
+        """
+        n = x_int.shape[0]
+        parts = min(PARTS, n)
+        bounds = np.linspace(0, n, parts + 1).astype(int)
+        pieces = list(zip(bounds[:-1], bounds[1:], strict=True))
+        if self.threads == 1 or parts == 1:
+            return np.concatenate([np.array(self.forward(x_int[a:b], mc=mc, stream=stream,
+                                                         input_ids=input_ids[a:b], counts=counts))
+                                   for a, b in pieces], axis=1)
+        from concurrent.futures import ThreadPoolExecutor
+
+        logs = [_CountLog() if counts is not None else None for _ in pieces]
+        with self._blas_threads(1), ThreadPoolExecutor(min(self.threads, parts)) as pool:
+            futures = [pool.submit(self.forward, x_int[a:b], mc=mc, stream=stream, input_ids=input_ids[a:b],
+                                   counts=log) for (a, b), log in zip(pieces, logs, strict=True)]
+            logits = [np.array(f.result()) for f in futures]
+        if counts is not None:
+            for log in logs:
+                log.replay(counts)
+        return np.concatenate(logits, axis=1)
+
     def run(self, x_int: np.ndarray, *, mc: bool = True, stream: int = 0, counts=None,
             progress: Callable[[int], None] | None = None, chunk: int | None = None, first: int = 0) -> np.ndarray:
         """Logits (T, N, K) of all inputs, streamed in chunks (``chunk`` inputs; default from a memory
@@ -470,7 +541,7 @@ class Executor:
         for start in range(0, x_int.shape[0], size):
             xb = x_int[start: start + size]
             ids = np.arange(first + start, first + start + xb.shape[0])
-            outs.append(np.array(self.forward(xb, mc=mc, stream=stream, input_ids=ids, counts=counts)))
+            outs.append(self._forward_parallel(xb, mc=mc, stream=stream, input_ids=ids, counts=counts))
             if progress is not None:
                 progress(xb.shape[0])
         return np.concatenate(outs, axis=1)
