@@ -2,22 +2,6 @@
 
 from __future__ import annotations
 
-from configparser import ConfigParser
-from importlib import metadata
-from pathlib import Path
+from cimsim._version import __version__
 
-
-def _version() -> str:
-    """The installed distribution's version; in a source checkout that is not installed, setup.cfg's (the one
-    place the version is written), else ``0+unknown``."""
-    try:
-        return metadata.version("cimsim")
-    except metadata.PackageNotFoundError:
-        cfg = ConfigParser()
-        cfg.read(Path(__file__).resolve().parent.parent / "setup.cfg", encoding="utf-8")
-        if cfg.get("metadata", "name", fallback=None) == "cimsim":
-            return cfg.get("metadata", "version", fallback="0+unknown")
-        return "0+unknown"
-
-
-__version__ = _version()
+__all__ = ["__version__"]

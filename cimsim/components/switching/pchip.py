@@ -51,7 +51,7 @@ class Pchip:
         if self.x.ndim != 1 or self.x.size < 2 or np.any(np.diff(self.x) <= 0):
             raise ValueError("Pchip: x must be >= 2 strictly increasing values")
         self.axis = axis
-        yy = np.moveaxis(np.asarray(y, dtype=float), axis, 0)
+        yy = np.ascontiguousarray(np.moveaxis(np.asarray(y, dtype=float), axis, 0))
         d = derivatives(self.x, yy)
         dx = np.diff(self.x).reshape((-1,) + (1,) * (yy.ndim - 1))
         slope = np.diff(yy, axis=0) / dx
@@ -64,7 +64,9 @@ class Pchip:
         flat = qq.ravel()
         k = np.clip(np.searchsorted(self.x, flat, side="right") - 1, 0, self.x.size - 2)
         s = (flat - self.x[k]).reshape((-1,) + (1,) * (self.c.ndim - 2))
-        c = self.c[:, k]
-        out = ((c[0] * s + c[1]) * s + c[2]) * s + c[3]
+        out = self.c[0].take(k, axis=0)
+        for c in self.c[1:]:  # Horner, in place: no (4, queries, ...) gather
+            out *= s
+            out += c.take(k, axis=0)
         out = out.reshape(qq.shape + out.shape[1:])
         return np.moveaxis(out, tuple(range(qq.ndim)), tuple(range(self.axis, self.axis + qq.ndim)))
