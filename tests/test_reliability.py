@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from pydantic import BaseModel, Field
 
 from cimsim.cli import main
@@ -72,7 +73,7 @@ def peak_bytes(fn) -> tuple[int, BaseException | None]:
 
 
 # ----------------------------------------------------------------------------------------------- YAML
-@pytest.mark.parametrize(("content", "needles"), [
+BAD_YAML = [
     (b"crossbar:\n  rows: 128\n  name: \xff\xfe\n", ("bad.yaml", "not UTF-8", "0xff")),
     (("x: " + "[" * 5000 + "]" * 5000 + "\n").encode(), ("bad.yaml", "nested deeper")),
     (b"crossbar:\n  rows: 64\n  rows: 128\n", ("bad.yaml", "line 3", "duplicate key 'rows'", "line 2")),
@@ -83,7 +84,10 @@ def peak_bytes(fn) -> tuple[int, BaseException | None]:
     (b"\x93NUMPY", ("bad.yaml", "not a YAML file")),
     (b"- 1\n", ("bad.yaml", "mapping")),
     (b"? [1, 2]\n: 3\n", ("bad.yaml",)),
-])
+]
+
+
+@pytest.mark.parametrize(("content", "needles"), BAD_YAML)
 def test_bad_yaml_is_one_line(tmp_path, capsys, content, needles):
     bad = B.write(tmp_path / "bad.yaml", content)
     one_line_exit_2(capsys, "describe", str(bad), needles=needles)
@@ -91,6 +95,36 @@ def test_bad_yaml_is_one_line(tmp_path, capsys, content, needles):
 
 def test_describe_of_a_weights_file_is_one_line(capsys):
     one_line_exit_2(capsys, "describe", str(WEIGHTS), needles=("digits_mlp.npz", "not a YAML"))
+
+
+@pytest.mark.parametrize("content", [c for c, _ in BAD_YAML] + [
+    b"base: &b {rows: 64, cols: 64}\ncrossbar: {<<: *b, rows: 128}\nra: 6e-12\nn: 1_000\nt: [1, 2.5, .inf, null]\n"])
+def test_libyaml_and_python_loaders_agree(content):
+    """libyaml (the fast path) and the pure-Python loader (PyYAML without libyaml) read the same values and
+    refuse the same files."""
+    from cimsim.spec import yaml_io
+
+    text = content.decode("utf-8", errors="replace")
+
+    def outcome(fast: bool):
+        try:
+            if fast:
+                return yaml_io.loads(text, file="f.yaml")
+            return yaml.load(text, Loader=yaml_io.SafeLimitedLoader)  # noqa: S506
+        except (ConfigError, yaml.YAMLError):
+            return "refused"
+
+    assert outcome(True) == outcome(False)
+
+
+def test_libyaml_and_python_loaders_read_every_shipped_config_alike():
+    from cimsim.spec import yaml_io
+
+    shipped = sorted(ROOT.glob("*/*.yaml"))
+    assert len(shipped) >= 15
+    for path in shipped:
+        body = path.read_text()
+        assert yaml_io.loads(body, file=str(path)) == yaml.load(body, Loader=yaml_io.SafeLimitedLoader)  # noqa: S506
 
 
 def test_yaml_merge_keys_still_work_and_1e_floats_are_numbers(tmp_path):

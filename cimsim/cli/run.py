@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -79,8 +80,6 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
         sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, threads: int | None,
         no_ood: bool, no_corruptions: bool, fmt: str, out_dir: str | None, trace_file: str | None) -> None:
     """Simulate WORKLOAD on ARCH (defaults: the SpinDrop chip running the digits MLP)."""
-    from tqdm import tqdm
-
     from cimsim.atomic_io import OutputDir, check_file_target
     from cimsim.engine.trace import chrome_trace_bytes, write_chrome_trace
     from cimsim.report.files import dumps, write_outputs
@@ -98,13 +97,18 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
     out = OutputDir(out_dir, flag="--out") if out_dir is not None else None
     trace_in_out = (out is not None and trace_path is not None
                     and trace_path.parent.resolve() == out.path.resolve())
-    bars: dict[str, tqdm] = {}
+    bars: dict[str, Any] = {}
+    show = sys.stderr.isatty()  # what tqdm's disable=None decides; without a terminal tqdm is not even imported
 
     def progress(phase: str, done: int, total: int) -> None:
+        if not show:
+            return
         bar = bars.get(phase)
         if bar is None:
+            from tqdm import tqdm
+
             bar = bars[phase] = tqdm(total=total, desc=phase, unit="inputs" if phase == "functional" else "jobs",
-                                     leave=False, disable=None, file=sys.stderr)
+                                     leave=False, file=sys.stderr)
         bar.update(done - bar.n)
 
     if inputs is not None and not hardware_only:

@@ -6,6 +6,11 @@
   laughs" alias bomb is refused after composing its small node graph, before anything walks the expansion;
   recursive aliases (``&a [*a]``) are refused;
 * the file is bounded in size (:data:`MAX_BYTES`) and must be UTF-8 text.
+
+Parsing and composing run in libyaml (``yaml.CSafeLoader``) when PyYAML was built with it, which is about ten
+times faster than the pure-Python parser (≈ 40 ms of every CLI call for the two shipped configs). libyaml's
+composer recurses in C, so the nesting limit is checked first on its (iterative) event stream; the expansion
+check and the constructor (duplicate keys, YAML 1.2 floats) are the same Python code for both parsers.
 """
 
 from __future__ import annotations
@@ -38,21 +43,8 @@ class YamlLimitError(yaml.YAMLError):
         self.problem_mark = mark
 
 
-class SafeLimitedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses duplicate keys, deep nesting and alias expansion beyond the limits."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise YamlLimitError(f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+class _Limits:
+    """Duplicate keys refused at construction; alias expansion checked on the composed graph."""
 
     def get_single_node(self) -> Node | None:
         node = super().get_single_node()
@@ -78,11 +70,49 @@ class SafeLimitedLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class SafeLimitedLoader(_Limits, yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys, deep nesting and alias expansion beyond the limits."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise YamlLimitError(f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+if yaml.__with_libyaml__:
+    class CSafeLimitedLoader(_Limits, yaml.CSafeLoader):
+        """:class:`SafeLimitedLoader` on libyaml; call :func:`check_nesting` on the text first."""
+else:  # PyYAML without libyaml: the pure-Python loader, which checks nesting as it composes
+    CSafeLimitedLoader = None
+
+
+def check_nesting(text: str) -> None:
+    """Refuse collections nested deeper than :data:`MAX_DEPTH`, from libyaml's event stream (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlLimitError(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 # YAML 1.2 floats: PyYAML follows YAML 1.1, where `5e-12` (no dot) is a *string*; physical configs are written
 # that way, and an int field given `1e12` should fail as a number, not as "unable to parse string".
-SafeLimitedLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+for _loader in (SafeLimitedLoader, CSafeLimitedLoader):
+    if _loader is not None:
+        _loader.add_implicit_resolver(
+            "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+            list("-+0123456789"))
 
 
 def check_expansion(root: Node) -> None:
@@ -130,11 +160,16 @@ def _children(node: Node) -> list[Node]:
 def loads(text: str, *, file: str) -> Any:
     """Parse ``text`` with :class:`SafeLimitedLoader`; any failure is a one-line ConfigError naming ``file``."""
     try:
-        return yaml.load(text, Loader=SafeLimitedLoader)  # noqa: S506  (a SafeLoader subclass)
+        if CSafeLimitedLoader is None:
+            return yaml.load(text, Loader=SafeLimitedLoader)  # noqa: S506  (a SafeLoader subclass)
+        check_nesting(text)
+        return yaml.load(text, Loader=CSafeLimitedLoader)  # noqa: S506  (a CSafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1000), met while scanning ahead of ours
+            problem = f"nested deeper than {MAX_DEPTH} levels"
         raise ConfigError(f"not valid YAML: {problem}", file=file, field=where) from None
     except RecursionError:  # belt and braces: the depth limit should make this unreachable
         raise ConfigError(f"not valid YAML: nested too deeply (limit {MAX_DEPTH})", file=file) from None
