@@ -49,11 +49,18 @@ def _job_cycles(plan: TimingPlan, input_index: int) -> int:
     return longest_path_cycles(plan, [serial_step_cycles(layer, input_index) for layer in plan.layers])
 
 
+def _job_spans(plan: TimingPlan) -> tuple[int, int]:
+    """Job spans of input 0 and of every later input (they differ only by input 0's per_pass masks:
+    :func:`cimsim.engine.cycles.needs_job_mask`)."""
+    return _job_cycles(plan, 0), _job_cycles(plan, 1)
+
+
 def _sequential(plan: TimingPlan) -> ClosedForm:
     now = 0
     latencies = []
+    spans = _job_spans(plan)
     for i in range(plan.inputs):
-        span = plan.passes * _job_cycles(plan, i)
+        span = plan.passes * spans[min(i, 1)]
         latencies.append(span)
         now += span
     return ClosedForm(now, tuple(latencies), latencies[0])
@@ -65,10 +72,11 @@ def _replicated(plan: TimingPlan) -> ClosedForm:
     admitted_prev = 0
     finish: list[int] = []
     latencies = []
+    spans = _job_spans(plan)
     for i in range(plan.inputs):
         admit = max(admitted_prev, finish[i - flight] if i >= flight else 0)
         admitted_prev = admit
-        job = _job_cycles(plan, i)
+        job = spans[min(i, 1)]
         first, last = None, 0
         for r in range(k):
             for _t in range(r, passes, k):

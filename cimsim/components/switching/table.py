@@ -146,24 +146,44 @@ class SwitchingTable:
             c = Pchip(np.arange(n, dtype=float), c, axis=axis)(np.linspace(0, n - 1, (n - 1) * m + 1))
         c = np.maximum.accumulate(c, axis=2)
         c = np.maximum.accumulate(c, axis=0)
-        return np.minimum.accumulate(c, axis=1)
+        # C order, so the flat view the interpolator gathers from is a view, not a copy
+        return np.ascontiguousarray(np.minimum.accumulate(c, axis=1))
 
-    def _logit(self, i: NDArray[np.float64], delta: NDArray[np.float64], log_tau: NDArray[np.float64]
+    def _weights(self, axis: int, x: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Fine-grid indices and quadratic B-spline weights, both (N, 3), of flat coordinates along one axis."""
+        n = self._coefficients.shape[axis]
+        return _quadratic_weights(np.clip(self._index_maps[axis](x) * UPSAMPLE[axis], 0.0, n - 1.0), n)
+
+    def _delta_tau(self, delta: NDArray[np.float64], log_tau: NDArray[np.float64]
+                   ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """The (Delta, ln tau) part of the tensor-product B-spline: offsets into a (Delta, tau) slice of the
+        coefficients and the weight products, both (N, 9)."""
+        kd, wd = self._weights(1, delta)
+        kt, wt = self._weights(2, log_tau)
+        n2 = self._coefficients.shape[2]
+        return ((kd[:, :, None] * n2 + kt[:, None, :]).reshape(-1, 9),
+                (wd[:, :, None] * wt[:, None, :]).reshape(-1, 9))
+
+    def _logit(self, i: NDArray[np.float64], dt: tuple[NDArray[np.intp], NDArray[np.float64]]
                ) -> NDArray[np.float64]:
-        """Interpolated logit at flat query arrays (inside the table)."""
+        """Interpolated logit at flat currents ``i`` (inside the table), ``dt`` from :meth:`_delta_tau`: the 27
+        coefficients around each point gathered at once and weighted."""
         coef = self._coefficients
-        idx, wts = [], []
-        for x, umap, m, n in zip((i, delta, log_tau), self._index_maps, UPSAMPLE, coef.shape, strict=True):
-            k, w = _quadratic_weights(np.clip(umap(x) * m, 0.0, n - 1.0), n)
-            idx.append(k)
-            wts.append(w)
-        out = np.zeros(i.shape)
-        for a in range(3):
-            for b in range(3):
-                wab = wts[0][:, a] * wts[1][:, b]
-                for c in range(3):
-                    out += wab * wts[2][:, c] * coef[idx[0][:, a], idx[1][:, b], idx[2][:, c]]
-        return out
+        ki, wi = self._weights(0, i)
+        lin = ki[:, :, None] * (coef.shape[1] * coef.shape[2]) + dt[0][:, None, :]
+        return np.einsum("nab,nab->n", coef.reshape(-1)[lin], wi[:, :, None] * dt[1][:, None, :])
+
+    def _p_of_logit(self, lg: NDArray[np.float64]) -> NDArray[np.float64]:
+        """P from the interpolated logit: the Jeffreys floor f to 0 and 1 − f to 1, exactly."""
+        f = self.floor
+        out = np.clip((_expit(lg) - f) / (1.0 - 2.0 * f), 0.0, 1.0)
+        # snap the round-off of averaging floor or ceiling values so the limits are exactly 0 and 1
+        return np.where(out < 1e-12, 0.0, np.where(out > 1.0 - 1e-12, 1.0, out))
+
+    def _flat_delta_tau(self, dd: NDArray[np.float64], tt: NDArray[np.float64]
+                        ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        return self._delta_tau(np.clip(dd, self.delta[0], self.delta[-1]).ravel(),
+                               np.clip(np.log(tt), math.log(self.tau_d[0]), math.log(self.tau_d[-1])).ravel())
 
     def ranges(self) -> dict[str, tuple[float, float]]:
         """Closed ranges of the three reduced axes."""
@@ -186,14 +206,8 @@ class SwitchingTable:
         """Interpolated P_sw (broadcast over the arguments); ``ValueError`` outside the table."""
         ii, dd, tt = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (i, delta, tau_d)))
         self.check_range(ii, dd, tt)
-        raw = _expit(self._logit(np.clip(ii, self.i[0], self.i[-1]).ravel(),
-                                np.clip(dd, self.delta[0], self.delta[-1]).ravel(),
-                                np.clip(np.log(tt), math.log(self.tau_d[0]), math.log(self.tau_d[-1])).ravel()))
-        raw = raw.reshape(ii.shape)
-        f = self.floor
-        out = np.clip((raw - f) / (1.0 - 2.0 * f), 0.0, 1.0)
-        # snap the round-off of averaging floor or ceiling values so the limits are exactly 0 and 1
-        return np.where(out < 1e-12, 0.0, np.where(out > 1.0 - 1e-12, 1.0, out))
+        lg = self._logit(np.clip(ii, self.i[0], self.i[-1]).ravel(), self._flat_delta_tau(dd, tt))
+        return self._p_of_logit(lg).reshape(ii.shape)
 
     def p_error(self, p: ArrayLike) -> NDArray[np.float64]:
         """Binomial standard error of a table value ``p`` (Jeffreys-smoothed so it is > 0 at 0 and 1)."""
@@ -227,10 +241,13 @@ class SwitchingTable:
                 f"I/I_c0 in [{self.i[0]:.3g}, {self.i[-1]:.3g}] (P spans {p_lo.flat[k]:.3g}-{p_hi.flat[k]:.3g} at "
                 f"Delta = {dd.flat[k]:.4g}, t_p/tau_D = {tt.flat[k]:.4g}); change the pulse")
         frac = np.arange(1, SEARCH_POINTS) / SEARCH_POINTS
+        # the (Delta, tau) weights of every probe are the same in every round: computed once
+        dt = self._flat_delta_tau(*np.broadcast_arrays(dd[..., None], tt[..., None], frac)[:2])
         for _ in range(10):
             u = lo[..., None] + (hi - lo)[..., None] * frac
             # P is monotone in i, so the currents below the target form a prefix of u
-            n_below = np.sum(self.p(u, dd[..., None], tt[..., None]) < tp[..., None], axis=-1)
+            p_u = self._p_of_logit(self._logit(u.ravel(), dt)).reshape(u.shape)
+            n_below = np.sum(p_u < tp[..., None], axis=-1)
             last = SEARCH_POINTS - 2
             lo = np.where(n_below > 0, np.take_along_axis(u, np.maximum(n_below - 1, 0)[..., None], -1)[..., 0], lo)
             hi = np.where(n_below <= last, np.take_along_axis(u, np.minimum(n_below, last)[..., None], -1)[..., 0],
