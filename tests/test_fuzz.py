@@ -316,7 +316,7 @@ def argv_strategy(draw, tmp):
         argv += draw(st.lists(st.sampled_from(files), max_size=2 if cmd == "run" else 1))
         for _ in range(draw(st.integers(0, 4))):
             opt = draw(st.sampled_from(["--set", "--set", "--format", "--passes", "--seed", "--limit", "--out",
-                                        "--trace", "--timing-inputs", "--hardware-only", "--unknown"]))
+                                        "--trace", "--timing-inputs", "--threads", "--hardware-only", "--unknown"]))
             if opt == "--set":
                 argv += ["--set", draw(SET_PATHS) + draw(st.sampled_from(["=", "=", ""])) + draw(VALUE_TEXT)]
             elif opt == "--format":
