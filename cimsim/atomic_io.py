@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 from cimsim.errors import ConfigError
 
 MANIFEST = "manifest.json"
@@ -32,6 +34,18 @@ LEGACY_OUTPUTS = frozenset({"result.json", "layers.csv", "components.csv", "ener
                             "report.txt", "trace.json"})
 _TMP_TAG = ".cimsim-"
 
+
+
+def json_default(o: object) -> object:
+    """``json.dumps`` default for result documents: numpy scalars and arrays as Python numbers and lists;
+    anything else is a ``TypeError`` (a result must not hold objects JSON cannot show)."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):

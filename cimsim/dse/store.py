@@ -204,12 +204,11 @@ class Store:
 
 
 def _json_default(o: Any) -> Any:
-    import numpy as np
+    """Result documents' numpy values as numbers (:func:`cimsim.atomic_io.json_default`); anything else as its
+    text, so one odd value never loses a stored point."""
+    from cimsim.atomic_io import json_default
 
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+    try:
+        return json_default(o)
+    except TypeError:
+        return str(o)

@@ -7,24 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from cimsim.atomic_io import OutputDir, atomic_write_bytes
+from cimsim.atomic_io import OutputDir, atomic_write_bytes, json_default
 from cimsim.simulate import Result
 
 
-def _default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
 def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, default=_default, allow_nan=True)
+    return json.dumps(doc, indent=2, default=json_default, allow_nan=True)
 
 
 def atomic_write(path: Path, text: str) -> None:
