@@ -144,7 +144,8 @@ def _tallies(plan: TimingPlan) -> tuple[list[list[int]], list[list[int]]]:
             if plan.schedule == "layer_pipelined" and mask_mode(layer) == "job":
                 row.append(plan.inputs * plan.passes if layer.regenerate == "per_input" else plan.passes)
             else:
-                row.append(passes * sum(masks_per_job(layer, i) for i in range(plan.inputs)))
+                # input 0 alone differs (its per_pass masks); every later input makes input 1's
+                row.append(passes * (masks_per_job(layer, 0) + (plan.inputs - 1) * masks_per_job(layer, 1)))
         masks.append(row)
     return steps, masks
 
