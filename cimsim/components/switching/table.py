@@ -154,12 +154,12 @@ class SwitchingTable:
         n = self._coefficients.shape[axis]
         return _quadratic_weights(np.clip(self._index_maps[axis](x) * UPSAMPLE[axis], 0.0, n - 1.0), n)
 
-    def _delta_tau(self, delta: NDArray[np.float64], log_tau: NDArray[np.float64]
+    def _delta_tau(self, delta: NDArray[np.float64], tau_d: NDArray[np.float64]
                    ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        """The (Delta, ln tau) part of the tensor-product B-spline: offsets into a (Delta, tau) slice of the
-        coefficients and the weight products, both (N, 9)."""
-        kd, wd = self._weights(1, delta)
-        kt, wt = self._weights(2, log_tau)
+        """The (Delta, ln tau) part of the tensor-product B-spline at the flattened points (clipped into the
+        table): offsets into a (Delta, tau) slice of the coefficients and the weight products, both (N, 9)."""
+        kd, wd = self._weights(1, np.clip(delta, self.delta[0], self.delta[-1]).ravel())
+        kt, wt = self._weights(2, np.clip(np.log(tau_d), math.log(self.tau_d[0]), math.log(self.tau_d[-1])).ravel())
         n2 = self._coefficients.shape[2]
         return ((kd[:, :, None] * n2 + kt[:, None, :]).reshape(-1, 9),
                 (wd[:, :, None] * wt[:, None, :]).reshape(-1, 9))
@@ -179,11 +179,6 @@ class SwitchingTable:
         out = np.clip((_expit(lg) - f) / (1.0 - 2.0 * f), 0.0, 1.0)
         # snap the round-off of averaging floor or ceiling values so the limits are exactly 0 and 1
         return np.where(out < 1e-12, 0.0, np.where(out > 1.0 - 1e-12, 1.0, out))
-
-    def _flat_delta_tau(self, dd: NDArray[np.float64], tt: NDArray[np.float64]
-                        ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        return self._delta_tau(np.clip(dd, self.delta[0], self.delta[-1]).ravel(),
-                               np.clip(np.log(tt), math.log(self.tau_d[0]), math.log(self.tau_d[-1])).ravel())
 
     def ranges(self) -> dict[str, tuple[float, float]]:
         """Closed ranges of the three reduced axes."""
@@ -206,7 +201,7 @@ class SwitchingTable:
         """Interpolated P_sw (broadcast over the arguments); ``ValueError`` outside the table."""
         ii, dd, tt = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (i, delta, tau_d)))
         self.check_range(ii, dd, tt)
-        lg = self._logit(np.clip(ii, self.i[0], self.i[-1]).ravel(), self._flat_delta_tau(dd, tt))
+        lg = self._logit(np.clip(ii, self.i[0], self.i[-1]).ravel(), self._delta_tau(dd, tt))
         return self._p_of_logit(lg).reshape(ii.shape)
 
     def p_error(self, p: ArrayLike) -> NDArray[np.float64]:
@@ -242,7 +237,7 @@ class SwitchingTable:
                 f"Delta = {dd.flat[k]:.4g}, t_p/tau_D = {tt.flat[k]:.4g}); change the pulse")
         frac = np.arange(1, SEARCH_POINTS) / SEARCH_POINTS
         # the (Delta, tau) weights of every probe are the same in every round: computed once
-        dt = self._flat_delta_tau(*np.broadcast_arrays(dd[..., None], tt[..., None], frac)[:2])
+        dt = self._delta_tau(*np.broadcast_arrays(dd[..., None], tt[..., None], frac)[:2])
         for _ in range(10):
             u = lo[..., None] + (hi - lo)[..., None] * frac
             # P is monotone in i, so the currents below the target form a prefix of u
