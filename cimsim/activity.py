@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from cimsim.components import contracts
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
 from cimsim.resolve import NodeShape
@@ -51,41 +52,58 @@ def output_buffer(lm: LayerMap) -> str:
     return "global_buffer" if lm.last else "local_buffer"
 
 
+def key(hw: Hardware, instance: str, action: str) -> str:
+    """The count key of ``action`` (a name the instance's component declares) on ``instance``."""
+    if action not in hw.component(instance).ACTIONS:
+        raise KeyError(f"{instance} ({hw.component(instance).model}) declares no action {action!r}")
+    return f"{instance}.{action}"
+
+
 def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
-    """Data-independent actions of one job (one input, one pass) on one layer."""
-    bus = hw.component("interconnect").width_bits
+    """Data-independent actions of one job (one input, one pass) on one layer. Array-level work is counted
+    as events (a row-group read, a column conversion); the chip tree says which instances' actions each fires
+    (:meth:`Hardware.event_keys`), so the array's parts are counted without being named here."""
+    bus, tree, cmp_ = hw.component("interconnect"), hw.component("adder_tree"), hw.component("comparator")
     conversions = lm.mvms * lm.conversions_per_mvm
     reads = lm.mvms * lm.reads_per_mvm
-    c = {
-        "crossbar.read_row_group": reads,
-        "row_decoder.decode": reads,
-        "precharge.precharge": conversions,  # every converted column is clamped for its read
-        "column_periphery.convert": conversions,
-        "accumulator.accumulate": conversions,
-        # The tile's adder tree is provisioned for arrays_per_tile operands; a layer spanning r row blocks uses
-        # r − 1 of its inputs − 1 adders, so it is charged that fraction of a full reduction (energy is
-        # linear in the adders used).
-        "adder_tree.add": lm.mvms * lm.outputs * (lm.row_blocks - 1) / (hw.component("adder_tree").inputs - 1),
-        "comparator.compare": 0 if lm.out_real else lm.mvms * lm.neurons,
-        "interconnect.transfer": math.ceil(lm.out_bits / bus),
-        "controller.issue": 1,
-    }
-    if hw.has("column_mux"):
-        c["column_mux.select"] = conversions
+    c: dict[str, float] = {k: reads for k in hw.event_keys(contracts.ROW_GROUP_READ)}
+    c.update({k: conversions for k in hw.event_keys(contracts.CONVERSION)})
+    compare = key(hw, "comparator", cmp_.COMPARE)
+    # The tile's adder tree is provisioned for arrays_per_tile operands; a layer spanning r row blocks uses
+    # r − 1 of its inputs − 1 adders, so it is charged that fraction of a full reduction (energy is
+    # linear in the adders used).
+    c[key(hw, "adder_tree", tree.ADD)] = lm.mvms * lm.columns * (lm.row_blocks - 1) / (tree.inputs - 1)
+    c[compare] = 0 if lm.out_real else lm.mvms * lm.outputs
+    c[key(hw, "interconnect", bus.TRANSFER)] = math.ceil(lm.out_bits / bus.width_bits)
+    c[key(hw, "controller", hw.component("controller").ISSUE)] = 1
     if lm.dropout and lm.granularity == "layer_scale":
         # Scale-Dropout's scale step: a select (scaled sum or 0) per output, priced as one comparator operation
         # on the accumulator-wide word [upper bound: a B-bit 2:1 select is cheaper than a B-bit compare]
-        c["comparator.compare"] += lm.mvms * lm.neurons
+        c[compare] += lm.mvms * lm.outputs
     src = input_buffer(lm)
     acc_bits = hw.arch.accumulator.bits
     # a real-valued input (an add's or a pool's output) is read accumulator-wide and binarized by sign on the way in
     bits_per_row = acc_bits if lm.in_real else lm.planes
-    c[f"{src}.read"] = lm.mvms * math.ceil(lm.fan_in * bits_per_row / hw.component(src).port_width_bits)
+    buf = hw.component(src)
+    c[key(hw, src, buf.READ)] = lm.mvms * math.ceil(lm.fan_in * bits_per_row / buf.port_width_bits)
     if lm.in_real:
-        c["comparator.compare"] += lm.mvms * lm.fan_in
+        c[compare] += lm.mvms * lm.fan_in
     dst = output_buffer(lm)
-    c[f"{dst}.write"] = lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(hw.component(dst).port_width_bits)
+    buf = hw.component(dst)
+    c[key(hw, dst, buf.WRITE)] = lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(buf.port_width_bits)
     return c
+
+
+def array_activity(hw: Hardware, lm: LayerMap, *, driven_rows: float, lrs_cells: float) -> dict[str, float]:
+    """Data-dependent array actions of ``driven_rows`` word-line activations of layer ``lm`` (summed over its
+    row groups, inputs and passes) of which ``lrs_cells`` driven cells conduct in the low-resistance state:
+    each driven row is driven on every column block and conducts through every column. The one place these
+    counts are made (the functional run passes its tallies here; :func:`expected_counts` its expectations)."""
+    cells = driven_rows * lm.columns
+    out = {k: driven_rows * lm.col_blocks for k in hw.event_keys(contracts.DRIVEN_ROW)}
+    out.update({k: lrs_cells for k in hw.event_keys(contracts.LRS_CELL)})
+    out.update({k: cells - lrs_cells for k in hw.event_keys(contracts.HRS_CELL)})
+    return out
 
 
 def digital_per_job(node: NodeShape, hw: Hardware) -> dict[str, float]:
@@ -150,10 +168,9 @@ def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int)
         else:
             driven_rows = lm.fan_in * ((1 - p_drop) if lm.dropout else 1.0)
         driven_rows *= lm.mvms * jobs
-        c["wordline_driver.drive_row"] += driven_rows * lm.col_blocks
-        cells = driven_rows * lm.outputs
-        c["crossbar.conduct_lrs"] += cells * ASSUMED_LRS_FRACTION
-        c["crossbar.conduct_hrs"] += cells * (1 - ASSUMED_LRS_FRACTION)
+        for k, v in array_activity(hw, lm, driven_rows=driven_rows,
+                                   lrs_cells=driven_rows * lm.columns * ASSUMED_LRS_FRACTION).items():
+            c[k] += v
         gen = mask_generations(lm, inputs, passes, regenerate)
         add_mask_counts(c, hw, gen, gen * p_drop)
     for node in hw.design.digital_nodes:

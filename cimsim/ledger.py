@@ -79,11 +79,6 @@ class Ledger:
         return math.fsum(row[-1] for row in self.rows)
 
     @property
-    def total_j(self) -> float:
-        """Energy of all evaluated inputs, J."""
-        return self.per_inference_j * self.inferences
-
-    @property
     def per_pass_j(self) -> float:
         """Energy of one MC pass, J."""
         return self.per_inference_j / self.passes
@@ -132,7 +127,7 @@ OPS_CONVENTION = ("2 ops per binary MAC (XNOR + add); all T MC passes; the bit-s
 def binary_macs_per_pass(lm: LayerMap) -> int:
     """Binary MACs of one layer in one MC pass: fan-in × outputs per MVM, × MVMs (conv: output positions),
     × input bit planes (bit-serial first layer)."""
-    return lm.fan_in * lm.outputs * lm.mvms * lm.planes
+    return lm.fan_in * lm.columns * lm.mvms * lm.planes
 
 
 def ops_per_inference(mapping: Mapping, passes: int) -> int:

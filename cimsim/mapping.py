@@ -24,52 +24,40 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from cimsim.chiptree import capacity
 from cimsim.errors import MappingError
-from cimsim.resolve import Design
+from cimsim.resolve import Design, LayerShape
+
+
+#: Facts of a layer's shape a LayerMap reads through from its :class:`~cimsim.resolve.LayerShape` (one record,
+#: not a copy: the shape is settled once by resolve and travels with the placement to the executor).
+SHAPE_FIELDS = ("name", "index", "kind", "fan_in", "outputs", "mvms", "in_channels", "kernel_area", "first", "last",
+                "planes", "dropout", "weight_bits", "out_real", "in_real", "out_elements", "columns")
 
 
 @dataclass(frozen=True)
 class LayerMap:
-    """Placement of one layer on one copy of the weights.
+    """Placement of one layer on one copy of the weights; its shape facts are ``shape``'s (:data:`SHAPE_FIELDS`
+    read through: ``lm.fan_in`` is ``lm.shape.fan_in``).
 
     Attributes:
-        name: layer name.
-        index: position in the network.
-        kind: ``linear`` or ``conv2d``.
-        fan_in: crossbar rows the layer uses (conv: C_in·k·k).
-        outputs: crossbar columns it uses: output neurons (channels) × weight_bits.
-        mvms: matrix-vector products per input (conv: output positions before pooling; linear: 1).
-        in_channels: input channels (linear: fan_in).
-        kernel_area: k·k (linear: 1).
+        shape: the layer's :class:`~cimsim.resolve.LayerShape` (``outputs``: output neurons or channels;
+            ``columns``: crossbar columns, outputs × weight_bits; ``weight_bits``: ±1 column slices per output).
         out_bits: activation bits the layer writes per input (after pooling; logits: outputs × accumulator bits).
         row_blocks, col_blocks: blocks of ``rows`` rows and ``cols`` columns.
-        rows_active: rows per row group.
+        rows, cols: the array's size; rows_active: rows per row group.
         array_ids, tile_ids: arrays and tiles of replica 0.
-        dropout: whether the layer's input rows are gated.
         granularity: ``row``, ``channel`` or ``layer_scale``.
         mask_bits: dropout bits per mask.
         modules: Spindrop modules making them (in parallel).
         generations: bits each module makes per mask (sequentially).
-        first: whether this is the bit-serial multi-bit first layer.
-        planes: input bit planes streamed per MVM (input_bits for the first layer, else 1).
-        last: whether this layer produces the logits.
-        weight_bits: ±1 column slices per output (1: binary weights; b: b slices, digital shift-add).
-        out_real: the layer's outputs are multi-bit (logits or a real-valued Bi-Real branch).
-        out_elements: output elements per input (after pooling); out_bits / out_elements bits each.
-        in_real: the layer reads a real-valued tensor (an add or a pool) and binarizes it (sign) on the way in.
     """
 
-    name: str
-    index: int
-    kind: str
-    fan_in: int
-    outputs: int
-    mvms: int
-    in_channels: int
-    kernel_area: int
+    shape: LayerShape
     out_bits: int
     row_blocks: int
     col_blocks: int
@@ -78,23 +66,29 @@ class LayerMap:
     rows_active: int
     array_ids: tuple[int, ...]
     tile_ids: tuple[int, ...]
-    dropout: bool
     granularity: str
     mask_bits: int
     modules: int
     generations: int
-    first: bool
-    last: bool
-    planes: int = 1
-    weight_bits: int = 1
-    out_real: bool = False
-    out_elements: int = 1
-    in_real: bool = False
 
-    @property
-    def neurons(self) -> int:
-        """Output neurons (conv: channels): the columns over the weight slices."""
-        return self.outputs // self.weight_bits
+    # shape facts (SHAPE_FIELDS), declared for type checkers; read through from `shape` below
+    name: ClassVar[str]
+    index: ClassVar[int]
+    kind: ClassVar[str]
+    fan_in: ClassVar[int]
+    outputs: ClassVar[int]
+    mvms: ClassVar[int]
+    in_channels: ClassVar[int]
+    kernel_area: ClassVar[int]
+    first: ClassVar[bool]
+    last: ClassVar[bool]
+    planes: ClassVar[int]
+    dropout: ClassVar[bool]
+    weight_bits: ClassVar[int]
+    out_real: ClassVar[bool]
+    in_real: ClassVar[bool]
+    out_elements: ClassVar[int]
+    columns: ClassVar[int]
 
     @property
     def arrays(self) -> int:
@@ -113,7 +107,7 @@ class LayerMap:
     @property
     def conversions(self) -> int:
         """Column conversions per row group on the busiest array."""
-        return min(self.outputs, self.cols)
+        return min(self.columns, self.cols)
 
     @property
     def reads_per_mvm(self) -> int:
@@ -124,18 +118,18 @@ class LayerMap:
     @property
     def conversions_per_mvm(self) -> int:
         """Column conversions per MVM summed over the layer's arrays and input bit planes."""
-        return self.planes * self.total_row_groups * self.outputs
+        return self.planes * self.total_row_groups * self.columns
 
     @property
     def utilization(self) -> float:
         """Fraction of the layer's arrays' cells holding a weight."""
-        return self.fan_in * self.outputs / (self.arrays * self.rows * self.cols)
+        return self.fan_in * self.columns / (self.arrays * self.rows * self.cols)
 
     def buffer_writes_per_mvm(self, port_width_bits: int) -> int:
         """Buffer accesses per MVM on each of the layer's tiles (its share of the output neurons, 1 bit each;
         real-valued outputs (logits, Bi-Real branches) accumulator-wide)."""
         bits_per_output = self.out_bits // self.out_elements
-        per_tile = math.ceil(self.neurons / len(self.tile_ids)) * bits_per_output
+        per_tile = math.ceil(self.outputs / len(self.tile_ids)) * bits_per_output
         return math.ceil(per_tile / port_width_bits)
 
     def module_of_row(self) -> np.ndarray:
@@ -167,9 +161,14 @@ class Mapping:
         return self.arrays_per_replica * self.replicas
 
     @property
+    def modules(self) -> int:
+        """Dropout modules the mapped network wires, over every copy of the weights."""
+        return sum(lm.modules for lm in self.layers) * self.replicas
+
+    @property
     def utilization(self) -> float:
         """Used cells over the cells of the arrays the mapping occupies."""
-        used = sum(lm.fan_in * lm.outputs for lm in self.layers)
+        used = sum(lm.fan_in * lm.columns for lm in self.layers)
         cells = sum(lm.arrays * lm.rows * lm.cols for lm in self.layers)
         return used / cells
 
@@ -180,50 +179,54 @@ class Mapping:
         raise KeyError(name)
 
 
+def _modules(ls: LayerShape, gran: str, rows_per_module: int) -> tuple[int, int, int]:
+    """(mask bits, modules, generations per module) of one layer."""
+    if not ls.dropout:
+        return 0, 0, 0
+    if gran == "layer_scale":
+        return 1, 1, 1
+    bits = ls.in_channels if (ls.kind == "conv2d" and gran == "channel") else ls.fan_in
+    modules = math.ceil(bits / rows_per_module)
+    return bits, modules, math.ceil(bits / modules)
+
+
 def map_network(design: Design) -> Mapping:
-    """Place the design's network on its chip (shapes, granularity and replicas come from the Design).
+    """Place the design's network on its chip (shapes, granularity and replicas come from the Design; the
+    chip's capacity from its tree, :func:`cimsim.chiptree.capacity`).
 
     Raises:
         MappingError: the network (× replicas) needs more arrays than the chip has.
     """
     arch = design.arch
-    xb, src = arch.crossbar, arch.spindrop
+    xb = arch.crossbar
+    cap = capacity(arch)
     reps, gran = design.replicas, design.granularity
     layers: list[LayerMap] = []
     next_array = 0
     for ls in design.layers:
-        cols = ls.outputs * ls.weight_bits  # a multi-bit weight takes weight_bits adjacent ±1 slices
-        rb, cb = math.ceil(ls.fan_in / xb.rows), math.ceil(cols / xb.cols)
+        rb, cb = ls.blocks(xb.rows, xb.cols)
         ids = tuple(range(next_array, next_array + rb * cb))
         next_array += rb * cb
-        tiles = tuple(sorted({a // arch.chip.arrays_per_tile for a in ids}))
-        bits = (ls.in_channels if (ls.kind == "conv2d" and gran == "channel") else ls.fan_in) if ls.dropout else 0
-        if not ls.dropout:
-            modules = gens = 0
-        elif gran == "layer_scale":
-            bits = modules = gens = 1
-        else:
-            modules = math.ceil(bits / src.rows_per_module)
-            gens = math.ceil(bits / modules)
+        tiles = tuple(sorted({a // cap.arrays_per_tile for a in ids}))
+        bits, modules, gens = _modules(ls, gran, arch.spindrop.rows_per_module)
         out_bits = ls.out_elements * (arch.accumulator.bits if ls.out_real else 1)
-        layers.append(LayerMap(name=ls.name, index=ls.index, kind=ls.kind, fan_in=ls.fan_in, outputs=cols,
-                               mvms=ls.mvms, in_channels=ls.in_channels, kernel_area=ls.kernel_area,
-                               out_bits=out_bits, row_blocks=rb, col_blocks=cb, rows=xb.rows, cols=xb.cols,
-                               rows_active=xb.rows_active, array_ids=ids, tile_ids=tiles, dropout=ls.dropout,
-                               granularity=gran, mask_bits=bits, modules=modules, generations=gens,
-                               first=ls.first, last=ls.last, planes=ls.planes, weight_bits=ls.weight_bits,
-                               out_real=ls.out_real, out_elements=ls.out_elements, in_real=ls.in_real))
+        layers.append(LayerMap(shape=ls, out_bits=out_bits, row_blocks=rb, col_blocks=cb, rows=xb.rows, cols=xb.cols,
+                               rows_active=xb.rows_active, array_ids=ids, tile_ids=tiles, granularity=gran,
+                               mask_bits=bits, modules=modules, generations=gens))
     if gran == "layer_scale" and design.regenerate == "per_window" and any(lm.dropout for lm in layers):
         raise MappingError("Scale-Dropout drops a layer's scale once per pass; per-window masks do not apply",
                            file=design.workload_file, field="dropout.regenerate", allowed="per_input or per_pass")
     per_replica = next_array
-    chip_arrays = arch.chip.tiles * arch.chip.arrays_per_tile
     # Each copy starts on a fresh tile so copies never share a tile's buffer ports.
-    tiles_per_replica = math.ceil(per_replica / arch.chip.arrays_per_tile)
-    if tiles_per_replica * reps > arch.chip.tiles:
+    tiles_per_replica = math.ceil(per_replica / cap.arrays_per_tile)
+    if tiles_per_replica * reps > cap.tiles:
         raise MappingError(f"the network needs {per_replica} arrays ({tiles_per_replica} tiles) per copy × {reps} "
-                           f"cop{'ies' if reps > 1 else 'y'}; the chip has {arch.chip.tiles} tiles of "
-                           f"{arch.chip.arrays_per_tile} arrays", file=design.arch_file, field="chip.tiles",
+                           f"cop{'ies' if reps > 1 else 'y'}; the chip has {cap.tiles} tiles of "
+                           f"{cap.arrays_per_tile} arrays", file=design.arch_file, field="chip.tiles",
                            allowed=f">= {tiles_per_replica * reps}")
     return Mapping(layers=tuple(layers), replicas=reps, arrays_per_replica=per_replica,
-                   tiles_per_replica=tiles_per_replica, chip_arrays=chip_arrays)
+                   tiles_per_replica=tiles_per_replica, chip_arrays=cap.arrays)
+
+
+for _f in SHAPE_FIELDS:
+    setattr(LayerMap, _f, property(lambda self, _f=_f: getattr(self.shape, _f), doc=f"``shape.{_f}``"))

@@ -77,6 +77,16 @@ class LayerShape:
     def out_elements(self) -> int:
         return math.prod(self.out_shape)
 
+    @property
+    def columns(self) -> int:
+        """Crossbar columns: a multi-bit weight takes weight_bits adjacent ±1 slices."""
+        return self.outputs * self.weight_bits
+
+    def blocks(self, rows: int, cols: int) -> tuple[int, int]:
+        """(row blocks, column blocks) of the layer's matrix on ``rows`` × ``cols`` arrays: the one place
+        the arrays a layer takes are counted (:func:`arrays_per_copy`, :func:`cimsim.mapping.map_network`)."""
+        return math.ceil(self.fan_in / rows), math.ceil(self.columns / cols)
+
 
 @dataclass(frozen=True)
 class NodeShape:
@@ -221,11 +231,6 @@ def topological_order(layers: list, file: str | None = None) -> list[int]:
     return order
 
 
-def layer_shapes(workload: WorkloadSpec, file: str | None = None) -> tuple[LayerShape, ...]:
-    """Crossbar layer shapes of ``workload`` (see :func:`network_graph`)."""
-    return network_graph(workload, file)[0]
-
-
 def network_graph(workload: WorkloadSpec, file: str | None = None
                   ) -> tuple[tuple[LayerShape, ...], tuple[NodeShape, ...]]:
     """:func:`network_graph_of` the workload's network with its dropped layers."""
@@ -345,16 +350,16 @@ def network_graph_of(net: NetworkSpec, dropped_layers, file: str | None = None
 
 
 def arrays_per_copy(layers: tuple[LayerShape, ...], arch: ArchSpec) -> int:
-    """Crossbar arrays one copy of the weights needs (blocks of rows × cols; multi-bit layers use weight_bits
-    columns per output)."""
-    xb = arch.crossbar
-    return sum(math.ceil(ls.fan_in / xb.rows) * math.ceil(ls.outputs * ls.weight_bits / xb.cols) for ls in layers)
+    """Crossbar arrays one copy of the weights needs (:meth:`LayerShape.blocks`)."""
+    return sum(math.prod(ls.blocks(arch.crossbar.rows, arch.crossbar.cols)) for ls in layers)
 
 
 def auto_tiles(layers: tuple[LayerShape, ...], arch: ArchSpec, replicas: int) -> int:
     """The fewest tiles that map ``layers`` × ``replicas`` (each copy starts on a fresh tile, as
-    :func:`cimsim.mapping.map_network` places them)."""
-    return math.ceil(arrays_per_copy(layers, arch) / arch.chip.arrays_per_tile) * replicas
+    :func:`cimsim.mapping.map_network` places them; arrays per tile from the chip tree)."""
+    from cimsim.chiptree import capacity
+
+    return math.ceil(arrays_per_copy(layers, arch) / capacity(arch).arrays_per_tile) * replicas
 
 
 def resolve(arch: ArchSpec, workload: WorkloadSpec | None = None, *, arch_file: str | None = None,

@@ -8,19 +8,19 @@ YAML section (``columns_per_converter``, ``full_scale_rows`` and their own resol
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from cimsim.components import tech
-from cimsim.components.base import Action, Component, Context
+from cimsim.components import contracts
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.quantizer import Quantizer, ReferencePolicy
 from cimsim.spec.common import Spec
 
-if TYPE_CHECKING:  # array_periphery's current sense amp is itself a ColumnPeriphery
-    from cimsim.components.array_periphery import ColumnMux
 
 
 class ColumnPeripheryParams(Spec):
@@ -71,6 +71,9 @@ class ColumnPeriphery(Component):
 
     kind: ClassVar[str] = "column_periphery"
     model: ClassVar[str] = ""
+    CONVERT = "convert"
+    ACTIONS = (CONVERT,)
+    TRIGGERS = {contracts.CONVERSION: CONVERT}
 
     def __init__(self, ctx: Context, *, levels: int, sample_rate_hz: float, column_resistance_ohm: float,
                  read_voltage_v: float) -> None:
@@ -91,8 +94,9 @@ class ColumnPeriphery(Component):
         self.read_voltage_v = float(read_voltage_v)
         self.columns_per_converter = 1
         self.full_scale_rows: float | None = None
-        self.mux: ColumnMux | None = None
-        # Reference ladder (set for an array by from_spec; a bare instance has tracking-free, uncosted references).
+        self.mux: Component | None = None
+        # Reference ladder: set for an array by calibrated(); a bare instance is the converter alone (no
+        # tracking replica costed) and gives no quantizer.
         self.references: ReferencePolicy = "symmetric"
         self.track_driven_rows = True
         self.rows_active = 0
@@ -112,36 +116,33 @@ class ColumnPeriphery(Component):
                    sample_rate_hz=getattr(params, "sample_rate_hz", None) or build.ctx.clock_hz,
                    column_resistance_ohm=0.5 * (xb.r_lrs_ohm + xb.r_hrs_ohm) / xb.rows_active,
                    read_voltage_v=xb.read_voltage_v)
-        conv.columns_per_converter = params.columns_per_converter
-        conv.full_scale_rows = float(params.full_scale_rows or xb.rows_active)
-        if params.columns_per_converter > 1:
-            from cimsim.components.array_periphery import ColumnMux
+        return conv.calibrated(xb, params, max_current_a=build.arch.cell.write_current_a)
 
-            # pass gates sized for the write current (writes go through the mux, NVSim's rule); the load on
-            # the mux output is taken as one bit line's capacitance [assumed: the converter input is not
-            # modelled, a bit line bounds it from above]
-            lines = xb.periphery.lines
-            conv.mux = ColumnMux(build.ctx, ways=params.columns_per_converter,
-                                 max_current_a=build.arch.cell.write_current_a, load_cap_f=lines.bitline_cap_f,
-                                 swing_v=xb.read_voltage_v)
+    def calibrated(self, array: Any, params: Any, max_current_a: float) -> ColumnPeriphery:
+        """A copy of this converter set for ``array`` (a :class:`cimsim.components.contracts.CrossbarModel`)
+        and its section ``params``: full scale, reference ladder, tracking replica, and the array's column
+        select when ``columns_per_converter`` > 1 (pass gates for ``max_current_a``, A). The explicit
+        calibration step (CrossSim's ``set_limits``): only a calibrated converter gives a :meth:`quantizer`.
+        """
+        conv = copy.copy(self)
+        conv.__dict__.pop("_action_table", None)
+        conv.columns_per_converter = params.columns_per_converter
+        conv.full_scale_rows = float(params.full_scale_rows or array.rows_active)
+        conv.mux = array.column_select(params.columns_per_converter, max_current_a)
         conv.references, conv.track_driven_rows = params.references, params.track_driven_rows
-        conv.rows_active = xb.rows_active
-        conv.kappa = (xb.i_lrs_a + xb.i_hrs_a) / (xb.i_lrs_a - xb.i_hrs_a)
+        conv.rows_active = array.rows_active
+        conv.kappa = (array.i_lrs_a + array.i_hrs_a) / (array.i_lrs_a - array.i_hrs_a)
         if params.track_driven_rows:
             # Tracking references: one replica column per array, cells fixed in the high state and driven by the
             # same word lines, carries n_d·I_H, the baseline the ladder is offset by [derived: I = n_d·I_H +
             # n_LRS·ΔI]. One replica read (precharge + at most rows_active HRS cells) per row-group read, shared
             # by the array's cols conversions; its cells (one column) shared by the array's converters.
-            acts = xb.actions()
-            replica_j = (xb.periphery.precharge.action("precharge").energy_j
-                         + xb.rows_active * acts["conduct_hrs"].energy_j)
-            conv.reference_energy_j = replica_j / xb.cols
-            conv.reference_area_m2 = xb.area_m2() / xb.physical_cols * params.columns_per_converter / xb.cols
+            conv.reference_energy_j = array.replica_read_energy_j() / array.cols
+            conv.reference_area_m2 = array.column_area_m2() * params.columns_per_converter / array.cols
         return conv
 
-    @property
     def parts(self) -> dict[str, tuple[Component, int]]:
-        """The column mux in front of a shared converter (one per converter), if any."""
+        """The column select in front of a shared converter (one per converter), if the array needs one."""
         return {"column_mux": (self.mux, 1)} if self.mux is not None else {}
 
     def cycles(self, name: str, clock_hz: float) -> int:
@@ -153,7 +154,7 @@ class ColumnPeriphery(Component):
     def quantizer(self) -> Quantizer:
         """The transfer function of one conversion (levels over ±full_scale_rows popcount steps)."""
         if self.full_scale_rows is None:
-            raise ValueError("the converter's full scale is set when it is built for an array (from_spec)")
+            raise ValueError(f"{type(self).__name__} is not calibrated: call calibrated(array, params, max_current_a)")
         return Quantizer(self.levels, self.full_scale_rows, references=self.references,
                          track_driven_rows=self.track_driven_rows, rows_active=self.rows_active, kappa=self.kappa)
 
@@ -208,6 +209,7 @@ def _node_coeffs(table: dict[float, tuple[float, ...]], node_nm: float) -> tuple
     return tuple(out)
 
 
+@register
 class NeuroSimSarADC(ColumnPeriphery):
     """NeuroSim V1.4 SAR ADC, HP roadmap (REFERENCES §4.3), one per column.
 
@@ -277,6 +279,7 @@ MURMANN_F_MAX_HZ = 1.0e10
 MURMANN_MIN_BITS = 4
 
 
+@register
 class MurmannSurveyADC(ColumnPeriphery):
     """Murmann-survey ADC fit from the Accelergy ADC plug-in (REFERENCES §4.1), one per column.
 

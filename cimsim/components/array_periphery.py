@@ -25,7 +25,8 @@ from typing import ClassVar
 
 from cimsim.components import tech
 from cimsim.components.adc import ColumnPeriphery
-from cimsim.components.base import Action, Component, Context
+from cimsim.components import contracts
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.periphery_tech import DeviceParams, device_params
 
 #: Step-input RC delay factor ln 2 [code: NVSim formula.cpp horowitz with beta = 0 gives τ·|ln 0.5|].
@@ -117,6 +118,7 @@ def _positive(name: str, value: float) -> float:
 # word and bit lines
 # ------------------------------------------------------------------------------------------------------
 
+@register
 class ArrayLines(Component):
     """Word- and bit-line wires of one array: R and C from the wire's per-length values and the cell pitch.
     One instance per array; no area (the wires run over the cells) and no leakage.
@@ -140,6 +142,7 @@ class ArrayLines(Component):
 
     kind: ClassVar[str] = "array_lines"
     model: ClassVar[str] = "rc"
+    ACTIONS = ("wordline_rc", "bitline_rc")
 
     def __init__(self, ctx: Context, *, rows: int, cols: int, cell_width_m: float, cell_height_m: float,
                  access_width_m: float, cell_r_max_ohm: float, wire_cap_f_per_m: float | None = None,
@@ -206,6 +209,7 @@ class ArrayLines(Component):
 # row decoder and word-line drivers
 # ------------------------------------------------------------------------------------------------------
 
+@register
 class WordlineDriver(Component):
     """Word-line driver: an inverter chain sized by logical effort for the word-line load. One instance per
     row (``rows`` per array); in compute mode the ``rows_active`` drivers of a row group fire together.
@@ -225,6 +229,9 @@ class WordlineDriver(Component):
 
     kind: ClassVar[str] = "wordline_driver"
     model: ClassVar[str] = "nvsim"
+    DRIVE_ROW, DRIVE_GROUP = "drive_row", "drive_group"
+    ACTIONS = (DRIVE_ROW, DRIVE_GROUP)
+    TRIGGERS = {contracts.DRIVEN_ROW: DRIVE_ROW}
 
     def __init__(self, ctx: Context, *, wordline_cap_f: float, rows_active: int = 1) -> None:
         if rows_active < 1:
@@ -252,6 +259,7 @@ class WordlineDriver(Component):
         return {"drive_row": Action(e, t), "drive_group": Action(e * self.rows_active, t)}
 
 
+@register
 class RowDecoder(Component):
     """Row decoder: address buffers, predecoders and a final NAND2 per output (NVSim/CACTI structure).
     One instance per array.
@@ -281,6 +289,9 @@ class RowDecoder(Component):
 
     kind: ClassVar[str] = "row_decoder"
     model: ClassVar[str] = "nvsim"
+    DECODE = "decode"
+    ACTIONS = (DECODE,)
+    TRIGGERS = {contracts.ROW_GROUP_READ: DECODE}
 
     def __init__(self, ctx: Context, *, outputs: int, height_m: float, load_cap_f: float,
                  wire_cap_f_per_m: float | None = None, wire_res_ohm_per_m: float | None = None) -> None:
@@ -358,6 +369,7 @@ PRECHARGE_PMOS_F = 6.0
 EQUALIZER_PMOS_F = 1.5
 
 
+@register
 class BitlinePrecharge(Component):
     """Bit-line precharge/clamp of one column (current-mode read: the clamp holds the bit line at V_read).
     One instance per column (``cols`` per array).
@@ -376,6 +388,9 @@ class BitlinePrecharge(Component):
 
     kind: ClassVar[str] = "precharge"
     model: ClassVar[str] = "nvsim"
+    PRECHARGE = "precharge"
+    ACTIONS = (PRECHARGE,)
+    TRIGGERS = {contracts.CONVERSION: PRECHARGE}  # every converted column is clamped for its read
 
     def __init__(self, ctx: Context, *, bitline_cap_f: float, bitline_res_ohm: float,
                  clamp_voltage_v: float) -> None:
@@ -410,6 +425,7 @@ class BitlinePrecharge(Component):
         return {"precharge": Action(e, t)}
 
 
+@register
 class ColumnMux(Component):
     """NMOS pass-gate multiplexer selecting one of ``ways`` bit lines for a shared converter / write driver.
     One instance per converter: ``ceil(cols / columns_per_converter)`` per array, only when
@@ -432,6 +448,9 @@ class ColumnMux(Component):
 
     kind: ClassVar[str] = "column_mux"
     model: ClassVar[str] = "nvsim"
+    SELECT = "select"
+    ACTIONS = (SELECT,)
+    TRIGGERS = {contracts.CONVERSION: SELECT}
 
     def __init__(self, ctx: Context, *, ways: int, max_current_a: float, load_cap_f: float, swing_v: float) -> None:
         if ways < 2:
@@ -463,6 +482,7 @@ class ColumnMux(Component):
         return {"select": Action(e, t)}
 
 
+@register
 class WriteDriver(Component):
     """Bipolar current-mode write driver of one bit line (a driver at the bit-line end and one at the
     source-line end, each an inverter sized for the write current). One instance per bit line written in
@@ -490,6 +510,7 @@ class WriteDriver(Component):
 
     kind: ClassVar[str] = "write_driver"
     model: ClassVar[str] = "current"
+    ACTIONS = ("pulse", "write_bit")
 
     def __init__(self, ctx: Context, *, write_current_a: float, write_pulse_s: float, path_resistance_ohm: float,
                  bitline_cap_f: float, supply_v: float | None = None) -> None:
@@ -556,6 +577,7 @@ def _iv_converter(node_nm: float) -> tuple[float, float, float]:
     return tuple(tech.interp_loglog(node, nodes, [r[i] for r in IV_CONVERTER]) for i in (1, 2, 3))  # type: ignore[return-value]
 
 
+@register
 class CurrentSenseAmp(ColumnPeriphery):
     """NVSim current-mode 1-bit sense amplifier: an IV converter followed by a voltage latch. A
     ``column_periphery`` model (one per sensed column), levels must be 2.
@@ -668,7 +690,7 @@ class ComputeArrayPeriphery:
         return cls(lines, dec, wld, pre, wd, per)
 
     def parts(self) -> dict[str, tuple[Component, int]]:
-        """Part name → (component, instances per array)."""
+        """Part name → (component, instances per array): the array's children in the chip tree."""
         comps = {"array_lines": self.lines, "row_decoder": self.decoder, "wordline_driver": self.wordline,
                  "precharge": self.precharge, "write_driver": self.write}
         return {k: (c, self.per_array[k]) for k, c in comps.items()}

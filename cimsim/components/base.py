@@ -1,21 +1,31 @@
 """The component contract: area, leakage and named actions, each with an energy and a latency; the registry.
 
 Components are pure cost models (docs/architecture.md): they never decide when or how often something happens.
-A subclass declares ``kind`` (what it is: ``column_periphery``, ``dropout_source`` ...), ``model`` (the name
-YAML uses) and ``Params`` (the pydantic class of its YAML section, whose ``model`` field is a ``Literal`` of
-that name), and builds itself from that section with :meth:`Component.from_spec`. :func:`model_class` finds a
-model by walking ``__subclasses__()``, so a new model is one class: the arch spec validates a section with
-the ``Params`` of the model it names (:mod:`cimsim.spec.sections`), and the chip builds it by name
-(:mod:`cimsim.hardware`). There is no mutable registry and no code outside ``components/`` switches on a
-model name.
+A model class declares ``kind`` (the slot it fills: ``column_periphery``, ``dropout_source`` ...), ``model``
+(the name YAML uses), ``Params`` (the pydantic class of its YAML section, whose ``model`` field is a
+``Literal`` of that name) and ``ACTIONS`` (the names of its actions, each also a class constant), builds itself
+from that section with :meth:`Component.from_spec`, and is registered with the :func:`register` decorator. The
+registry is one explicit table (kind → model → class): the arch spec validates a section with the ``Params``
+of the model it names (:mod:`cimsim.spec.sections`) and the chip builds it by name (:mod:`cimsim.hardware`).
+The shipped models live in the modules :data:`cimsim.components.SHIPPED_MODULES` names (imported on the
+first lookup); a model defined anywhere else (a test, a plug-in) is registered when its module runs the
+decorator, and :func:`unregister` / :func:`registered` take it out again. No code outside ``components/``
+switches on a model name.
+
+Each kind's contract (the attributes and methods the rest of the simulator reads) is a ``typing.Protocol`` in
+:mod:`cimsim.components.contracts`; :func:`register` refuses a class that lacks a member of its kind's
+contract, so a model that would fail at ledger time fails where it is defined.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from cimsim.components import tech
 from cimsim.errors import ConfigError
@@ -23,24 +33,53 @@ from cimsim.errors import ConfigError
 if TYPE_CHECKING:
     from cimsim.spec.common import Spec
 
-# Modules holding shipped models; importing them defines their classes, which the registry then finds.
-MODEL_MODULES = ("adc", "sense_amp", "crossbar", "spindrop", "lfsr", "digital", "buffer", "interconnect",
-                 "controller", "array_periphery")
+C = TypeVar("C", bound=type)
+
+#: kind → model → class. Filled by :func:`register` only.
+_REGISTRY: dict[str, dict[str, type[Component]]] = {}
 
 
-def _import_models() -> None:
-    import importlib
-    import sys
+def register(cls: C) -> C:
+    """Class decorator: make ``cls`` the model ``cls.model`` of kind ``cls.kind`` (a later registration of the
+    same name replaces the earlier one, so a test can stand in for a shipped model; :func:`unregister` undoes it).
 
-    for name in MODEL_MODULES:
-        if f"cimsim.components.{name}" not in sys.modules:
-            importlib.import_module(f"cimsim.components.{name}")
+    Raises:
+        TypeError: ``cls`` declares no kind or model, or lacks a member of its kind's contract.
+    """
+    if not (getattr(cls, "kind", "") and getattr(cls, "model", "")):
+        raise TypeError(f"{cls.__name__}: a registered model declares `kind` and `model`")
+    from cimsim.components.contracts import check_contract
+
+    check_contract(cls)
+    _REGISTRY.setdefault(cls.kind, {})[cls.model] = cls
+    return cls
 
 
-# The registry is the set of Component subclasses; this counter (bumped by every class definition) only
-# tells the lookup memo below when that set may have changed. It caches, it decides nothing.
-_REGISTRY_VERSION = 0
-_MODELS_SEEN: dict[tuple[str, int], dict[str, type]] = {}
+def unregister(cls: type) -> None:
+    """Remove ``cls`` from the registry (no-op when another class holds its name)."""
+    models = _REGISTRY.get(getattr(cls, "kind", ""), {})
+    if models.get(getattr(cls, "model", "")) is cls:
+        del models[cls.model]
+
+
+@contextmanager
+def registered(cls: C) -> Iterator[C]:
+    """Register ``cls`` for the duration of a ``with`` block, restoring whatever model held its name."""
+    before = _REGISTRY.get(cls.kind, {}).get(cls.model)
+    register(cls)
+    try:
+        yield cls
+    finally:
+        unregister(cls)
+        if before is not None:
+            _REGISTRY[cls.kind][cls.model] = before
+
+
+def _models(kind: str) -> dict[str, type[Component]]:
+    from cimsim.components import load_shipped
+
+    load_shipped()
+    return _REGISTRY.get(kind, {})
 
 
 @dataclass(frozen=True)
@@ -99,12 +138,23 @@ Quantity = Literal["area", "energy", "leakage"]
 
 
 class Component(ABC):
-    """A hardware block with an area (m²), a leakage power (W) and named actions."""
+    """A hardware block with an area (m²), a leakage power (W) and named actions.
+
+    Technology scaling: a model characterised at one node and supply declares them as ``REF_NODE_NM`` and
+    ``REF_VDD_V``; :attr:`energy_factor`, :attr:`area_factor` and :attr:`leakage_factor` then move its numbers
+    to ``self.ctx`` (computed here once, for every model). Parts: a component built with blocks of its own
+    (the array's periphery) lists them in :meth:`parts`; they are children of its node in the chip tree.
+    """
 
     kind: ClassVar[str] = ""
     model: ClassVar[str] = ""
     #: The YAML section's parameter class (None: an internal part, not selectable from YAML).
     Params: ClassVar[type[Spec] | None] = None
+    #: Names of the actions :meth:`actions` returns.
+    ACTIONS: ClassVar[tuple[str, ...]] = ()
+    #: Node (nm) and supply (V) the model's numbers were characterised at (None: not a scaled model).
+    REF_NODE_NM: ClassVar[float | None] = None
+    REF_VDD_V: ClassVar[float] = 0.8
     ctx: Context
 
     @classmethod
@@ -129,6 +179,26 @@ class Component(ABC):
             return value * tech.leakage_factor(ref_node_nm, self.ctx.node_nm, ref_vdd_v, self.ctx.vdd_v)
         raise ValueError(f"unknown quantity {quantity!r}")
 
+    def _factor(self, quantity: Quantity) -> float:
+        if self.REF_NODE_NM is None:
+            raise TypeError(f"{type(self).__name__} declares no REF_NODE_NM to scale from")
+        return self.scale(1.0, quantity, ref_node_nm=self.REF_NODE_NM, ref_vdd_v=self.REF_VDD_V)
+
+    @cached_property
+    def energy_factor(self) -> float:
+        """Energy of this model's characterisation moved to ``ctx`` (× per J)."""
+        return self._factor("energy")
+
+    @cached_property
+    def area_factor(self) -> float:
+        """Area of this model's characterisation moved to ``ctx`` (× per m²)."""
+        return self._factor("area")
+
+    @cached_property
+    def leakage_factor(self) -> float:
+        """Leakage of this model's characterisation moved to ``ctx`` (× per W)."""
+        return self._factor("leakage")
+
     @abstractmethod
     def area_m2(self) -> float:
         """Silicon area of one instance, m²."""
@@ -139,7 +209,11 @@ class Component(ABC):
 
     @abstractmethod
     def actions(self) -> dict[str, Action]:
-        """Every action this component performs, by name."""
+        """Every action this component performs, by name (the names of :attr:`ACTIONS`)."""
+
+    def parts(self) -> dict[str, tuple[Component, int]]:
+        """Blocks this component is built with: part name → (component, instances per instance of this one)."""
+        return {}
 
     def action(self, name: str) -> Action:
         """One action's cost. A component is immutable once built, so its action table is computed once."""
@@ -151,32 +225,10 @@ class Component(ABC):
         except KeyError:
             raise KeyError(f"{type(self).__name__} has no action {name!r}; it has {sorted(table)}") from None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        global _REGISTRY_VERSION
-        _REGISTRY_VERSION += 1  # a new model class: the registry's view changes
-
     def cycles(self, name: str, clock_hz: float) -> int:
         """Whole clock cycles one occurrence of action ``name`` takes (a model whose action is a sequence
         of separately clocked phases overrides this to sum their cycles)."""
         return self.action(name).cycles(clock_hz)
-
-
-def _all_subclasses(cls: type) -> list[type]:
-    out = []
-    for sub in cls.__subclasses__():
-        out.append(sub)
-        out.extend(_all_subclasses(sub))
-    return out
-
-
-def _models(kind: str) -> dict[str, type[Component]]:
-    _import_models()
-    key = (kind, _REGISTRY_VERSION)
-    if key not in _MODELS_SEEN:
-        # later definitions win, so a test can register a replacement of a shipped model
-        _MODELS_SEEN[key] = {c.model: c for c in _all_subclasses(Component) if c.kind == kind and c.model}
-    return _MODELS_SEEN[key]
 
 
 def model_class(kind: str, model: str, *, field: str | None = None, file: str | None = None) -> type[Component]:
@@ -207,5 +259,5 @@ def params_class(kind: str, model: str) -> type[Spec]:
 
 def kinds() -> list[str]:
     """Every component kind that has at least one YAML-selectable model."""
-    _import_models()
-    return sorted({c.kind for c in _all_subclasses(Component) if c.kind and c.model and c.Params is not None})
+    _models("")
+    return sorted(k for k, models in _REGISTRY.items() if any(c.Params is not None for c in models.values()))

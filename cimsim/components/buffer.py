@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from cimsim.components import tech
-from cimsim.components.base import Action, Component, Context
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.spec.common import Spec
 
 
@@ -59,6 +59,7 @@ def horowitz_energy_per_bit_j(size_bytes: float) -> float:
     return float(math.exp(np.interp(x, xs, ys)))
 
 
+@register
 class SRAMBuffer(Component):
     """SRAM buffer of ``size_bytes`` bytes with ``ports`` ports of ``port_width_bits`` bits.
 
@@ -71,6 +72,8 @@ class SRAMBuffer(Component):
     kind: ClassVar[str] = "buffer"
     model: ClassVar[str] = "sram"
     Params = SRAMBufferParams
+    READ, WRITE = "read", "write"
+    ACTIONS = (READ, WRITE)
 
     @classmethod
     def from_spec(cls, params: SRAMBufferParams, build: Any) -> SRAMBuffer:
@@ -106,4 +109,4 @@ class SRAMBuffer(Component):
     def actions(self) -> dict[str, Action]:
         e_read = self.port_width_bits * self.energy_per_bit_j()
         t = 1.0 / self.ctx.clock_hz
-        return {"read": Action(e_read, t), "write": Action(e_read * WRITE_TO_READ, t)}
+        return {self.READ: Action(e_read, t), self.WRITE: Action(e_read * WRITE_TO_READ, t)}

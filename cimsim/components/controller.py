@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from cimsim.components import digital
-from cimsim.components.base import Action, Component, Context
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.spec.common import Spec
 
 Schedule = Literal["sequential", "layer_pipelined", "replicated"]
@@ -34,6 +34,7 @@ class FSMControllerParams(Spec):
 # comparator (loop-bound check): a loop-nest sequencer dispatches a job by incrementing and testing a counter.
 
 
+@register
 class Controller(Component):
     """FSM controller holding ``state_bits`` bits of job state.
 
@@ -49,6 +50,9 @@ class Controller(Component):
     kind: ClassVar[str] = "controller"
     model: ClassVar[str] = "fsm"
     Params = FSMControllerParams
+    REF_NODE_NM, REF_VDD_V = digital.REF_NODE_NM, digital.REF_VDD_V  # the counter is Aladdin's
+    ISSUE = "issue"
+    ACTIONS = (ISSUE,)
 
     @classmethod
     def from_spec(cls, params: FSMControllerParams, build: Any) -> Controller:
@@ -60,10 +64,9 @@ class Controller(Component):
         self.register = digital.Register(ctx, bits=self.state_bits)
         self.comparator = digital.Comparator(ctx, bits=self.state_bits)
         frac = self.state_bits / 32.0
-        r = self.register
-        self._counter_e = digital.CNT32_E_J * frac * r._e
-        self._counter_a = digital.CNT32_AREA_M2 * frac * r._a
-        self._counter_l = digital.CNT32_LEAK_W * frac * r._l
+        self._counter_e = digital.CNT32_E_J * frac * self.energy_factor
+        self._counter_a = digital.CNT32_AREA_M2 * frac * self.area_factor
+        self._counter_l = digital.CNT32_LEAK_W * frac * self.leakage_factor
 
     def area_m2(self) -> float:
         return self.register.area_m2() + self.comparator.area_m2() + self._counter_a
@@ -72,6 +75,7 @@ class Controller(Component):
         return self.register.leakage_w() + self.comparator.leakage_w() + self._counter_l
 
     def actions(self) -> dict[str, Action]:
-        e = (self.register.action("read").energy_j + self.register.action("write").energy_j
-             + self._counter_e + self.comparator.action("compare").energy_j)
-        return {"issue": Action(e, 1.0 / self.ctx.clock_hz)}
+        r = digital.Register
+        e = (self.register.action(r.READ).energy_j + self.register.action(r.WRITE).energy_j
+             + self._counter_e + self.comparator.action(digital.Comparator.COMPARE).energy_j)
+        return {self.ISSUE: Action(e, 1.0 / self.ctx.clock_hz)}

@@ -23,7 +23,8 @@ from pydantic import Field, model_validator
 
 from cimsim.components import mtj
 from cimsim.components.array_periphery import ComputeArrayPeriphery
-from cimsim.components.base import Action, Component, Context
+from cimsim.components import contracts
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.cell import CellGeometry
 from cimsim.spec.common import Spec
 
@@ -52,6 +53,7 @@ class STTCrossbarParams(Spec):
         return self
 
 
+@register
 class Crossbar(Component):
     """One R×C array of weight cells.
 
@@ -70,6 +72,10 @@ class Crossbar(Component):
     kind = "crossbar"
     model = "stt_mram"
     Params = STTCrossbarParams
+    READ_ROW_GROUP, CONDUCT_LRS, CONDUCT_HRS, WRITE_WEIGHT = "read_row_group", "conduct_lrs", "conduct_hrs", "write_weight"
+    ACTIONS = (READ_ROW_GROUP, CONDUCT_LRS, CONDUCT_HRS, WRITE_WEIGHT)
+    TRIGGERS = {contracts.ROW_GROUP_READ: READ_ROW_GROUP, contracts.LRS_CELL: CONDUCT_LRS,
+                contracts.HRS_CELL: CONDUCT_HRS}
 
     def __init__(self, ctx: Context, *, rows: int, cols: int, rows_active: int, cell: CellGeometry,
                  r_lrs_ohm: float, r_hrs_ohm: float, read_voltage_v: float, read_pulse_s: float,
@@ -94,10 +100,30 @@ class Crossbar(Component):
             r_hrs_ohm=r_hrs_ohm, clamp_voltage_v=read_voltage_v, wire_cap_f_per_m=wire_cap_f_per_m,
             write_current_a=write_current_a, write_pulse_s=write_pulse_s)
 
-    @property
     def parts(self) -> dict[str, tuple[Component, int]]:
         """The array's periphery blocks: name → (component, instances per array)."""
         return self.periphery.parts()
+
+    def column_select(self, ways: int, max_current_a: float) -> Component | None:
+        """The block that lets one converter serve ``ways`` bit lines: a column mux with pass gates sized for
+        ``max_current_a`` (A; writes go through the mux, NVSim's rule); the load on its output is taken as one
+        bit line's capacitance [assumed: the converter input is not modelled, a bit line bounds it from
+        above]. None for ``ways == 1``."""
+        from cimsim.components.array_periphery import ColumnMux
+
+        if ways <= 1:
+            return None
+        return ColumnMux(self.ctx, ways=ways, max_current_a=max_current_a,
+                         load_cap_f=self.periphery.lines.bitline_cap_f, swing_v=self.read_voltage_v)
+
+    def replica_read_energy_j(self) -> float:
+        """One read of a reference column (clamped, at most rows_active high-state cells conducting), J."""
+        return (self.periphery.precharge.action("precharge").energy_j
+                + self.rows_active * self.action(self.CONDUCT_HRS).energy_j)
+
+    def column_area_m2(self) -> float:
+        """Cells of one physical column, m²."""
+        return self.area_m2() / self.physical_cols
 
     @classmethod
     def from_spec(cls, params: STTCrossbarParams, build: Any) -> Crossbar:
@@ -151,8 +177,8 @@ class Crossbar(Component):
         write = (decode + per.wordline.action("drive_row").energy_j
                  + self.cell.devices_per_weight * per.write.action("write_bit").energy_j)
         return {
-            "read_row_group": Action(typical, per.access_delay_s() + t, composite=True),
-            "conduct_lrs": Action(lrs),
-            "conduct_hrs": Action(hrs),
-            "write_weight": Action(write, self.cell.devices_per_weight * self.write_pulse_s),
+            self.READ_ROW_GROUP: Action(typical, per.access_delay_s() + t, composite=True),
+            self.CONDUCT_LRS: Action(lrs),
+            self.CONDUCT_HRS: Action(hrs),
+            self.WRITE_WEIGHT: Action(write, self.cell.devices_per_weight * self.write_pulse_s),
         }

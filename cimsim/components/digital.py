@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from cimsim.components import tech
-from cimsim.components.base import Action, Component, Context
+from cimsim.components import contracts, tech
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.spec.common import Spec
 
 
@@ -71,17 +71,16 @@ def _check_bits(name: str, value: int, minimum: int = 1) -> int:
 
 
 class _Aladdin(Component):
-    """Scaling helpers shared by the Aladdin models (not a registered model)."""
+    """What the Aladdin models share (not a registered model): their characterisation point."""
+
+    REF_NODE_NM = REF_NODE_NM
+    REF_VDD_V = REF_VDD_V
 
     def __init__(self, ctx: Context) -> None:
         tech.check_node(ctx.node_nm)
         if not ctx.clock_hz > 0:
             raise ValueError(f"clock_hz must be positive, got {ctx.clock_hz!r}")
         self.ctx = ctx
-        ref = {"ref_node_nm": REF_NODE_NM, "ref_vdd_v": REF_VDD_V}
-        self._e = self.scale(1.0, "energy", **ref)
-        self._a = self.scale(1.0, "area", **ref)
-        self._l = self.scale(1.0, "leakage", **ref)
 
     @property
     def cycle_s(self) -> float:
@@ -92,6 +91,7 @@ class _Aladdin(Component):
         return ADD32_DELAY_S * (bits / 32.0) * (self.ctx.node_nm / REF_NODE_NM)
 
 
+@register
 class Register(_Aladdin):
     """``bits``-wide register (flip-flops), Aladdin 40 nm.
 
@@ -104,22 +104,25 @@ class Register(_Aladdin):
 
     kind: ClassVar[str] = "register"
     model: ClassVar[str] = "aladdin"
+    READ, WRITE = "read", "write"
+    ACTIONS = (READ, WRITE)
 
     def __init__(self, ctx: Context, *, bits: int) -> None:
         super().__init__(ctx)
         self.bits = _check_bits("bits", bits)
 
     def area_m2(self) -> float:
-        return self.bits * REG_AREA_PER_BIT_M2 * self._a
+        return self.bits * REG_AREA_PER_BIT_M2 * self.area_factor
 
     def leakage_w(self) -> float:
-        return self.bits * REG_AREA_PER_BIT_M2 * LOGIC_LEAK_PER_M2 * self._l
+        return self.bits * REG_AREA_PER_BIT_M2 * LOGIC_LEAK_PER_M2 * self.leakage_factor
 
     def actions(self) -> dict[str, Action]:
-        e = self.bits * REG_E_PER_BIT_J * self._e
-        return {"read": Action(e, 0.0), "write": Action(e, self.cycle_s)}
+        e = self.bits * REG_E_PER_BIT_J * self.energy_factor
+        return {self.READ: Action(e, 0.0), self.WRITE: Action(e, self.cycle_s)}
 
 
+@register
 class AdderTree(_Aladdin):
     """Reduction tree of ``inputs`` operands of ``bits`` bits, Aladdin 40 nm adders.
 
@@ -133,6 +136,8 @@ class AdderTree(_Aladdin):
     kind: ClassVar[str] = "adder_tree"
     model: ClassVar[str] = "aladdin"
     Params = AladdinAdderTreeParams
+    ADD = "add"
+    ACTIONS = (ADD,)
 
     @classmethod
     def from_spec(cls, params: AladdinAdderTreeParams, build: Any) -> AdderTree:
@@ -146,17 +151,18 @@ class AdderTree(_Aladdin):
         self.levels = math.ceil(math.log2(self.inputs)) if self.inputs > 1 else 0
 
     def area_m2(self) -> float:
-        return self.adders * self.bits * ADDER_AREA_PER_BIT_M2 * self._a
+        return self.adders * self.bits * ADDER_AREA_PER_BIT_M2 * self.area_factor
 
     def leakage_w(self) -> float:
-        return self.adders * self.bits * ADDER_LEAK_PER_BIT_W * self._l
+        return self.adders * self.bits * ADDER_LEAK_PER_BIT_W * self.leakage_factor
 
     def actions(self) -> dict[str, Action]:
-        e = self.adders * self.bits * ADDER_E_PER_BIT_J * self._e
+        e = self.adders * self.bits * ADDER_E_PER_BIT_J * self.energy_factor
         t = self.levels * max(self.cycle_s, self.add_delay_s(self.bits))
-        return {"add": Action(e, t)}
+        return {self.ADD: Action(e, t)}
 
 
+@register
 class Accumulator(_Aladdin):
     """``bits``-wide accumulator: one Aladdin adder + one register.
 
@@ -167,6 +173,9 @@ class Accumulator(_Aladdin):
     kind: ClassVar[str] = "accumulator"
     model: ClassVar[str] = "aladdin"
     Params = AladdinAccumulatorParams
+    ACCUMULATE = "accumulate"
+    ACTIONS = (ACCUMULATE,)
+    TRIGGERS = {contracts.CONVERSION: ACCUMULATE}  # every converted column is added into its partial sum
 
     @classmethod
     def from_spec(cls, params: AladdinAccumulatorParams, build: Any) -> Accumulator:
@@ -178,16 +187,17 @@ class Accumulator(_Aladdin):
         self.register = Register(ctx, bits=self.bits)
 
     def area_m2(self) -> float:
-        return self.bits * ADDER_AREA_PER_BIT_M2 * self._a + self.register.area_m2()
+        return self.bits * ADDER_AREA_PER_BIT_M2 * self.area_factor + self.register.area_m2()
 
     def leakage_w(self) -> float:
-        return self.bits * ADDER_LEAK_PER_BIT_W * self._l + self.register.leakage_w()
+        return self.bits * ADDER_LEAK_PER_BIT_W * self.leakage_factor + self.register.leakage_w()
 
     def actions(self) -> dict[str, Action]:
-        e = self.bits * ADDER_E_PER_BIT_J * self._e + self.register.action("write").energy_j
-        return {"accumulate": Action(e, max(self.cycle_s, self.add_delay_s(self.bits)))}
+        e = self.bits * ADDER_E_PER_BIT_J * self.energy_factor + self.register.action(Register.WRITE).energy_j
+        return {self.ACCUMULATE: Action(e, max(self.cycle_s, self.add_delay_s(self.bits)))}
 
 
+@register
 class Comparator(_Aladdin):
     """``bits``-wide digital magnitude comparator, the Aladdin 32-b comparator scaled linearly in width.
 
@@ -198,6 +208,8 @@ class Comparator(_Aladdin):
     kind: ClassVar[str] = "comparator"
     model: ClassVar[str] = "aladdin"
     Params = AladdinComparatorParams
+    COMPARE = "compare"
+    ACTIONS = (COMPARE,)
 
     @classmethod
     def from_spec(cls, params: AladdinComparatorParams, build: Any) -> Comparator:
@@ -208,10 +220,10 @@ class Comparator(_Aladdin):
         self.bits = _check_bits("bits", bits)
 
     def area_m2(self) -> float:
-        return CMP32_AREA_M2 * self.bits / 32.0 * self._a
+        return CMP32_AREA_M2 * self.bits / 32.0 * self.area_factor
 
     def leakage_w(self) -> float:
-        return CMP32_LEAK_W * self.bits / 32.0 * self._l
+        return CMP32_LEAK_W * self.bits / 32.0 * self.leakage_factor
 
     def actions(self) -> dict[str, Action]:
-        return {"compare": Action(CMP32_E_J * self.bits / 32.0 * self._e, self.cycle_s)}
+        return {self.COMPARE: Action(CMP32_E_J * self.bits / 32.0 * self.energy_factor, self.cycle_s)}

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from cimsim.components import tech
-from cimsim.components.base import Action, Component, Context
+from cimsim.components.base import Action, Component, Context, register
 from cimsim.spec.common import Spec
 
 
@@ -31,6 +31,7 @@ ACTIVITY = 0.5
 REPEATED_WIRE_DELAY_S_PER_M = 100e-12 / 1e-3
 
 
+@register
 class WireBus(Component):
     """Point-to-point bus of ``width_bits`` wires of ``length_m`` m.
 
@@ -44,6 +45,8 @@ class WireBus(Component):
     kind: ClassVar[str] = "interconnect"
     model: ClassVar[str] = "wire_bus"
     Params = WireBusParams
+    TRANSFER = "transfer"
+    ACTIONS = (TRANSFER,)
 
     @classmethod
     def from_spec(cls, params: WireBusParams, build: Any) -> WireBus:
@@ -71,4 +74,4 @@ class WireBus(Component):
     def actions(self) -> dict[str, Action]:
         e = ACTIVITY * self.width_bits * WIRE_C_PER_M * self.length_m * self.ctx.vdd_v ** 2
         t = max(1.0 / self.ctx.clock_hz, REPEATED_WIRE_DELAY_S_PER_M * self.length_m)
-        return {"transfer": Action(e, t)}
+        return {self.TRANSFER: Action(e, t)}

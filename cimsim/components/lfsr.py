@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from cimsim.components import digital
-from cimsim.components.base import Action, Context
-from cimsim.components.spindrop import DropoutSource, DropoutSourceParams
+from cimsim.components.base import Action, Context, register
+from cimsim.components.spindrop import DropoutSource, DropoutSourceParams, modules_per_array
 from cimsim.rng import CounterStream
 
 
@@ -76,6 +76,7 @@ def seed_states(lfsr_bits: int, n_modules: int, seed: int) -> np.ndarray:
     return state
 
 
+@register
 class LFSRDropout(DropoutSource):
     """LFSR dropout source: ``lfsr_bits``-bit maximal-length Galois LFSR + ``comparator_bits``-bit comparator.
 
@@ -96,11 +97,15 @@ class LFSRDropout(DropoutSource):
 
     model: ClassVar[str] = "lfsr"
     Params = LFSRParams
+    REF_NODE_NM, REF_VDD_V = digital.REF_NODE_NM, digital.REF_VDD_V  # built from the Aladdin parts
+    ACTIONS = ("generate",)
 
     @classmethod
     def from_spec(cls, params: LFSRParams, build: Any) -> LFSRDropout:
-        return cls(build.ctx, lfsr_bits=params.lfsr_bits, comparator_bits=params.comparator_bits,
-                   p=build.design.hardware_p)
+        src = cls(build.ctx, lfsr_bits=params.lfsr_bits, comparator_bits=params.comparator_bits,
+                  p=build.design.hardware_p)
+        src.modules_per_array = modules_per_array(params, build)
+        return src
 
     def __init__(self, ctx: Context, *, lfsr_bits: int, comparator_bits: int, p: float = 0.2) -> None:
         lfsr_bits = digital._check_bits("lfsr_bits", lfsr_bits, MIN_LFSR_BITS)
@@ -115,16 +120,12 @@ class LFSRDropout(DropoutSource):
         self.state_register = digital.Register(ctx, bits=lfsr_bits)
         self.threshold_register = digital.Register(ctx, bits=comparator_bits)
         self.comparator = digital.Comparator(ctx, bits=comparator_bits)
-        ref = {"ref_node_nm": digital.REF_NODE_NM, "ref_vdd_v": digital.REF_VDD_V}
-        self._e = self.scale(1.0, "energy", **ref)
-        self._a = self.scale(1.0, "area", **ref)
-        self._l = self.scale(1.0, "leakage", **ref)
         self.p = p
         self.threshold(p)  # validates p
 
     # -- costs -------------------------------------------------------------------------------------
     def _xor_area_m2(self) -> float:
-        return self.n_xor * XOR_FRACTION_OF_ADDER_BIT * digital.ADDER_AREA_PER_BIT_M2 * self._a
+        return self.n_xor * XOR_FRACTION_OF_ADDER_BIT * digital.ADDER_AREA_PER_BIT_M2 * self.area_factor
 
     def area_m2(self) -> float:
         return (self.state_register.area_m2() + self.threshold_register.area_m2()
@@ -132,15 +133,15 @@ class LFSRDropout(DropoutSource):
 
     def leakage_w(self) -> float:
         xor_leak = (self.n_xor * XOR_FRACTION_OF_ADDER_BIT * digital.ADDER_AREA_PER_BIT_M2
-                    * digital.LOGIC_LEAK_PER_M2 * self._l)
+                    * digital.LOGIC_LEAK_PER_M2 * self.leakage_factor)
         return (self.state_register.leakage_w() + self.threshold_register.leakage_w()
                 + self.comparator.leakage_w() + xor_leak)
 
     def actions(self) -> dict[str, Action]:
-        e = (self.state_register.action("write").energy_j
-             + self.n_xor * XOR_FRACTION_OF_ADDER_BIT * digital.ADDER_E_PER_BIT_J * self._e
-             + self.comparator.action("compare").energy_j)
-        return {"generate": Action(e, 1.0 / self.ctx.clock_hz)}
+        e = (self.state_register.action(digital.Register.WRITE).energy_j
+             + self.n_xor * XOR_FRACTION_OF_ADDER_BIT * digital.ADDER_E_PER_BIT_J * self.energy_factor
+             + self.comparator.action(digital.Comparator.COMPARE).energy_j)
+        return {self.GENERATE: Action(e, 1.0 / self.ctx.clock_hz)}
 
     # -- as a dropout source --------------------------------------------------------------------
     @property
@@ -163,7 +164,7 @@ class LFSRDropout(DropoutSource):
         return out.reshape(*state.shape[:-1], modules * generations)
 
     def mask_action_counts(self, generated: float, dropped: float) -> dict[str, float]:
-        return {"generate": generated}
+        return {self.GENERATE: generated}
 
     # -- function ----------------------------------------------------------------------------------
     def threshold(self, p: float) -> int:

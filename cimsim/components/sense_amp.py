@@ -12,7 +12,7 @@ from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.adc import ColumnPeriphery, ColumnPeripheryParams, _node_coeffs
-from cimsim.components.base import Action, Context
+from cimsim.components.base import Action, Context, register
 
 
 class MLSAParams(ColumnPeripheryParams):
@@ -47,6 +47,7 @@ MLSA_LATENCY_S = 1e-9
 MLSA_TRANSISTORS_PER_COMPARATOR = 48 + 40 + 9 + 9
 
 
+@register
 class MultiLevelSenseAmp(ColumnPeriphery):
     """NeuroSim multi-level current-mode sense amplifier (flash of L−1 comparators), one per column.
 
@@ -92,6 +93,7 @@ class MultiLevelSenseAmp(ColumnPeriphery):
                                   latency_s=MLSA_LATENCY_S)}
 
 
+@register
 class SenseAmp(MultiLevelSenseAmp):
     """1-bit current sense amplifier: the NeuroSim MLSA with L = 2 (one comparator) (REFERENCES §4.4).
 

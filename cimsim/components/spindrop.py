@@ -20,7 +20,7 @@ from pydantic import Field
 
 from cimsim.components import mtj
 from cimsim.components.array_periphery import write_pulse_energy_j, write_supply_v
-from cimsim.components.base import Action, Component, Context, model_class
+from cimsim.components.base import Action, Component, Context, model_class, register
 from cimsim.rng import CounterStream
 from cimsim.spec.common import Spec
 
@@ -85,6 +85,13 @@ class DropoutSource(Component):
     """
 
     kind = "dropout_source"
+    GENERATE = "generate"
+    #: Modules one array provisions (set by :func:`modules_per_array` when the source is built for a chip).
+    modules_per_array: int = 1
+
+    def used_instances(self, mapping: Any) -> int:
+        """Modules the mapped network wires (every copy of the weights): the chip as used by a workload."""
+        return mapping.modules
 
     @property
     def p_realized(self) -> float:
@@ -137,6 +144,7 @@ TC_REFERENCE_AREA_M2 = 0.0099e-6
 TC_SLOPE_DT_K = 1.0
 
 
+@register
 class MTJSpindrop(DropoutSource):
     """Stochastic-MTJ dropout-bit generator.
 
@@ -154,10 +162,11 @@ class MTJSpindrop(DropoutSource):
 
     model = "mtj_spindrop"
     Params = MTJSpindropParams
+    ACTIONS = ("reset", "stochastic_write", "read", DropoutSource.GENERATE)
 
     @classmethod
     def from_spec(cls, params: MTJSpindropParams, build: Any) -> MTJSpindrop:
-        return cls(build.ctx, device=build.mtj_params("dropout"), target_p=build.design.hardware_p,
+        src = cls(build.ctx, device=build.mtj_params("dropout"), target_p=build.design.hardware_p,
                    write_current_a=params.write_current_a, write_pulse_s=params.write_pulse_s,
                    reset_current_a=params.reset_current_a, reset_pulse_s=params.reset_pulse_s,
                    reset_policy=params.reset_policy, read_voltage_v=params.read_voltage_v,
@@ -165,7 +174,9 @@ class MTJSpindrop(DropoutSource):
                    endurance=(params.endurance_cycles, params.endurance_weibull_shape),
                    calibration_temperature_k=params.calibration_temperature_k,
                    temperature_compensation=params.temperature_compensation,
-                   modules_per_reference=_modules_per_tile(params, build))
+                   modules_per_reference=build.arch.chip.arrays_per_tile * modules_per_array(params, build))
+        src.modules_per_array = modules_per_array(params, build)
+        return src
 
     def __init__(self, ctx: Context, *, device: mtj.MTJParams, target_p: float | None,
                  write_current_a: float | None, write_pulse_s: float, reset_current_a: float,
@@ -305,9 +316,9 @@ class MTJSpindrop(DropoutSource):
         return {"reset": reset, "stochastic_write": write, "read": read, "generate": generate}
 
 
-def _modules_per_tile(params: DropoutSourceParams, build: Any) -> int:
-    """Modules a tile provisions (they share one tracking reference; ``layer_scale``: one module per chip)."""
+def modules_per_array(params: DropoutSourceParams, build: Any) -> int:
+    """Modules one array provisions: one per ``rows_per_module`` rows (``layer_scale``: one, for the layer the
+    array may hold). The one place the provisioned count is made; the chip tree multiplies it out."""
     if build.design.granularity == "layer_scale":
         return 1
-    rows = build.part("crossbar").rows
-    return build.arch.chip.arrays_per_tile * -(-rows // params.rows_per_module)
+    return -(-build.part("crossbar").rows // params.rows_per_module)

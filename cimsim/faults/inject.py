@@ -151,7 +151,7 @@ def _module_faults(spec: FaultsSpec, lm: LayerMap, seed: int, file: str | None) 
 
 def _cell_faults(spec: FaultsSpec, lm: LayerMap, devices: int, seed: int) -> np.ndarray:
     cf = spec.cells
-    u = _rng(seed, _CELLS, lm.index).random((devices, lm.fan_in, lm.outputs))
+    u = _rng(seed, _CELLS, lm.index).random((devices, lm.fan_in, lm.columns))
     state = np.zeros(u.shape, np.int8)
     state[u < cf.stuck_lrs + cf.stuck_hrs] = -1
     state[u < cf.stuck_lrs] = 1
@@ -167,7 +167,7 @@ def _converter_offsets(spec: FaultsSpec, lm: LayerMap, columns_per_converter: in
         (lm.row_blocks, lm.col_blocks, per_array))
     g = np.arange(lm.total_row_groups)
     rb = (g * lm.rows_active) // lm.rows                       # row block of each row group
-    j = np.arange(lm.outputs)
+    j = np.arange(lm.columns)
     cb, conv = j // lm.cols, (j % lm.cols) // columns_per_converter
     return lsb, lsb[rb[:, None], cb[None, :], conv[None, :]]
 

@@ -204,7 +204,7 @@ class Executor:
             self.layers.append(_Prepared(lm, layer, w, wg, w.sum(axis=1), eg, weg, one_hot, pk, ls.conv_hw,
                                          ls.out_shape))
         # float32 rows, keep masks and sums plus their float64 post-processing, per input (all T passes)
-        per_input = max(lp.lm.mvms * (lp.lm.fan_in + lp.lm.outputs) * 16 * passes for lp in self.layers)
+        per_input = max(lp.lm.mvms * (lp.lm.fan_in + lp.lm.columns) * 16 * passes for lp in self.layers)
         self.chunk = max(1, CHUNK_BYTES // per_input)
         # every stream a run may draw from, made before any worker thread reads the dict
         self._streams: dict[tuple[int, ...], CounterStream] = {}
@@ -329,11 +329,11 @@ class Executor:
         flat = xm.reshape(-1, xm.shape[-1])
         # integer-valued float32 (|Σ| < 2^24 per row), summed in float64: exact in any order
         n_d = float(np.abs(flat).sum(axis=1).sum(dtype=np.float64)) * weight
-        lrs = 0.5 * (n_d * lp.lm.outputs + float((flat @ lp.wsum).sum(dtype=np.float64)) * weight)
+        lrs = 0.5 * (n_d * lp.lm.columns + float((flat @ lp.wsum).sum(dtype=np.float64)) * weight)
         c = counts[lp.lm.name]
         c["wordline_driver.drive_row"] += n_d * lp.lm.col_blocks
         c["crossbar.conduct_lrs"] += lrs
-        c["crossbar.conduct_hrs"] += n_d * lp.lm.outputs - lrs
+        c["crossbar.conduct_hrs"] += n_d * lp.lm.columns - lrs
 
     def _rows(self, lp: _Prepared, h: np.ndarray) -> np.ndarray:
         """Layer input (T_, N, ...) → crossbar rows (T_, N, P, F)."""
@@ -406,7 +406,7 @@ class Executor:
             if self.noise > 0:
                 noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
             sb = self._convert_sum(lp, planes, noise)
-            s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
+            s = np.zeros((*rows.shape[:-1], lm.columns), np.float32)
             for b in range(lm.planes):
                 s += np.float32(2 ** b) * sb[b]
                 if counts is not None:
@@ -422,7 +422,7 @@ class Executor:
         if scale_keep is not None:
             s = s * scale_keep                                        # a dropped scale step passes 0 on
         if lm.weight_bits > 1:  # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
-            s = s.astype(np.float64).reshape(*s.shape[:-1], lm.weight_bits, lm.neurons)
+            s = s.astype(np.float64).reshape(*s.shape[:-1], lm.weight_bits, lm.outputs)
             s = np.tensordot(s, 2.0 ** np.arange(lm.weight_bits), axes=([-2], [0]))
         return s, dropped
 
@@ -489,7 +489,7 @@ class Executor:
                     out = np.where(a >= layer.threshold, np.float32(1), np.float32(-1))
             if isinstance(layer, BinaryConv2d):
                 hc, wc = lp.conv_hw
-                out = out.reshape(t_ * n, hc, wc, lm.neurons).transpose(0, 3, 1, 2)
+                out = out.reshape(t_ * n, hc, wc, lm.outputs).transpose(0, 3, 1, 2)
                 out = maxpool(out, layer.pool).reshape(t_, n, *lp.out_shape)
             else:
                 out = out[:, :, 0, :]

@@ -9,9 +9,10 @@ computed from sourced values, [assumed] a stated assumption.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cimsim.spec.common import Spec
 from cimsim.spec.faults import FaultsSpec
@@ -117,6 +118,23 @@ class VariationSpec(Spec):
 MAX_TILES = 4096
 
 
+#: Array-level blocks a container level may hold instead of its arrays (one bank per container).
+SHAREABLE = ("column_periphery", "accumulator", "dropout_source")
+#: Names a container level may not take (the tree's own containers and its component instances).
+RESERVED_NAMES = ("chip", "tile", "array", "crossbar", "global_buffer", "local_buffer", "interconnect", "controller",
+                  "adder_tree", "comparator", *SHAREABLE)
+
+
+class LevelSpec(Spec):
+    """A container between the tile and its arrays (e.g. a macro of arrays sharing one converter bank)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the level's name in reports (e.g. macro)")
+    arrays: int = Field(ge=1, le=256, description="arrays in one container of this level")
+    shares: list[Literal["column_periphery", "accumulator", "dropout_source"]] = Field(
+        default_factory=list, description="array-level blocks this level holds once per container instead of "
+                                          "once per array (their count per container is what one array had)")
+
+
 class ChipSpec(Spec):
     tiles: Annotated[int, Field(ge=1, le=MAX_TILES)] | Literal["auto"] = Field(
         default=4, description="tiles on the chip; auto: the fewest that map the workload (× replicas), settled "
@@ -125,6 +143,27 @@ class ChipSpec(Spec):
     power_gate_unused: bool = Field(default=False,
                                     description="charge leakage only for tiles the mapping uses (idle tiles "
                                                 "power-gated); false charges every provisioned instance, as NeuroSim")
+    levels: list[LevelSpec] = Field(
+        default_factory=list, description="containers between a tile and its arrays, outermost first; each "
+                                          "level's arrays divide the enclosing one's (docs/architecture.md, the chip "
+                                          "tree)")
+
+    @model_validator(mode="after")
+    def _levels_nest(self) -> ChipSpec:
+        outer, name_outer, seen, shared = self.arrays_per_tile, "chip.arrays_per_tile", set(), set()
+        for i, lv in enumerate(self.levels):
+            if lv.name in RESERVED_NAMES or lv.name in seen:
+                raise ValueError(f"levels[{i}].name {lv.name!r} is taken (reserved: {', '.join(RESERVED_NAMES)}; "
+                                 "level names are unique)")
+            if outer % lv.arrays:
+                raise ValueError(f"levels[{i}].arrays ({lv.arrays}) must divide {name_outer} ({outer})")
+            if set(lv.shares) & shared:
+                raise ValueError(f"levels[{i}].shares: {sorted(set(lv.shares) & shared)} already shared by an "
+                                 "outer level")
+            seen.add(lv.name)
+            shared |= set(lv.shares)
+            outer, name_outer = lv.arrays, f"levels[{i}].arrays"
+        return self
 
 
 def _section(kind: str, default_model: str, **defaults: Any) -> Any:
@@ -181,3 +220,58 @@ def component_sections() -> dict[str, ComponentSection]:
             if isinstance(meta, ComponentSection):
                 out[name] = meta
     return out
+
+
+# ------------------------------------------------------------------------------------------------------
+# the chip tree (docs/architecture.md "The chip tree"): containers with fan-outs, in the manner of
+# Timeloop/CiMLoop containers and Accelergy components
+# ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One declared node of the chip tree.
+
+    Attributes:
+        name: the instance name reports use (``crossbar``, ``column_periphery`` ...) or a container's name
+            (``chip``, ``tile``, ``array``, a level of ``chip.levels``).
+        fanout: copies per parent: an integer, or an expression over the chip's built components,
+            ``"<instance>.<attribute>"`` joined by ``*`` and ``/`` (``/`` rounds up: a shared block serves at
+            most its divisor), e.g. ``"crossbar.cols / column_periphery.columns_per_converter"``.
+        section: the arch section whose model builds the component (None: a container). A component's own
+            parts (:meth:`cimsim.components.base.Component.parts`) become its children when the chip is built.
+        children: the nodes inside it.
+        gated: power-gated as a unit when ``chip.power_gate_unused`` (the tiles).
+    """
+
+    name: str
+    fanout: int | str
+    section: str | None = None
+    children: tuple[TreeNode, ...] = ()
+    gated: bool = False
+
+
+def chip_tree(arch: ArchSpec) -> TreeNode:
+    """The chip as one declared tree: chip → tiles × N → [levels] → arrays × M → the array's blocks, with
+    per-tile buffer and reduction, and chip-level buffer, bus and controller. ``chip.tiles`` must be settled
+    (not ``auto``)."""
+    chip = arch.chip
+    per_array = {
+        "column_periphery": TreeNode("column_periphery", "crossbar.cols / column_periphery.columns_per_converter",
+                                     "column_periphery"),
+        "dropout_source": TreeNode("dropout_source", "dropout_source.modules_per_array", "spindrop"),
+        "accumulator": TreeNode("accumulator", "crossbar.cols", "accumulator"),
+    }
+    shared = {name for lv in chip.levels for name in lv.shares}
+    inner: TreeNode = TreeNode("array", chip.levels[-1].arrays if chip.levels else chip.arrays_per_tile, children=(
+        TreeNode("crossbar", 1, "crossbar"), *(n for k, n in per_array.items() if k not in shared)))
+    outer_arrays = [chip.arrays_per_tile] + [lv.arrays for lv in chip.levels]
+    for i in range(len(chip.levels) - 1, -1, -1):
+        lv = chip.levels[i]
+        own = tuple(per_array[k] for k in lv.shares)
+        inner = TreeNode(lv.name, outer_arrays[i] // lv.arrays, children=(*own, inner))
+    tile = TreeNode("tile", int(chip.tiles), gated=True, children=(
+        TreeNode("local_buffer", 1, "local_buffer"), TreeNode("adder_tree", "crossbar.cols", "adder_tree"),
+        TreeNode("comparator", "crossbar.cols", "comparator"), inner))
+    return TreeNode("chip", 1, children=(
+        TreeNode("global_buffer", 1, "global_buffer"), TreeNode("interconnect", "interconnect.channels", "interconnect"),
+        TreeNode("controller", 1, "controller"), tile))
