@@ -32,7 +32,6 @@ from cimsim.chiptree import capacity
 from cimsim.errors import MappingError
 from cimsim.resolve import Design, LayerShape
 
-
 #: Facts of a layer's shape a LayerMap reads through from its :class:`~cimsim.resolve.LayerShape` (one record,
 #: not a copy: the shape is settled once by resolve and travels with the placement to the executor).
 SHAPE_FIELDS = ("name", "index", "kind", "fan_in", "outputs", "mvms", "in_channels", "kernel_area", "first", "last",

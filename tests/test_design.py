@@ -11,8 +11,9 @@ import pytest
 
 from cimsim.activity import TIMED_ACTIONS, expected_counts
 from cimsim.components.adc import ColumnPeripheryParams
-from cimsim.components.base import Action, Component
+from cimsim.components.base import Action, Component, model_class, model_names, register, registered
 from cimsim.engine.plan import build_plan
+from cimsim.errors import ConfigError
 from cimsim.engine.simulator import run_engine
 from cimsim.hardware import build_hardware
 from cimsim.mapping import map_network
@@ -73,7 +74,7 @@ class _DummyParams(ColumnPeripheryParams):
 def test_a_new_component_class_is_usable_from_yaml(tmp_path):
     from cimsim.components.sense_amp import SenseAmp
 
-    class DummySenseAmp(SenseAmp):  # registered by being defined: no other file changes
+    class DummySenseAmp(SenseAmp):  # registered explicitly below: no other file changes
         model: ClassVar[str] = "dummy_sa"
         Params = _DummyParams
 
@@ -86,18 +87,34 @@ def test_a_new_component_class_is_usable_from_yaml(tmp_path):
         def actions(self) -> dict[str, Action]:
             return {"convert": Action(self.dummy_energy, 1e-9)}
 
-    try:
-        arch_file = tmp_path / "a.yaml"
-        arch_file.write_text(ARCH.read_text().replace("model: mlsa", "model: dummy_sa").replace(
-            "  levels: 33                     # 2·rows_active + 1 reference levels: exact partial sums\n", "")
-            .replace("  full_scale_rows: 16 ", "  energy_j: 2.0e-15\n  full_scale_rows: 16 "))
+    arch_file = tmp_path / "a.yaml"
+    arch_file.write_text(ARCH.read_text().replace("model: mlsa", "model: dummy_sa").replace(
+        "  levels: 33                     # 2·rows_active + 1 reference levels: exact partial sums\n", "")
+        .replace("  full_scale_rows: 16 ", "  energy_j: 2.0e-15\n  full_scale_rows: 16 "))
+    with registered(DummySenseAmp):
         arch = load_arch(arch_file)
         assert arch.column_periphery.model == "dummy_sa" and arch.column_periphery.energy_j == 2e-15
         r = simulate(arch, load_workload(MLP), Options(hardware_only=True, passes=2), base_dir=MLP.parent)
         assert r.hardware.component("column_periphery").action("convert").energy_j == 2e-15
         assert r.to_json()["energy_breakdown_j"]["column_periphery"] > 0
-    finally:
-        del DummySenseAmp
-        import gc
+    # unregistered on leaving the block (no gc): the name is unknown again, with the allowed models listed
+    with pytest.raises(ConfigError, match=r"column_periphery\.model: unknown column_periphery model 'dummy_sa'.*mlsa"):
+        load_arch(arch_file)
 
-        gc.collect()
+
+def test_registration_replaces_and_restores_a_shipped_model():
+    from cimsim.components.sense_amp import MultiLevelSenseAmp
+
+    class Stand_in(MultiLevelSenseAmp):
+        pass
+
+    with registered(Stand_in):
+        assert model_class("column_periphery", "mlsa") is Stand_in
+    assert model_class("column_periphery", "mlsa") is MultiLevelSenseAmp
+    assert "mlsa" in model_names("column_periphery", selectable=True)
+
+
+def test_registering_a_model_without_its_contract_fails_where_it_is_defined():
+    with pytest.raises(TypeError, match="Broken .*lacks .*column_select.*CrossbarModel"):
+        register(type("Broken", (Component,), {"kind": "crossbar", "model": "broken", "area_m2": lambda s: 0.0,
+                                               "leakage_w": lambda s: 0.0, "actions": lambda s: {}}))

@@ -190,7 +190,7 @@ def test_bit_sliced_layers_are_exact_against_integer_matmul(tmp_path, bits):
     wl = load_workload(_workload(tmp_path, net, dropout=()))
     design = resolve(ArchSpec(), wl)
     mp = map_network(design)
-    assert mp.layer("l1").outputs == 40 * bits and mp.layer("l1").neurons == 40
+    assert mp.layer("l1").columns == 40 * bits and mp.layer("l1").outputs == 40
     ex = Executor(build_hardware(design, mp), mp, load_network(wl.network, tmp_path), seed=0, passes=1)
     x = rng.integers(0, 16, size=(9, 1, 8, 8))
     h = x.reshape(9, -1).astype(np.int64) @ w1.astype(np.int64).T
@@ -210,7 +210,7 @@ def test_multi_bit_and_graph_costs(tmp_path):
     mp = map_network(design)
     hw = build_hardware(design, mp)
     fc, c1 = mp.layer("fc"), mp.layer("c1")
-    assert (fc.outputs, fc.col_blocks) == (20, 2) and (c1.outputs, c1.col_blocks) == (12, 1)
+    assert (fc.columns, fc.col_blocks) == (20, 2) and (c1.columns, c1.col_blocks) == (12, 1)
     exp = expected_counts(hw, mp, inputs=2, passes=3)
     assert exp["fc"]["column_periphery.convert"] == 6 * fc.planes * fc.total_row_groups * 20
     acc_bits = arch.accumulator.bits
@@ -281,7 +281,7 @@ def test_shipped_resnet18_shapes_engine_executes_the_priced_counts(schedule):
     d = resolve(arch, load_workload(ROOT / "workloads" / "cifar10_resnet18_shapes.yaml"))
     m = map_network(d)
     hw = build_hardware(d, m)
-    assert len(m.layers) == 21 and len(d.nodes) == 21 + 17 and m.layer("fc").outputs == 80
+    assert len(m.layers) == 21 and len(d.nodes) == 21 + 17 and m.layer("fc").columns == 80
     plan = build_plan(hw, m, inputs=2, passes=2)
     eng = run_engine(plan)
     # concurrent branches may contend for the bus (tests/test_branches.py): the closed form is exact when

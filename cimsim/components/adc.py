@@ -15,12 +15,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from cimsim.components import tech
-from cimsim.components import contracts
+from cimsim.components import contracts, tech
 from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.quantizer import Quantizer, ReferencePolicy
 from cimsim.spec.common import Spec
-
 
 
 class ColumnPeripheryParams(Spec):

@@ -23,9 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cimsim.components import tech
+from cimsim.components import contracts, tech
 from cimsim.components.adc import ColumnPeriphery
-from cimsim.components import contracts
 from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.periphery_tech import DeviceParams, device_params
 

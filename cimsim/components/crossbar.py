@@ -21,9 +21,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cimsim.components import mtj
+from cimsim.components import contracts, mtj
 from cimsim.components.array_periphery import ComputeArrayPeriphery
-from cimsim.components import contracts
 from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.cell import CellGeometry
 from cimsim.spec.common import Spec

@@ -62,8 +62,8 @@ class ComponentSection:
         except ValueError:
             reg = _registry()
             allowed = ", ".join(reg.model_names(self.kind, selectable=True))
-            err = PydanticCustomError("unknown_model", "unknown {kind} model {model!r} (allowed: {allowed})",
-                                      {"kind": self.kind, "model": model, "allowed": allowed})
+            err = PydanticCustomError("unknown_model", "unknown {kind} model {model} (allowed: {allowed})",
+                                      {"kind": self.kind, "model": repr(model), "allowed": allowed})
             # raised as a nested ValidationError so the error's location is `<section>.model`
             raise ValidationError.from_exception_data(
                 self.kind, [InitErrorDetails(type=err, loc=("model",), input=model)]) from None
