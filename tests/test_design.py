@@ -13,8 +13,8 @@ from cimsim.activity import TIMED_ACTIONS, expected_counts
 from cimsim.components.adc import ColumnPeripheryParams
 from cimsim.components.base import Action, Component, model_class, model_names, register, registered
 from cimsim.engine.plan import build_plan
-from cimsim.errors import ConfigError
 from cimsim.engine.simulator import run_engine
+from cimsim.errors import ConfigError
 from cimsim.hardware import build_hardware
 from cimsim.mapping import map_network
 from cimsim.resolve import resolve

@@ -15,23 +15,43 @@ from cimsim.errors import ConfigError
 
 @cli.command()
 @click.argument("arch", required=False, type=click.Path(dir_okay=False))
-@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override an arch field")
+@click.argument("workload", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override an arch (or workload) field")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
-    """Area, leakage and every component action (energy, latency, cycles) of ARCH."""
+def describe(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt: str) -> None:
+    """Area, leakage and every component action (energy, latency, cycles) of ARCH: the chip as built and,
+    with WORKLOAD, as used by it (the area `cimsim run` reports), side by side."""
     from cimsim.hardware import build_hardware
+    from cimsim.mapping import map_network
     from cimsim.report.files import dumps
     from cimsim.report.text import describe_text
     from cimsim.resolve import resolve
-    from cimsim.spec.loader import load_arch
+    from cimsim.spec.loader import load_arch, load_workload
 
     path = Path(arch) if arch else default_path(DEFAULT_ARCH)
     arch_over, wl_over = split_sets(sets)
-    if wl_over:
-        raise ConfigError("describe takes architecture fields only", file="--set", field=wl_over[0][0])
+    if wl_over and workload is None:
+        raise ConfigError("describe without a WORKLOAD takes architecture fields only", file="--set",
+                          field=wl_over[0][0])
     spec = load_arch(path, arch_over)
-    doc = build_hardware(resolve(spec, arch_file=str(path))).describe()
-    click.echo(dumps(doc) if fmt == "json" else describe_text(doc))
+    wl = load_workload(Path(workload), wl_over) if workload else None
+    design = resolve(spec, wl, arch_file=str(path), workload_file=workload)
+    doc = build_hardware(design, map_network(design) if wl is not None else None).describe()
+    click.echo(dumps(doc) if fmt == "json" else describe_text(doc) + _views_text(doc["views"]))
+
+
+def _views_text(views: dict[str, Any]) -> str:
+    """The chip as built next to the chip as used by the workload (labelled; `cimsim run` prices the second)."""
+    built, used = views["chip_as_built"], views["used_by_workload"]
+    rows = [f"{'':22}{'chip as built':>16}{'used by this workload':>24}"]
+    for label, key, scale, unit in (("area", "area_m2", 1e6, "mm²"), ("leakage", "leakage_w", 1e3, "mW")):
+        u = f"{used[key] * scale:.4g} {unit}" if used else "(no workload)"
+        rows.append(f"{label:22}{built[key] * scale:>12.4g} {unit:<3}{u:>24}")
+    for name, n in built["instances"].items():
+        u = used["instances"].get(name, 0) if used else None
+        if u is not None and u != n:
+            rows.append(f"{name + ' instances':22}{n:>16}{u:>24}")
+    return "\n\n" + "\n".join(rows)
 
 
 @cli.command()
