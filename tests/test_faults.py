@@ -9,7 +9,7 @@ import pytest
 
 from cimsim.errors import ConfigError
 from cimsim.faults.inject import ChipFaults, LayerFaults, sample_chip_faults
-from cimsim.faults.online_test import FaultCase, campaign, nominal_false_alarm
+from cimsim.online_test import FaultCase, campaign, nominal_false_alarm
 from cimsim.functional.executor import Executor
 from cimsim.hardware import build_hardware
 from cimsim.mapping import map_network

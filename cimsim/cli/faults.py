@@ -50,7 +50,7 @@ def test_cmd(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt:
     """Detection and false-alarm rates of the online test over sampled chips, per fault type and severity."""
     import pandas as pd
 
-    from cimsim.faults.online_test import campaign
+    from cimsim.online_test import campaign
     from cimsim.report.files import dumps
     from cimsim.report.text import si
 
