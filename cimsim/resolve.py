@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from cimsim.errors import ConfigError
 from cimsim.spec.arch import MAX_TILES, ArchSpec
@@ -262,91 +263,116 @@ def network_graph_of(net: NetworkSpec, dropped_layers, file: str | None = None
     nodes: list[NodeShape] = []
     for i in order:
         spec = layers[i]
-        where = f"network.layers[{i}]"
         ins = node_inputs(layers, i)
-        if i != sink and consumers.get(spec.name, 0) == 0:
-            raise ConfigError(f"the output of node {spec.name!r} is never used", file=file, field=where,
-                              allowed=f"a node read by another (only the last node, {layers[sink].name!r}, is "
-                                      "the network output)")
-        if spec.type != "add" and len(ins) != 1:
-            raise ConfigError(f"node {spec.name!r} ({spec.type}) reads one tensor, {len(ins)} given", file=file,
-                              field=f"{where}.inputs", allowed="one name (an add sums several)")
-        if spec.type not in CROSSBAR_TYPES and INPUT in ins:
-            raise ConfigError(f"node {spec.name!r} ({spec.type}) cannot read the multi-bit network input; a "
-                              "crossbar layer must come first", file=file, field=f"{where}.inputs")
+        _check_wiring(layers, i, ins, sink, consumers, file)
         in_shapes = tuple(shapes[s] for s in ins)
-        x = in_shapes[0]
-        first = INPUT in ins
         kernel = stride = 1
         if spec.type in CROSSBAR_TYPES:
-            last = i == sink
-            if last and spec.type != "linear":
-                raise ConfigError(f"the last node {spec.name!r} must be a linear layer (it produces the logits)",
-                                  file=file, field=f"{where}.type", allowed="linear")
-            planes = net.input_bits if first else 1
-            common = dict(name=spec.name, index=len(out), first=first, last=last, planes=planes,
-                          dropout=spec.name in dropped, weight_bits=spec.weight_bits, inputs=ins,
-                          out_real=last or spec.output == "real", in_real=real[ins[0]])
-            if isinstance(spec, Conv2dLayerSpec):
-                if len(x) != 3:
-                    raise ConfigError(f"conv layer {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",
-                                      file=file, field=where)
-                c, h, w = x
-                if spec.in_channels != c:
-                    raise ConfigError(f"layer {spec.name!r} expects {spec.in_channels} input channels, the "
-                                      f"previous stage gives {c}", file=file, field=f"{where}.in_channels",
-                                      allowed=str(c))
-                ho, wo = _out(h, spec.kernel_size, spec.stride, spec.padding), _out(w, spec.kernel_size,
-                                                                                    spec.stride, spec.padding)
-                if ho < 1 or wo < 1:
-                    raise ConfigError(f"kernel {spec.kernel_size} (padding {spec.padding}) does not fit the "
-                                      f"{h}x{w} input of layer {spec.name!r}", file=file,
-                                      field=f"{where}.kernel_size")
-                if ho // spec.pool < 1 or wo // spec.pool < 1:
-                    raise ConfigError(f"pool {spec.pool} is larger than the {ho}x{wo} output of layer "
-                                      f"{spec.name!r}", file=file, field=f"{where}.pool", allowed=f"<= {min(ho, wo)}")
-                shape = LayerShape(kind="conv2d", in_shape=x, fan_in=spec.in_channels * spec.kernel_size ** 2,
-                                   outputs=spec.out_channels, mvms=ho * wo, in_channels=spec.in_channels,
-                                   kernel_area=spec.kernel_size ** 2, conv_hw=(ho, wo),
-                                   out_shape=(spec.out_channels, ho // spec.pool, wo // spec.pool), **common)
-            else:
-                flat = math.prod(x)
-                if spec.in_features != flat:
-                    raise ConfigError(f"layer {spec.name!r} has in_features {spec.in_features}, the flattened "
-                                      f"output of the previous stage is {flat}", file=file,
-                                      field=f"{where}.in_features", allowed=str(flat))
-                shape = LayerShape(kind="linear", in_shape=(flat,), fan_in=flat, outputs=spec.out_features,
-                                   mvms=1, in_channels=flat, kernel_area=1, conv_hw=None,
-                                   out_shape=(spec.out_features,), **common)
+            shape = _layer_shape(net, spec, i, ins, in_shapes[0], index=len(out), last=i == sink,
+                                 dropout=spec.name in dropped, in_real=real[ins[0]], file=file)
             out.append(shape)
             o_shape, o_real = shape.out_shape, shape.out_real
-        elif spec.type == "add":
-            if len(set(in_shapes)) != 1:
-                detail = ", ".join(f"{n} {s}" for n, s in zip(ins, in_shapes, strict=True))
-                raise ConfigError(f"add node {spec.name!r}: its branches differ in shape ({detail})", file=file,
-                                  field=f"{where}.inputs", allowed="branches of one shape")
-            o_shape, o_real = x, True
-        elif spec.type == "flatten":
-            o_shape, o_real = (math.prod(x),), real[ins[0]]
         else:
-            if len(x) != 3:
-                raise ConfigError(f"{spec.type} node {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",
-                                  file=file, field=where)
-            c, h, w = x
-            if spec.type == "global_avgpool":
-                o_shape = (c,)
-            else:
-                kernel, stride = spec.kernel_size, spec.stride or spec.kernel_size
-                ho, wo = _out(h, kernel, stride, 0), _out(w, kernel, stride, 0)
-                if ho < 1 or wo < 1:
-                    raise ConfigError(f"avgpool {kernel} is larger than the {h}x{w} input of node {spec.name!r}",
-                                      file=file, field=f"{where}.kernel_size", allowed=f"<= {min(h, w)}")
-                o_shape = (c, ho, wo)
-            o_real = True
+            o_shape, o_real, kernel, stride = _digital_shape(spec, i, ins, in_shapes, real, file)
         shapes[spec.name], real[spec.name] = o_shape, o_real
         nodes.append(NodeShape(name=spec.name, kind=spec.type, inputs=ins, in_shapes=in_shapes, out_shape=o_shape,
                                real=o_real, in_real=tuple(real[s] for s in ins), kernel=kernel, stride=stride))
     return tuple(out), tuple(nodes)
+
+
+def _check_wiring(layers: list, i: int, ins: tuple[str, ...], sink: int, consumers: dict[str, int],
+                  file: str | None) -> None:
+    """A node's inputs: its output is read (unless it is the sink), one input (an add: several), and only a
+    crossbar layer reads the multi-bit network input."""
+    spec, where = layers[i], f"network.layers[{i}]"
+    if i != sink and consumers.get(spec.name, 0) == 0:
+        raise ConfigError(f"the output of node {spec.name!r} is never used", file=file, field=where,
+                          allowed=f"a node read by another (only the last node, {layers[sink].name!r}, is "
+                                  "the network output)")
+    if spec.type != "add" and len(ins) != 1:
+        raise ConfigError(f"node {spec.name!r} ({spec.type}) reads one tensor, {len(ins)} given", file=file,
+                          field=f"{where}.inputs", allowed="one name (an add sums several)")
+    if spec.type not in CROSSBAR_TYPES and INPUT in ins:
+        raise ConfigError(f"node {spec.name!r} ({spec.type}) cannot read the multi-bit network input; a "
+                          "crossbar layer must come first", file=file, field=f"{where}.inputs")
+
+
+def _layer_shape(net: NetworkSpec, spec: Any, i: int, ins: tuple[str, ...], x: tuple[int, ...], *, index: int,
+                 last: bool, dropout: bool, in_real: bool, file: str | None) -> LayerShape:
+    """Shape of crossbar layer ``spec`` (``network.layers[i]``) reading ``x``."""
+    where = f"network.layers[{i}]"
+    first = INPUT in ins
+    if last and spec.type != "linear":
+        raise ConfigError(f"the last node {spec.name!r} must be a linear layer (it produces the logits)",
+                          file=file, field=f"{where}.type", allowed="linear")
+    planes = net.input_bits if first else 1
+    common = dict(name=spec.name, index=index, first=first, last=last, planes=planes,
+                  dropout=dropout, weight_bits=spec.weight_bits, inputs=ins,
+                  out_real=last or spec.output == "real", in_real=in_real)
+    if isinstance(spec, Conv2dLayerSpec):
+        if len(x) != 3:
+            raise ConfigError(f"conv layer {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",
+                              file=file, field=where)
+        c, h, w = x
+        if spec.in_channels != c:
+            raise ConfigError(f"layer {spec.name!r} expects {spec.in_channels} input channels, the "
+                              f"previous stage gives {c}", file=file, field=f"{where}.in_channels",
+                              allowed=str(c))
+        ho, wo = _out(h, spec.kernel_size, spec.stride, spec.padding), _out(w, spec.kernel_size,
+                                                                            spec.stride, spec.padding)
+        if ho < 1 or wo < 1:
+            raise ConfigError(f"kernel {spec.kernel_size} (padding {spec.padding}) does not fit the "
+                              f"{h}x{w} input of layer {spec.name!r}", file=file,
+                              field=f"{where}.kernel_size")
+        if ho // spec.pool < 1 or wo // spec.pool < 1:
+            raise ConfigError(f"pool {spec.pool} is larger than the {ho}x{wo} output of layer "
+                              f"{spec.name!r}", file=file, field=f"{where}.pool", allowed=f"<= {min(ho, wo)}")
+        shape = LayerShape(kind="conv2d", in_shape=x, fan_in=spec.in_channels * spec.kernel_size ** 2,
+                           outputs=spec.out_channels, mvms=ho * wo, in_channels=spec.in_channels,
+                           kernel_area=spec.kernel_size ** 2, conv_hw=(ho, wo),
+                           out_shape=(spec.out_channels, ho // spec.pool, wo // spec.pool), **common)
+    else:
+        flat = math.prod(x)
+        if spec.in_features != flat:
+            raise ConfigError(f"layer {spec.name!r} has in_features {spec.in_features}, the flattened "
+                              f"output of the previous stage is {flat}", file=file,
+                              field=f"{where}.in_features", allowed=str(flat))
+        shape = LayerShape(kind="linear", in_shape=(flat,), fan_in=flat, outputs=spec.out_features,
+                           mvms=1, in_channels=flat, kernel_area=1, conv_hw=None,
+                           out_shape=(spec.out_features,), **common)
+    return shape
+
+
+def _digital_shape(spec: Any, i: int, ins: tuple[str, ...], in_shapes: tuple[tuple[int, ...], ...],
+                   real: dict[str, bool], file: str | None) -> tuple[tuple[int, ...], bool, int, int]:
+    """(output shape, real-valued, kernel, stride) of digital node ``spec`` (add, flatten, pools)."""
+    where = f"network.layers[{i}]"
+    x = in_shapes[0]
+    kernel = stride = 1
+    if spec.type == "add":
+        if len(set(in_shapes)) != 1:
+            detail = ", ".join(f"{n} {s}" for n, s in zip(ins, in_shapes, strict=True))
+            raise ConfigError(f"add node {spec.name!r}: its branches differ in shape ({detail})", file=file,
+                              field=f"{where}.inputs", allowed="branches of one shape")
+        o_shape, o_real = x, True
+    elif spec.type == "flatten":
+        o_shape, o_real = (math.prod(x),), real[ins[0]]
+    else:
+        if len(x) != 3:
+            raise ConfigError(f"{spec.type} node {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",
+                              file=file, field=where)
+        c, h, w = x
+        if spec.type == "global_avgpool":
+            o_shape = (c,)
+        else:
+            kernel, stride = spec.kernel_size, spec.stride or spec.kernel_size
+            ho, wo = _out(h, kernel, stride, 0), _out(w, kernel, stride, 0)
+            if ho < 1 or wo < 1:
+                raise ConfigError(f"avgpool {kernel} is larger than the {h}x{w} input of node {spec.name!r}",
+                                  file=file, field=f"{where}.kernel_size", allowed=f"<= {min(h, w)}")
+            o_shape = (c, ho, wo)
+        o_real = True
+    return o_shape, o_real, kernel, stride
 
 
 def arrays_per_copy(layers: tuple[LayerShape, ...], arch: ArchSpec) -> int:
