@@ -131,10 +131,6 @@ class LayerMap:
         per_tile = math.ceil(self.outputs / len(self.tile_ids)) * bits_per_output
         return math.ceil(per_tile / port_width_bits)
 
-    def module_of_row(self) -> np.ndarray:
-        """Index (0..modules−1) of the module gating each of the ``fan_in`` rows."""
-        return self.bit_of_row() // max(self.generations, 1)
-
     def bit_of_row(self) -> np.ndarray:
         """Index (0..mask_bits−1) of the dropout bit gating each row."""
         rows = np.arange(self.fan_in)

@@ -165,7 +165,10 @@ class CampaignResult:
 def cost_of_test(arch: ArchSpec, workload: WorkloadSpec, base_dir: str | Path, *, passes: int,
               test_inputs: int) -> dict[str, float]:
     """Passes, energy (J) and time (s) of running the test inputs for T passes (ledger and engine)."""
-    from cimsim.simulate import Options, simulate  # imported when a campaign runs: keeps `import` of this module light
+    from cimsim.simulate import (  # imported when a campaign runs: keeps `import` of this module light
+        Options,
+        simulate,
+    )
 
     r = simulate(arch, workload, Options(hardware_only=True, passes=passes, inputs=test_inputs,
                                          timing_inputs=test_inputs), base_dir=base_dir)

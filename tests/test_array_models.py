@@ -18,6 +18,7 @@ from cimsim.resolve import resolve
 from cimsim.spec.loader import load_arch, load_workload
 
 from .conftest import ARCH, CNN, MLP
+from .helpers import module_of_row
 
 
 def _xbar(node=28.0, cell="2T2MTJ", rows=128, cols=128, vdd=0.9):
@@ -105,7 +106,7 @@ def test_rows_per_module_time_multiplexes_modules():
     arch = load_arch(ARCH, [("spindrop.rows_per_module", 4)])
     fc2 = map_network(resolve(arch, load_workload(MLP))).layer("fc2")
     assert (fc2.modules, fc2.generations) == (64, 4)
-    np.testing.assert_array_equal(fc2.module_of_row()[:8], [0, 0, 0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(module_of_row(fc2)[:8], [0, 0, 0, 0, 1, 1, 1, 1])
     scale = map_network(resolve(load_arch(ARCH, [("spindrop.granularity", "layer_scale")]),
                                 load_workload(MLP, [("dropout.granularity", None)]))).layer("fc2")
     assert (scale.modules, scale.generations, scale.mask_bits) == (1, 1, 1)  # Scale-Dropout: one bit per layer

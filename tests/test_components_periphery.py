@@ -108,8 +108,8 @@ def test_tech_factors_self_consistent_and_monotone():
                 assert (tech.energy_factor(a, b, 0.8, 1.0) * tech.energy_factor(b, c, 1.0, 0.9)
                         == pytest.approx(tech.energy_factor(a, c, 0.8, 0.9), rel=1e-12))
     grid = np.linspace(7, 130, 400)
-    areas = [tech.relative_area(n) for n in grid]
-    energies = [tech.relative_energy(n) for n in grid]
+    areas = [tech.area_factor(7, n) for n in grid]
+    energies = [tech.energy_factor(7, n) for n in grid]
     assert all(np.diff(areas) > 0) and all(np.diff(energies) > 0)
     assert tech.energy_factor(28, 28, 0.8, 1.0) == pytest.approx(1.5625)
 
@@ -147,9 +147,7 @@ def test_tech_close_to_references_corrected_table(pair):
     assert tech.energy_factor(*pair) == pytest.approx(e, rel=0.065)
 
 
-def test_classical_fallback_is_f_squared():
-    assert tech.classical_area_factor(45, 22.5) == pytest.approx(0.25)
-    assert tech.classical_energy_factor(45, 22.5, 1.0, 0.5) == pytest.approx(0.5 * 0.25)
+def test_effective_f2_and_min_transistor():
     # effective F² and NeuroSim min transistor: exact F² at 45 nm, Stillmaker-scaled elsewhere
     assert tech.f2_m2(45) == pytest.approx((45e-9) ** 2)
     assert tech.min_transistor_area_m2(45) == pytest.approx(212.8 * (45e-9) ** 2)

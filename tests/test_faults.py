@@ -9,18 +9,19 @@ import pytest
 
 from cimsim.errors import ConfigError
 from cimsim.faults.inject import ChipFaults, LayerFaults, sample_chip_faults
-from cimsim.online_test import FaultCase, campaign, nominal_false_alarm
 from cimsim.functional.executor import Executor
 from cimsim.hardware import build_hardware
 from cimsim.mapping import map_network
 from cimsim.network.datasets import load_dataset, quantize_inputs
 from cimsim.network.weights import load_network
+from cimsim.online_test import FaultCase, campaign, nominal_false_alarm
 from cimsim.resolve import resolve
 from cimsim.simulate import Options, simulate
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.faults import FaultsSpec
 from cimsim.spec.loader import apply_overrides, load_workload, validate
 from tests.conftest import CNN, MLP
+from tests.helpers import module_of_row
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_stuck_modules_never_or_always_drop(arch, mlp):
     ex = _executor(arch, wl, net, [("faults.dropout_modules.named", named)])
     rec: dict = {}
     ex.forward(x[:100], mc=True, stream=0, input_ids=np.arange(100), record=rec)
-    fc2 = ex.mapping.layer("fc2").module_of_row()
+    fc2 = module_of_row(ex.mapping.layer("fc2"))
     keep2 = np.asarray(rec["fc2"])[:, :, 0, :]       # (T, N, F), 1 = kept
     assert keep2[..., fc2 == 3].min() == 1.0           # stuck at keep: never dropped in 2000 jobs
     assert keep2[..., fc2 == 7].max() == 0.0           # stuck at drop: always dropped

@@ -70,17 +70,6 @@ def _log_rel(node_nm: float, table: np.ndarray) -> float:
     return float(np.interp(math.log(check_node(node_nm)), _LOG_NODES, table))
 
 
-def relative_area(node_nm: float) -> float:
-    """Area of a fixed design at ``node_nm`` relative to 130 nm (dimensionless, log-log interpolated)."""
-    return math.exp(_log_rel(node_nm, _LOG_AREA))
-
-
-def relative_energy(node_nm: float, vdd_v: float = ENERGY_TABLE_VDD_V) -> float:
-    """Switching energy of a fixed design at ``node_nm`` and ``vdd_v`` (V), in the table's common unit."""
-    v = _check_vdd(vdd_v)
-    return math.exp(_log_rel(node_nm, _LOG_ENERGY)) * (v / ENERGY_TABLE_VDD_V) ** 2
-
-
 def area_factor(from_nm: float, to_nm: float) -> float:
     """Multiply an area characterised at ``from_nm`` by this to get it at ``to_nm`` (dimensionless)."""
     return math.exp(_log_rel(to_nm, _LOG_AREA) - _log_rel(from_nm, _LOG_AREA))
@@ -119,21 +108,6 @@ def min_transistor_area_m2(node_nm: float) -> float:
     ``212.8 × f2_m2(node)`` (see :data:`MIN_TRANSISTOR_AREA_F2`; FinFET cell-height rules below 22 nm in
     NeuroSim V1.4 are not modelled)."""
     return MIN_TRANSISTOR_AREA_F2 * f2_m2(node_nm)
-
-
-def classical_area_factor(from_nm: float, to_nm: float) -> float:
-    """Classical (Dennard) fallback: area ∝ F² [lit: REFERENCES §5.2]. Any positive nodes."""
-    if from_nm <= 0 or to_nm <= 0:
-        raise ValueError("nodes must be positive")
-    return (float(to_nm) / float(from_nm)) ** 2
-
-
-def classical_energy_factor(from_nm: float, to_nm: float, from_vdd_v: float = 0.8,
-                            to_vdd_v: float = 0.8) -> float:
-    """Classical fallback: E ∝ C·Vdd² with C ∝ F, so E ∝ F·Vdd² [lit: REFERENCES §5.2]."""
-    if from_nm <= 0 or to_nm <= 0:
-        raise ValueError("nodes must be positive")
-    return (float(to_nm) / float(from_nm)) * (_check_vdd(to_vdd_v) / _check_vdd(from_vdd_v)) ** 2
 
 
 def interp_loglog(node_nm: float, nodes_nm: tuple[float, ...] | list[float], values: list[float]) -> float:
