@@ -117,7 +117,8 @@ def digital_per_job(node: NodeShape, hw: Hardware) -> dict[str, float]:
     if node.kind == "flatten":
         return {}
     bits = hw.arch.accumulator.bits
-    port = hw.component("local_buffer").port_width_bits
+    buf = hw.component("local_buffer")
+    port = buf.port_width_bits
     in_bits = sum(math.prod(s) * (bits if real else 1) for s, real in zip(node.in_shapes, node.in_real, strict=True))
     if node.kind == "add":
         adds = (len(node.inputs) - 1) * node.out_elements
@@ -125,8 +126,9 @@ def digital_per_job(node: NodeShape, hw: Hardware) -> dict[str, float]:
         adds = node.out_elements * node.kernel ** 2
     else:  # global_avgpool
         adds = node.in_elements
-    return {"accumulator.accumulate": adds, "local_buffer.read": math.ceil(in_bits / port),
-            "local_buffer.write": math.ceil(node.out_elements * bits / port)}
+    return {key(hw, "accumulator", hw.component("accumulator").ACCUMULATE): adds,
+            key(hw, "local_buffer", buf.READ): math.ceil(in_bits / port),
+            key(hw, "local_buffer", buf.WRITE): math.ceil(node.out_elements * bits / port)}
 
 
 def mask_generations(lm: LayerMap, inputs: int, passes: int, regenerate: str) -> float:

@@ -56,6 +56,7 @@ def test_neurosim_sar_r_term_and_temperature():
     extra = 0.083709 * math.exp(-2.313 * 4) * 7e-9
     assert low_r.action("convert").energy_j - base.action("convert").energy_j == pytest.approx(extra, rel=1e-6)
     hot = adc.NeuroSimSarADC(Context(node_nm=32, temperature_k=400), levels=64, **COL)
+    # SarADC.cpp temperature term: 1 + 1.3e-3·(400 K − 300 K) = 1.13
     assert hot.action("convert").energy_j == pytest.approx(base.action("convert").energy_j * 1.13, rel=1e-9)
 
 
@@ -111,7 +112,7 @@ def test_tech_factors_self_consistent_and_monotone():
     areas = [tech.area_factor(7, n) for n in grid]
     energies = [tech.energy_factor(7, n) for n in grid]
     assert all(np.diff(areas) > 0) and all(np.diff(energies) > 0)
-    assert tech.energy_factor(28, 28, 0.8, 1.0) == pytest.approx(1.5625)
+    assert tech.energy_factor(28, 28, 0.8, 1.0) == pytest.approx(1.5625)  # (1.0 V / 0.8 V)², same node
 
 
 def test_tech_out_of_range_raises():
@@ -217,7 +218,7 @@ def test_digital_numbers_at_40nm_and_monotone():
     assert all(b > a for a, b in zip(es, es[1:], strict=False))
     hi_v = digital.Register(Context(node_nm=28.0, vdd_v=1.0), bits=8).action("write").energy_j
     lo_v = digital.Register(Context(node_nm=28.0, vdd_v=0.8), bits=8).action("write").energy_j
-    assert hi_v / lo_v == pytest.approx(1.5625)
+    assert hi_v / lo_v == pytest.approx(1.5625)  # (1.0 V / 0.8 V)²
 
 
 def test_sram_buffer_horowitz_and_size_monotone():

@@ -37,7 +37,7 @@ def _xbar(node: float, rows: int, cols: int, rows_active: int) -> Crossbar:
 def test_more_rows_more_array_area_and_finite_positive_costs(node, groups, cols, ra):
     small, big = _xbar(node, groups * ra, cols, ra), _xbar(node, (groups + 1) * ra, cols, ra)
     assert big.area_m2() > small.area_m2() > 0
-    parts = lambda x: sum(c.area_m2() * n for c, n in x.parts.values())  # noqa: E731
+    parts = lambda x: sum(c.area_m2() * n for c, n in x.parts().values())  # noqa: E731
     assert parts(big) > parts(small) > 0                         # the periphery grows with the rows too
     for x in (small, big):
         for a in x.actions().values():

@@ -3,7 +3,7 @@
 Energy of a row-group read is linear in the activity the functional run counts, so the crossbar exposes
 one action per activity unit and the ledger multiplies counts by them; the blocks around the array (row
 decoder, word-line drivers, bit-line precharge/clamps, write drivers: :mod:`cimsim.components.array_periphery`,
-NVSim's models) are built with it and appear as their own instances (:attr:`Crossbar.parts`):
+NVSim's models) are built with it and appear as their own instances (:meth:`Crossbar.parts`, children of its node in the chip tree):
 
 - ``conduct_lrs`` / ``conduct_hrs``: one driven cell conducting through its low / high resistance device
   for the read pulse (V_read²/(R + R_access)·t_read);

@@ -112,28 +112,9 @@ def schema_node(annotation: Any, info: FieldInfo | None = None, discriminator: s
     disc = discriminator or (info.discriminator if info is not None and isinstance(info.discriminator, str) else None)
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        base, *meta = typing.get_args(annotation)
-        for m in meta:
-            if isinstance(m, ComponentSection):
-                return _component_node(m)
-        for m in meta:
-            if isinstance(m, FieldInfo) and isinstance(m.discriminator, str):
-                disc = m.discriminator
-        return schema_node(base, info, disc)
+        return _annotated_node(annotation, info, disc)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return schema_node(args[0], info, disc)
-        models = [a for a in args if _is_model(a)]
-        if not models:
-            return LEAF
-        if disc is None:  # a plain union of sections: tell members apart by a shared Literal field if any
-            shared = set.intersection(*(set(m.model_fields) for m in models))
-            disc = next((k for k in sorted(shared) if all(_tag_values(m, k) for m in models)), None)
-        members = {t: m for m in models for t in (_tag_values(m, disc) if disc else [])}
-        if not members:
-            members = {m.__name__: m for m in models}
-        return SchemaNode("union", members=members, tag=disc, default_tag=_default_tag(info, disc) if disc else None)
+        return _union_node(annotation, info, disc)
     if origin in (list, set, frozenset):
         args = typing.get_args(annotation)
         return SchemaNode("list", item=schema_node(args[0]) if args else LEAF)
@@ -143,6 +124,35 @@ def schema_node(annotation: Any, info: FieldInfo | None = None, discriminator: s
     if _is_model(annotation):
         return SchemaNode("model", model=annotation)
     return LEAF
+
+
+def _annotated_node(annotation: Any, info: FieldInfo | None, disc: str | None) -> SchemaNode:
+    """``Annotated[base, ...]``: a component section, or ``base`` with the discriminator its metadata names."""
+    base, *meta = typing.get_args(annotation)
+    for m in meta:
+        if isinstance(m, ComponentSection):
+            return _component_node(m)
+    for m in meta:
+        if isinstance(m, FieldInfo) and isinstance(m.discriminator, str):
+            disc = m.discriminator
+    return schema_node(base, info, disc)
+
+
+def _union_node(annotation: Any, info: FieldInfo | None, disc: str | None) -> SchemaNode:
+    """A union: Optional unwrapped; sections told apart by ``disc`` or a shared Literal field."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) == 1:
+        return schema_node(args[0], info, disc)
+    models = [a for a in args if _is_model(a)]
+    if not models:
+        return LEAF
+    if disc is None:  # a plain union of sections: tell members apart by a shared Literal field if any
+        shared = set.intersection(*(set(m.model_fields) for m in models))
+        disc = next((k for k in sorted(shared) if all(_tag_values(m, k) for m in models)), None)
+    members = {t: m for m in models for t in (_tag_values(m, disc) if disc else [])}
+    if not members:
+        members = {m.__name__: m for m in models}
+    return SchemaNode("union", members=members, tag=disc, default_tag=_default_tag(info, disc) if disc else None)
 
 
 def _child(node: SchemaNode, data: Any, key: Any) -> SchemaNode | None:
