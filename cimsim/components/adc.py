@@ -193,7 +193,7 @@ SAR_AREA_N = (269.0, 109.0)
 SAR_AREA_P = (209.0, 73.0)
 
 
-def _node_coeffs(table: dict[float, tuple[float, ...]], node_nm: float) -> tuple[float, ...]:
+def node_coeffs(table: dict[float, tuple[float, ...]], node_nm: float) -> tuple[float, ...]:
     """Per-node NeuroSim coefficients; between nodes: positive magnitudes log-log, exponents d linear in
     log(node) [derived: same power-law-per-segment rule as :mod:`tech`]. Exact at tabulated nodes."""
     nodes = sorted(table)
@@ -231,7 +231,7 @@ class NeuroSimSarADC(ColumnPeriphery):
                  read_voltage_v: float) -> None:
         super().__init__(ctx, levels=levels, sample_rate_hz=sample_rate_hz,
                          column_resistance_ohm=column_resistance_ohm, read_voltage_v=read_voltage_v)
-        self.a, self.b, self.c, self.d = _node_coeffs(SAR_HP_COEFFS, ctx.node_nm)
+        self.a, self.b, self.c, self.d = node_coeffs(SAR_HP_COEFFS, ctx.node_nm)
 
     def column_power_w(self) -> float:
         """Power while converting, W."""

@@ -59,7 +59,7 @@ class Controller(Component):
         return cls(build.ctx, state_bits=params.state_bits)
 
     def __init__(self, ctx: Context, *, state_bits: int = 64) -> None:
-        self.state_bits = digital._check_bits("state_bits", state_bits)
+        self.state_bits = digital.check_bits("state_bits", state_bits)
         self.ctx = ctx
         self.register = digital.Register(ctx, bits=self.state_bits)
         self.comparator = digital.Comparator(ctx, bits=self.state_bits)

@@ -64,7 +64,7 @@ CNT32_LEAK_W = 3.21e-7
 ADD32_DELAY_S = 1.0e-9
 
 
-def _check_bits(name: str, value: int, minimum: int = 1) -> int:
+def check_bits(name: str, value: int, minimum: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -109,7 +109,7 @@ class Register(_Aladdin):
 
     def __init__(self, ctx: Context, *, bits: int) -> None:
         super().__init__(ctx)
-        self.bits = _check_bits("bits", bits)
+        self.bits = check_bits("bits", bits)
 
     def area_m2(self) -> float:
         return self.bits * REG_AREA_PER_BIT_M2 * self.area_factor
@@ -145,8 +145,8 @@ class AdderTree(_Aladdin):
 
     def __init__(self, ctx: Context, *, inputs: int, bits: int) -> None:
         super().__init__(ctx)
-        self.inputs = _check_bits("inputs", inputs)
-        self.bits = _check_bits("bits", bits)
+        self.inputs = check_bits("inputs", inputs)
+        self.bits = check_bits("bits", bits)
         self.adders = self.inputs - 1
         self.levels = math.ceil(math.log2(self.inputs)) if self.inputs > 1 else 0
 
@@ -183,7 +183,7 @@ class Accumulator(_Aladdin):
 
     def __init__(self, ctx: Context, *, bits: int) -> None:
         super().__init__(ctx)
-        self.bits = _check_bits("bits", bits)
+        self.bits = check_bits("bits", bits)
         self.register = Register(ctx, bits=self.bits)
 
     def area_m2(self) -> float:
@@ -217,7 +217,7 @@ class Comparator(_Aladdin):
 
     def __init__(self, ctx: Context, *, bits: int) -> None:
         super().__init__(ctx)
-        self.bits = _check_bits("bits", bits)
+        self.bits = check_bits("bits", bits)
 
     def area_m2(self) -> float:
         return CMP32_AREA_M2 * self.bits / 32.0 * self.area_factor

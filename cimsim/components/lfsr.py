@@ -108,9 +108,9 @@ class LFSRDropout(DropoutSource):
         return src
 
     def __init__(self, ctx: Context, *, lfsr_bits: int, comparator_bits: int, p: float = 0.2) -> None:
-        lfsr_bits = digital._check_bits("lfsr_bits", lfsr_bits, MIN_LFSR_BITS)
+        lfsr_bits = digital.check_bits("lfsr_bits", lfsr_bits, MIN_LFSR_BITS)
         self.mask = galois_mask(lfsr_bits)
-        comparator_bits = digital._check_bits("comparator_bits", comparator_bits)
+        comparator_bits = digital.check_bits("comparator_bits", comparator_bits)
         if comparator_bits > lfsr_bits:
             raise ValueError(f"comparator_bits ({comparator_bits}) cannot exceed lfsr_bits ({lfsr_bits})")
         self.ctx = ctx

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from cimsim.components import tech
-from cimsim.components.adc import ColumnPeriphery, ColumnPeripheryParams, _node_coeffs
+from cimsim.components.adc import ColumnPeriphery, ColumnPeripheryParams, node_coeffs
 from cimsim.components.base import Action, Context, register
 
 
@@ -72,7 +72,7 @@ class MultiLevelSenseAmp(ColumnPeriphery):
                  read_voltage_v: float) -> None:
         super().__init__(ctx, levels=levels, sample_rate_hz=sample_rate_hz,
                          column_resistance_ohm=column_resistance_ohm, read_voltage_v=read_voltage_v)
-        self.k_uw, self.c, self.d = _node_coeffs(MLSA_HP_COEFFS, ctx.node_nm)
+        self.k_uw, self.c, self.d = node_coeffs(MLSA_HP_COEFFS, ctx.node_nm)
 
     @property
     def comparators(self) -> int:
