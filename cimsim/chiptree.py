@@ -78,10 +78,11 @@ def build_tree(decl: TreeNode, components: dict[str, Component]) -> Node:
 
 def walk(node: Node, used: Any = None, copies: int = 1, gated: bool = False) -> Iterator[tuple[Node, int, bool]]:
     """Every node with its copies on the chip and whether a gated container holds it. With ``used`` (a
-    :class:`cimsim.mapping.Mapping`), a component that reports ``used_instances(mapping)`` counts that many."""
+    :class:`cimsim.mapping.Mapping`), a component whose ``used_instances(mapping)`` is not None counts that many."""
     copies *= node.fanout
-    if used is not None and node.component is not None and hasattr(node.component, "used_instances"):
-        copies = node.component.used_instances(used)
+    if used is not None and node.component is not None:
+        wired = node.component.used_instances(used)
+        copies = copies if wired is None else wired
     yield node, copies, gated
     for child in node.children:
         yield from walk(child, used, copies, gated or node.gated)
@@ -114,7 +115,7 @@ def event_keys(root: Node, event: str) -> list[str]:
     """``"instance.action"`` of every instance whose component lists ``event`` in its ``TRIGGERS``."""
     keys: list[str] = []
     for node, _, _ in walk(root):
-        action = getattr(node.component, "TRIGGERS", {}).get(event)
+        action = node.component.TRIGGERS.get(event) if node.component is not None else None
         if action is not None and f"{node.name}.{action}" not in keys:
             keys.append(f"{node.name}.{action}")
     return keys

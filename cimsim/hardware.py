@@ -74,6 +74,7 @@ class Hardware:
     tree: chiptree.Node
     instances: dict[str, Instance] = field(default_factory=dict)
     as_built: dict[str, Instance] = field(default_factory=dict)
+    _events: dict[str, list[str]] = field(default_factory=dict, repr=False)  # memo of event_keys (the tree is fixed)
 
     @property
     def arch(self) -> ArchSpec:
@@ -102,7 +103,10 @@ class Hardware:
 
     def event_keys(self, event: str) -> list[str]:
         """The ``"instance.action"`` count keys one array-level ``event`` fires (:mod:`cimsim.components.contracts`)."""
-        return chiptree.event_keys(self.tree, event)
+        keys = self._events.get(event)
+        if keys is None:
+            keys = self._events[event] = chiptree.event_keys(self.tree, event)
+        return keys
 
     def area_breakdown_m2(self, view: dict[str, Instance] | None = None) -> dict[str, float]:
         return {n: i.count * i.component.area_m2() for n, i in (view or self.instances).items()}
@@ -161,8 +165,7 @@ class Hardware:
                 "containers": chiptree.container_counts(self.tree), "views": views,
                 "dropout": {"granularity": self.design.granularity, "trained_p": self.design.trained_p,
                             "hardware_p": self.design.hardware_p, "realized_p": src.p_realized,
-                            **({"operating_point": src.operating_point()}
-                               if hasattr(src, "operating_point") else {})},
+                            "operating_point": src.operating_point()},
                 "components": comps}
 
 

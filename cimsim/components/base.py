@@ -152,6 +152,8 @@ class Component(ABC):
     Params: ClassVar[type[Spec] | None] = None
     #: Names of the actions :meth:`actions` returns.
     ACTIONS: ClassVar[tuple[str, ...]] = ()
+    #: Array-level events (:mod:`cimsim.components.contracts`) that fire one of its actions: event → action.
+    TRIGGERS: ClassVar[dict[str, str]] = {}
     #: Node (nm) and supply (V) the model's numbers were characterised at (None: not a scaled model).
     REF_NODE_NM: ClassVar[float | None] = None
     REF_VDD_V: ClassVar[float] = 0.8
@@ -214,6 +216,10 @@ class Component(ABC):
     def parts(self) -> dict[str, tuple[Component, int]]:
         """Blocks this component is built with: part name → (component, instances per instance of this one)."""
         return {}
+
+    def used_instances(self, mapping: Any) -> int | None:
+        """Instances a mapped workload uses, when that differs from the chip as built (None: as built)."""
+        return None
 
     def action(self, name: str) -> Action:
         """One action's cost. A component is immutable once built, so its action table is computed once."""
