@@ -310,3 +310,28 @@ def test_lfsr_energy_matches_references_section6():
     assert e.latency_s == pytest.approx(1e-9)
     es = [lfsr.LFSRDropout(CTX28, lfsr_bits=n, comparator_bits=8).action("generate").energy_j for n in (8, 16, 32)]
     assert all(b > a for a, b in zip(es, es[1:], strict=False))
+
+
+def test_converter_is_calibrated_by_an_explicit_step():
+    """A converter built alone is the converter's cost only and gives no quantizer; calibrated(array, ...) returns
+    a calibrated copy (full scale = rows_active, κ from the array's currents, a mux only when shared) and leaves
+    the original untouched."""
+    from cimsim.hardware import build_hardware
+    from cimsim.resolve import resolve
+    from cimsim.spec.loader import load_arch
+
+    from .conftest import ARCH
+
+    bare = sense_amp.MultiLevelSenseAmp(CTX28, levels=33, **COL)
+    with pytest.raises(ValueError, match="not calibrated"):
+        bare.quantizer()
+    hw = build_hardware(resolve(load_arch(ARCH, [("column_periphery.columns_per_converter", 4)])))
+    xb, params = hw.component("crossbar"), hw.arch.column_periphery
+    conv = bare.calibrated(xb, params, max_current_a=80e-6)
+    q = conv.quantizer()
+    assert (q.levels, q.full_scale) == (33, xb.rows_active)
+    assert conv.kappa == pytest.approx((xb.i_lrs_a + xb.i_hrs_a) / (xb.i_lrs_a - xb.i_hrs_a), rel=1e-15)
+    assert set(conv.parts()) == {"column_mux"} and not bare.parts() and bare.full_scale_rows is None
+    # the replica column of tracking references is priced per conversion: cost = bare + replica share
+    assert conv.action("convert").energy_j == pytest.approx(
+        bare.action("convert").energy_j + xb.replica_read_energy_j() / xb.cols, rel=1e-12)
