@@ -84,7 +84,8 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
     if lm.in_real:
         c["comparator.compare"] += lm.mvms * lm.fan_in
     dst = output_buffer(lm)
-    c[f"{dst}.write"] = lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(hw.component(dst).port_width_bits)
+    buffers = 1 if lm.last else len(lm.tile_ids)  # the logits go to the one chip buffer
+    c[f"{dst}.write"] = buffers * lm.buffer_writes_per_job(hw.component(dst).port_width_bits, lm.last)
     return c
 
 

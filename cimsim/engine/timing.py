@@ -32,11 +32,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from cimsim.engine.closed_form import closed_form
 from cimsim.engine.cycles import (
+    GLOBAL_TILE,
     ancestors,
     array_hold_cycles,
     arrays_key,
@@ -47,6 +48,7 @@ from cimsim.engine.cycles import (
     tallied,
     transfer_cycles,
     validate_plan,
+    written_tiles,
 )
 from cimsim.engine.plan import TimingPlan
 from cimsim.engine.simulator import EngineResult, run_engine
@@ -81,9 +83,10 @@ def branch_overlap(plan: TimingPlan) -> tuple[dict[int, int], int]:
         return max((1 + sum(1 for v in users if v != u and v not in anc[u] and u not in anc[v]) for u in users),
                    default=0)
 
-    tiles = sorted({t for layer in plan.layers for t in layer.tile_ids})
+    written = [written_tiles(layer, 0, plan.tiles_per_replica) for layer in plan.layers]
+    tiles = sorted({t for ts in written for t in ts})
     per_tile = {t: width([k for k, layer in enumerate(plan.layers)
-                          if t in layer.tile_ids and buffer_write_cycles(layer)]) for t in tiles}
+                          if t in written[k] and buffer_write_cycles(layer)]) for t in tiles}
     bus = width([k for k, layer in enumerate(plan.layers) if transfer_cycles(layer)])
     return per_tile, bus
 
@@ -93,12 +96,16 @@ def contention_free(plan: TimingPlan) -> tuple[bool, str]:
     validate_plan(plan)
     if plan.schedule in ("sequential", "replicated"):
         per_tile, w_bus = branch_overlap(plan)
+        w_global = per_tile.pop(GLOBAL_TILE, 0)
         tile, w_tile = max(per_tile.items(), key=lambda kv: kv[1], default=(None, 0))
         s = plan.schedule
         if w_tile > plan.buffer_ports:
             return False, (f"{s}: up to {w_tile} concurrent branch writes on tile {tile} > "
                            f"{plan.buffer_ports} port(s)")
         active = min(plan.replicas, plan.passes) if s == "replicated" else 1
+        if active * w_global > plan.global_ports:
+            return False, (f"{s}: {active} active replica(s) write logits through {plan.global_ports} "
+                           f"global-buffer port(s)")
         if w_bus == 0:
             return True, f"{s}: <= {w_tile} concurrent writes per tile, no bus transfers"
         if active * w_bus > plan.bus_channels:
@@ -116,10 +123,14 @@ def contention_free(plan: TimingPlan) -> tuple[bool, str]:
         overlap_b = jobs if hold == 0 else _ceil_div(b, hold)
         overlap_x = jobs if hold == 0 else _ceil_div(x, hold)
         if b:
-            for t in layer.tile_ids:
+            for t in written_tiles(layer, 0, plan.tiles_per_replica):
                 per_tile[t] += min(overlap_b, jobs)
         if x:
             bus += min(overlap_x, jobs)
+    w_global = per_tile.pop(GLOBAL_TILE, 0)
+    if w_global > plan.global_ports:
+        return False, (f"layer_pipelined: up to {w_global} overlapping logits writes > {plan.global_ports} "
+                       f"global-buffer port(s)")
     worst = max(per_tile.items(), key=lambda kv: kv[1], default=(None, 0))
     if worst[1] > plan.buffer_ports:
         return False, (f"layer_pipelined: up to {worst[1]} overlapping writes on tile {worst[0]} > "
@@ -192,34 +203,7 @@ def time_plan(plan: TimingPlan, mode: TimingMode = "auto", *, trace: bool = Fals
     else:
         reason = "requested" if mode == "engine" else "trace requested"
     if plan.schedule == "sequential" and plan.inputs > 2 and not trace:
-        return _sequential_by_input(plan, reason, progress)
+        reason += (f"; repeated-input mode: inputs 0 and 1 simulated, inputs 2..{plan.inputs - 1} as input 1 "
+                   f"(sequential: each starts idle)")
     eng = run_engine(plan, trace=trace, progress=progress)
     return TimingResult(**{f: getattr(eng, f) for f in eng.__dataclass_fields__}, method="engine", reason=reason)
-
-
-def _sequential_by_input(plan: TimingPlan, reason: str, progress: Callable[[int], None] | None) -> TimingResult:
-    """The sequential schedule simulated for inputs 0 and 1 only, the rest multiplied out (exact).
-
-    Sequentially, input i starts when input i − 1 has left the chip (every resource idle), and every input after
-    the first runs the same jobs (only input 0 generates per_pass masks): its events, busy and wait cycles and
-    action counts are those of input 1. So one engine run of 1 input and one of 2 give input 0 and input 1, and
-    the run of N inputs is input 0 + (N − 1) × input 1 (tests hold it equal to the full simulation).
-    """
-    n = plan.inputs
-    one = run_engine(replace(plan, inputs=1))
-    # progress in jobs of the whole run: the two simulated inputs stand for all n
-    two = run_engine(replace(plan, inputs=2),
-                     progress=(lambda d: progress(d * n // 2)) if progress is not None else None)
-
-    def extend(a: dict, b: dict) -> dict:
-        return {k: a.get(k, 0) + (n - 1) * (b[k] - a.get(k, 0)) for k in b}
-
-    lat0, lat1 = two.latency_cycles
-    total = lat0 + (n - 1) * lat1
-    return TimingResult(
-        total_cycles=total, latency_cycles=(lat0,) + (lat1,) * (n - 1), first_input_latency_cycles=lat0,
-        throughput_inputs_per_cycle=n / total if total else float("inf"),
-        busy_cycles=extend(one.busy_cycles, two.busy_cycles), wait_cycles=extend(one.wait_cycles, two.wait_cycles),
-        action_counts=extend(one.action_counts, two.action_counts),
-        events=one.events + (n - 1) * (two.events - one.events), method="engine",
-        reason=f"{reason}; inputs 0 and 1 simulated, inputs 2..{n - 1} as input 1 (sequential: each starts idle)")
