@@ -160,9 +160,10 @@ class Hardware:
             comps.append({
                 "name": inst.name, "model": c.model, "instances": inst.count,
                 "area_m2": c.area_m2(), "leakage_w": c.leakage_w(),
-                "actions": {a: {"energy_j": act.energy_j, "latency_s": act.latency_s,
+                # c.action(a): the action as the engine times it (a converter's includes its mux select)
+                "actions": {a: {"energy_j": c.action(a).energy_j, "latency_s": c.action(a).latency_s,
                                 "latency_cycles": c.cycles(a, self.ctx.clock_hz)}
-                            for a, act in c.actions().items()},
+                            for a in c.actions()},
             })
         src = self.component("dropout_source")
         return {"name": self.arch.name, "area_m2": self.area_m2(), "area_breakdown_m2": self.area_breakdown_m2(),

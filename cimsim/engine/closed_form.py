@@ -32,6 +32,7 @@ class ClosedForm:
         total_cycles: makespan of all jobs.
         latency_cycles: per input, finish of its last pass − start of its first (docs/timing.md).
         first_input_latency_cycles: ``latency_cycles[0]``.
+        finish_cycles: per input, the cycle its last pass finishes.
         array_waits, mask_waits: layer_pipelined only, per layer in plan order: cycles jobs queued for the
             layer's arrays, and cycles a job holding them waited for its look-ahead mask (the engine's
             ``wait_cycles`` of that layer's arrays and modules when nothing else contends).
@@ -40,6 +41,7 @@ class ClosedForm:
     total_cycles: int
     latency_cycles: tuple[int, ...]
     first_input_latency_cycles: int
+    finish_cycles: tuple[int, ...] = ()
     array_waits: tuple[int, ...] = ()
     mask_waits: tuple[int, ...] = ()
 
@@ -57,13 +59,14 @@ def _job_spans(plan: TimingPlan) -> tuple[int, int]:
 
 def _sequential(plan: TimingPlan) -> ClosedForm:
     now = 0
-    latencies = []
+    latencies, finish = [], []
     spans = _job_spans(plan)
     for i in range(plan.inputs):
         span = plan.passes * spans[min(i, 1)]
         latencies.append(span)
         now += span
-    return ClosedForm(now, tuple(latencies), latencies[0])
+        finish.append(now)
+    return ClosedForm(now, tuple(latencies), latencies[0], tuple(finish))
 
 
 def _replicated(plan: TimingPlan) -> ClosedForm:
@@ -86,7 +89,7 @@ def _replicated(plan: TimingPlan) -> ClosedForm:
                 last = max(last, free[r])
         finish.append(last)
         latencies.append(last - first)
-    return ClosedForm(max(finish), tuple(latencies), latencies[0])
+    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(finish))
 
 
 def _pipelined(plan: TimingPlan) -> ClosedForm:
@@ -156,7 +159,7 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
         if t == passes - 1:
             finish.append(last)
             latencies.append(last - first)
-    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(wait_a), tuple(wait_m))
+    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(finish), tuple(wait_a), tuple(wait_m))
 
 
 def closed_form(plan: TimingPlan) -> ClosedForm:

@@ -47,6 +47,7 @@ class EngineResult:
         total_cycles: makespan (finish of the last job).
         latency_cycles: per input, finish of its last pass − start of its first pass.
         first_input_latency_cycles: ``latency_cycles[0]``.
+        finish_cycles: per input, the cycle its last pass finished.
         throughput_inputs_per_cycle: inputs / total_cycles.
         busy_cycles: per resource name, cycles of holding (× units for multi-unit resources: port-cycles,
             channel-cycles); arrays count their hold time (compute + inline per_window masks).
@@ -69,6 +70,14 @@ class EngineResult:
     action_counts: dict[tuple[str, str], int]
     events: int
     trace: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    finish_cycles: tuple[int, ...] = ()
+
+    @property
+    def steady_state_interval_cycles(self) -> float:
+        """Cycles between successive inputs finishing once the first is out: (finish of the last input −
+        finish of the first) / (inputs − 1); one input: its latency."""
+        f = self.finish_cycles
+        return (f[-1] - f[0]) / (len(f) - 1) if len(f) > 1 else float(self.first_input_latency_cycles)
 
 
 class _Progress:
@@ -502,6 +511,7 @@ class _Engine:
             action_counts=counts,
             events=self.events,
             trace=self.trace,
+            finish_cycles=tuple(self.job_finish),
         )
 
 
@@ -526,7 +536,8 @@ def _repeated_inputs(plan: TimingPlan, progress: Callable[[int], None] | None) -
         throughput_inputs_per_cycle=n / total if total else float("inf"),
         busy_cycles=extend(one.busy_cycles, two.busy_cycles), wait_cycles=extend(one.wait_cycles, two.wait_cycles),
         action_counts=extend(one.action_counts, two.action_counts),
-        events=one.events + (n - 1) * (two.events - one.events))
+        events=one.events + (n - 1) * (two.events - one.events),
+        finish_cycles=tuple(lat0 + k * lat1 for k in range(n)))
 
 
 def run_engine(plan: TimingPlan, *, trace: bool = False, progress: Callable[[int], None] | None = None,

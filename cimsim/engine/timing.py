@@ -176,7 +176,7 @@ def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
                         first_input_latency_cycles=cf.first_input_latency_cycles,
                         throughput_inputs_per_cycle=plan.inputs / total if total else math.inf,
                         busy_cycles=busy, wait_cycles=wait, action_counts=counts, events=0,
-                        trace=[], method="closed_form", reason=reason)
+                        trace=[], finish_cycles=cf.finish_cycles, method="closed_form", reason=reason)
 
 
 def time_plan(plan: TimingPlan, mode: TimingMode = "auto", *, trace: bool = False,
