@@ -120,10 +120,6 @@ class Hardware:
         """Output codes of the column periphery."""
         return self.component("column_periphery").levels
 
-    @property
-    def converters_per_array(self) -> int:
-        return self.instances["column_periphery"].count // self.arrays
-
     def has(self, name: str) -> bool:
         """Whether the chip has instances named ``name`` (e.g. a column mux only when converters are shared)."""
         return name in self.instances

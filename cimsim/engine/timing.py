@@ -13,15 +13,18 @@ port or bus request can ever find the resource full. :func:`contention_free` pro
   w_tile ≤ ports on every tile and w_bus ≤ channels; a chain has w = 1, so always exact.
 * **replicated** — each replica runs one job at a time on its own tiles (global tile id = id + r · tiles per
   replica), so ports see only that replica's branches (w_tile ≤ ports as above); the bus is shared by the
-  replicas that have passes to run, min(k, T), each with at most w_bus transfers at a time. Exact when
-  w_tile ≤ ports and min(k, T) · w_bus ≤ channels, or no layer transfers.
+  replicas that have passes to run, min(k, T), each with at most w_bus transfers at a time, and so are the
+  global buffer's ports, where each replica's logits layer writes. Exact when w_tile ≤ ports,
+  min(k, T) · w_bus ≤ channels (or no layer transfers) and min(k, T) ≤ global-buffer ports.
 * **layer_pipelined** — jobs hold a layer's arrays one after another, so successive jobs *start* their write
   (transfer) on layer ℓ at least hold_ℓ cycles apart; a window [τ − d, τ) of length d then contains at most
   ⌈d / hold_ℓ⌉ starts, i.e. at most ⌈b_ℓ / hold_ℓ⌉ of ℓ's writes overlap on one tile and ⌈x_ℓ / hold_ℓ⌉ of its
   transfers on the bus. Exact when, for every tile, Σ_{ℓ on the tile} ⌈b_ℓ / hold_ℓ⌉ ≤ ports, and
-  Σ_ℓ ⌈x_ℓ / hold_ℓ⌉ ≤ channels (layers with b or x = 0 never request the resource).
+  Σ_ℓ ⌈x_ℓ / hold_ℓ⌉ ≤ channels (layers with b or x = 0 never request the resource); the logits layer's
+  ⌈b / hold⌉ ≤ global-buffer ports.
 
-Under these conditions no request ever waits, so the engine's schedule is the infinite-capacity one: total
+Under these conditions no request ever waits (whatever the arbitration policy: a request that finds a free unit
+is granted in its own cycle), so the engine's schedule is the infinite-capacity one: total
 cycles and per-input latencies equal the closed form's to the cycle. Busy cycles, action counts and (for
 the layer pipeline) the array and mask waits are then closed sums too, computed here so the returned
 :class:`TimingResult` has every field of an :class:`EngineResult`; only ``events`` is 0 (no simulation ran).
