@@ -305,7 +305,8 @@ class Result:
                        "contention_stall_cycles": self.engine.total_cycles - self.closed_form_cycles,
                        "timed_inputs": self.timed_inputs, "events": self.engine.events,
                        "schedule": self.arch.controller.schedule, "replicas": self.mapping.replicas,
-                       "method": getattr(self.engine, "method", "engine")},
+                       "method": getattr(self.engine, "method", "engine"),
+                       "reason": getattr(self.engine, "reason", "")},  # why that method (docs/timing.md)
             "hardware_only": self.hardware_only,
             "activity": "expected (hardware-only: p, input bit density 0.5, LRS fraction 0.5)"
                         if self.hardware_only else "counted in the functional run",

@@ -72,7 +72,7 @@ def test_reproducer_gives_the_closed_form_in_the_engine():
     out = _cli("run", *REPRO)
     assert out.returncode == 0, out.stderr
     t = json.loads(out.stdout)["timing"]
-    assert t["method"] == "engine"
+    assert t["method"] == "engine" and t["reason"].startswith("replicated: 2 active replica(s)")  # shared port, bus
     assert t["engine_cycles"] == t["closed_form_cycles"] == 1122
 
 
