@@ -219,17 +219,28 @@ def test_converter_rounds_follow_the_mux_wiring_on_a_partly_used_array():
 
 
 # ------------------------------------------------------------------------------------------ one latency
-@pytest.mark.parametrize("arch", sorted(p.name for p in (ROOT / "arch_configs").glob("*.yaml")))
-@pytest.mark.parametrize("cpc", [None, 4])
-def test_describe_latency_seconds_and_cycles_agree(arch, cpc):
-    sets = ["--set", f"column_periphery.columns_per_converter={cpc}"] if cpc else []
-    out = _cli("describe", f"arch_configs/{arch}", *sets, "--format", "json")
-    assert out.returncode == 0, out.stderr
-    d = json.loads(out.stdout)
+def _assert_latencies_agree(d: dict) -> None:
     for comp in d["components"]:
         for name, act in comp["actions"].items():
             want = 0 if act["latency_s"] <= 0 else max(1, math.ceil(act["latency_s"] * d["clock_hz"] * (1 - 1e-9)))
             assert act["latency_cycles"] == want, (comp["name"], name, act)
+
+
+@pytest.mark.parametrize("arch", sorted(p.name for p in (ROOT / "arch_configs").glob("*.yaml")))
+@pytest.mark.parametrize("cpc", [None, 4])
+def test_describe_latency_seconds_and_cycles_agree(arch, cpc):
+    sets = [("column_periphery.columns_per_converter", cpc)] if cpc else []
+    _assert_latencies_agree(build_hardware(resolve(load_arch(ROOT / "arch_configs" / arch, sets), None)).describe())
+
+
+def test_describe_cli_states_the_mux_select_in_the_conversion():
+    out = _cli("describe", "arch_configs/spindrop_adc.yaml", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    _assert_latencies_agree(d)
+    acts = {c["name"]: c["actions"] for c in d["components"]}
+    convert, select = acts["column_periphery"]["convert"], acts["column_mux"]["select"]
+    assert convert["latency_cycles"] == 7 and 6e-9 < convert["latency_s"] - select["latency_s"] < 6.0001e-9
 
 
 def test_yaml_comment_states_the_conversion_cycles():
