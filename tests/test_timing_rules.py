@@ -311,3 +311,16 @@ def test_digital_cycles_on_edges_engine_equals_closed_form(schedule):
             else:
                 assert closed_form(full).total_cycles >= pipelined_bound(full)
     assert schedule != "layer_pipelined" or bounded >= 5
+
+
+def test_arbitration_keys_reach_the_plan():
+    sets = [("interconnect.arbitration", "round_robin"), ("local_buffer.arbitration", "fcfs"),
+            ("global_buffer.arbitration", "round_robin"), ("global_buffer.ports", 2)]
+    design = resolve(load_arch(ROOT / "arch_configs" / "spindrop.yaml", sets),
+                     load_workload(ROOT / "workloads" / "digits_mlp.yaml"))
+    mp = map_network(design)
+    plan = build_plan(build_hardware(design, mp), mp, inputs=1, passes=1)
+    assert (plan.bus_arbitration, plan.port_arbitration, plan.global_arbitration, plan.global_ports) == (
+        "round_robin", "fcfs", "round_robin", 2)
+    default = build_plan(*_mlp_hw(), inputs=1, passes=1)
+    assert {default.bus_arbitration, default.port_arbitration, default.global_arbitration} == {"fixed_priority"}
