@@ -15,7 +15,7 @@ from cimsim.engine.simulator import run_engine
 def plan(schedule: str) -> TimingPlan:
     layers = tuple(
         LayerTiming(name=f"layer{k}", mvms=16, arrays=4, tile_ids=(k,), row_groups=4, read_cycles=2,
-                    conversions=32, converters=8, convert_cycles=3, accumulate_cycles=1, reduce_cycles=2,
+                    conversions=32, columns_per_converter=4, convert_cycles=3, accumulate_cycles=1, reduce_cycles=2,
                     buffer_accesses=2, buffer_cycles=1, transfer_flits=4, transfer_cycles=2, dropout=True,
                     modules=8, generations=16, generate_cycles=3, regenerate="per_input")
         for k in range(3)

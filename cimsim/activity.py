@@ -90,7 +90,8 @@ def structural_per_job(lm: LayerMap, hw: Hardware) -> dict[str, float]:
         c[compare] += lm.mvms * lm.fan_in
     dst = output_buffer(lm)
     buf = hw.component(dst)
-    c[key(hw, dst, buf.WRITE)] = lm.mvms * len(lm.tile_ids) * lm.buffer_writes_per_mvm(buf.port_width_bits)
+    buffers = 1 if lm.last else len(lm.tile_ids)  # the logits go to the one chip buffer
+    c[key(hw, dst, buf.WRITE)] = buffers * lm.buffer_writes_per_job(buf.port_width_bits, lm.last)
     return c
 
 

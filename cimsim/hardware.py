@@ -92,11 +92,6 @@ class Hardware:
         """Output codes of the column periphery."""
         return self.component("column_periphery").levels
 
-    @property
-    def converters_per_array(self) -> int:
-        """Converters serving one array (a bank shared by a level's arrays: its share, at least 1)."""
-        return max(1, self.instances["column_periphery"].count // self.arrays)
-
     def has(self, name: str) -> bool:
         """Whether the chip has instances named ``name`` (e.g. a column mux only when converters are shared)."""
         return name in self.instances
@@ -150,9 +145,10 @@ class Hardware:
             comps.append({
                 "name": inst.name, "model": c.model, "instances": inst.count,
                 "area_m2": c.area_m2(), "leakage_w": c.leakage_w(),
-                "actions": {a: {"energy_j": act.energy_j, "latency_s": act.latency_s,
+                # c.action(a): the action as the engine times it (a converter's includes its mux select)
+                "actions": {a: {"energy_j": c.action(a).energy_j, "latency_s": c.action(a).latency_s,
                                 "latency_cycles": c.cycles(a, self.ctx.clock_hz)}
-                            for a, act in c.actions().items()},
+                            for a in c.actions()},
             })
         src = self.component("dropout_source")
         views = self.views()

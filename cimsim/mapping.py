@@ -124,12 +124,15 @@ class LayerMap:
         """Fraction of the layer's arrays' cells holding a weight."""
         return self.fan_in * self.columns / (self.arrays * self.rows * self.cols)
 
-    def buffer_writes_per_mvm(self, port_width_bits: int) -> int:
-        """Buffer accesses per MVM on each of the layer's tiles (its share of the output neurons, 1 bit each;
-        real-valued outputs (logits, Bi-Real branches) accumulator-wide)."""
+    def buffer_writes_per_job(self, port_width_bits: int, one_buffer: bool = False) -> int:
+        """Buffer port accesses per job on each buffer the outputs go to: each of the layer's tiles holds its
+        share of the output neurons (``one_buffer``: the logits, all in the chip buffer), 1 bit each
+        (real-valued outputs accumulator-wide), at every output position *after pooling* (a pooled conv
+        max-pools its ±1 outputs in the tile's output register before the write: docs/timing.md)."""
         bits_per_output = self.out_bits // self.out_elements
-        per_tile = math.ceil(self.outputs / len(self.tile_ids)) * bits_per_output
-        return math.ceil(per_tile / port_width_bits)
+        positions = self.out_elements // self.outputs
+        per_buffer = (self.outputs if one_buffer else math.ceil(self.outputs / len(self.tile_ids))) * bits_per_output
+        return positions * math.ceil(per_buffer / port_width_bits)
 
     def bit_of_row(self) -> np.ndarray:
         """Index (0..mask_bits−1) of the dropout bit gating each row."""

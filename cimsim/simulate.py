@@ -134,8 +134,19 @@ class Result:
 
     @property
     def latency_cycles(self) -> float:
-        """Mean cycles from an input's first pass starting to its last pass finishing."""
+        """Mean over the timed inputs of the cycles from an input's first pass starting to its last pass
+        finishing (docs/timing.md, Results)."""
         return float(np.mean(self.engine.latency_cycles))
+
+    @property
+    def first_input_latency_cycles(self) -> int:
+        """The first input's latency (an idle chip; per_pass masks generated during it)."""
+        return self.engine.first_input_latency_cycles
+
+    @property
+    def steady_state_interval_cycles(self) -> float:
+        """Cycles between successive inputs finishing after the first (the steady-state initiation interval)."""
+        return self.engine.steady_state_interval_cycles
 
     @property
     def latency_s(self) -> float:
@@ -192,7 +203,11 @@ class Result:
         rows = []
         for lm in self.mapping.layers:
             rows.append({"layer": lm.name, "kind": lm.kind, "fan_in": lm.fan_in, "outputs": lm.outputs,
-                         "mvms_per_pass": lm.mvms, "arrays": lm.arrays, "row_groups_per_mvm": lm.total_row_groups,
+                         "mvms_per_pass": lm.mvms, "arrays": lm.arrays,
+                         # what one MVM's compute time follows (busiest array, × input bit planes) and what its
+                         # energy counts (every array of the layer)
+                         "row_group_reads_per_mvm_busiest_array": lm.row_groups * lm.planes,
+                         "row_group_reads_per_mvm_all_arrays": lm.reads_per_mvm,
                          "utilization": lm.utilization, "dropout": lm.dropout, "dropout_modules": lm.modules,
                          "bits_per_module": lm.generations, "binary_macs_per_pass": binary_macs_per_pass(lm),
                          "latency_cycles_per_pass": lat[lm.name]["cycles"],
@@ -260,7 +275,11 @@ class Result:
             "cimsim_version": __version__,
             "config_hash": self.config_hash,
             "latency_s": self.latency_s,
-            "latency_cycles": self.latency_cycles,
+            "latency_cycles": self.latency_cycles,  # the mean over the timed inputs (next two: its parts)
+            "first_input_latency_cycles": self.first_input_latency_cycles,
+            "first_input_latency_s": self.first_input_latency_cycles / self.clock_hz,
+            "steady_state_interval_cycles": self.steady_state_interval_cycles,
+            "steady_state_interval_s": self.steady_state_interval_cycles / self.clock_hz,
             "latency_per_pass_s": self.latency_s / self.passes,
             "layer_latency_per_pass": self.layer_latency(),
             "throughput_inferences_per_s": self.throughput_inferences_per_s,
@@ -286,7 +305,8 @@ class Result:
                        "contention_stall_cycles": self.engine.total_cycles - self.closed_form_cycles,
                        "timed_inputs": self.timed_inputs, "events": self.engine.events,
                        "schedule": self.arch.controller.schedule, "replicas": self.mapping.replicas,
-                       "method": getattr(self.engine, "method", "engine")},
+                       "method": getattr(self.engine, "method", "engine"),
+                       "reason": getattr(self.engine, "reason", "")},  # why that method (docs/timing.md)
             "hardware_only": self.hardware_only,
             "activity": "expected (hardware-only: p, input bit density 0.5, LRS fraction 0.5)"
                         if self.hardware_only else "counted in the functional run",

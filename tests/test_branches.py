@@ -228,9 +228,9 @@ def test_ports_and_bus_never_hold_more_than_their_capacity(schedule):
 @pytest.mark.parametrize("schedule", ["sequential", "replicated", "layer_pipelined"])
 def test_one_port_stands_for_tiles_with_the_same_writers(schedule):
     """Tiles written by the same set of layers see identical queues, so one port of each such group is simulated;
-    a burst per tile, each its own process, gives the same schedule and statistics on random plans. (The bus is
-    left uncontended: same-cycle ties on it are broken in event order, which the number of processes changes;
-    docs/timing.md.)"""
+    a burst per tile, each its own process, gives the same schedule and statistics on random contended plans,
+    the bus contended too (its arbiter decides same-cycle ties by policy, so the number of processes cannot
+    change them)."""
     from cimsim.engine.simulator import _Engine
 
     rng = np.random.default_rng(808)
@@ -240,16 +240,17 @@ def test_one_port_stands_for_tiles_with_the_same_writers(schedule):
         if rng.integers(2):  # multi-tile layers overlapping on 5 tiles, long bursts: groups that stall
             layers = tuple(replace(lay, tile_ids=tuple(sorted(rng.choice(5, int(rng.integers(1, 5)), replace=False)
                                                               .tolist())),
-                                   buffer_accesses=int(rng.integers(1, 3)), buffer_cycles=int(rng.integers(3, 9)))
+                                   buffer_accesses=int(rng.integers(1, 3)) * lay.mvms,
+                                   buffer_cycles=int(rng.integers(3, 9)))
                            for lay in plan.layers)
             plan = replace(plan, layers=layers, tiles_per_replica=5)
-        plan = replace(plan, buffer_ports=int(rng.integers(1, 3)), bus_channels=64)
+        plan = replace(plan, buffer_ports=int(rng.integers(1, 3)), bus_channels=int(rng.integers(1, 3)))
         fast = _Engine(plan, False, None).run()
         full = _Engine(plan, False, None, mirror_ports=False).run()
         assert replace(fast, events=0) == replace(full, events=0), plan
         mirrored += fast.events < full.events
         stalled += any(v for k, v in fast.wait_cycles.items() if k.startswith("ports:"))
-    assert mirrored >= 20 and stalled >= 10
+    assert mirrored >= 20 and stalled >= 5
 
 
 def test_after_must_name_earlier_layers():
@@ -269,13 +270,13 @@ def test_build_plan_derives_predecessors_from_the_graph():
     plan = build_plan(hw, mapping, inputs=1, passes=1)
     after = {lt.name: lt.after for lt in plan.layers}
     assert after["conv1"] == ()
-    assert after["s1b1c2"] == ("s1b1c1", "conv1")  # Bi-Real: the add joins the conv and its input
+    assert after["s1b1c2"] == ("conv1", "s1b1c1")  # Bi-Real: the add joins the conv and its input (sorted names)
     # stage 2's 1×1 downsample reads the stage-1 output, like the main branch's first conv: they are siblings
     assert after["s2down"] == after["s2b1c1"]
     assert "s2down" in after["s2b2c1"] and "s2b1c2" in after["s2b2c1"]
     assert not is_chain(plan)
     seq = closed_form(plan).total_cycles
-    chain = closed_form(replace(plan, layers=tuple(replace(lt, after=None) for lt in plan.layers))).total_cycles
+    chain = closed_form(replace(plan, layers=tuple(replace(lt, after=None, after_cycles=None, input_cycles=None) for lt in plan.layers))).total_cycles
     assert seq < chain  # the shortcut overlaps the main branch
     # one bus channel: the shortcut's transfer can meet the main branch's, so the closed form is a lower bound
     assert not contention_free(plan)[0]
@@ -304,20 +305,19 @@ def test_resnet_engine_counts_equal_priced_counts(schedule):
 
 
 def test_sequential_extrapolation_equals_the_full_simulation():
-    """time_plan simulates inputs 0 and 1 of a sequential plan and multiplies out the rest: identical to the
-    full engine run on contended and uncontended random plans (chains and branches), per_pass masks included."""
-    from cimsim.engine.timing import time_plan
-
+    """The engine's repeated-input mode simulates inputs 0 and 1 of a sequential plan and multiplies out the rest:
+    identical to simulating every input on contended and uncontended random plans (chains and branches),
+    per_pass masks included; time_plan says it used it."""
     rng = np.random.default_rng(5)
     checked = 0
     for _ in range(40):
         plan = replace(random_dag_plan(rng, "sequential", uncontended=bool(rng.integers(2))),
                        inputs=int(rng.integers(3, 7)))
-        full = run_engine(plan)
-        fast = time_plan(plan, "engine")
-        assert "inputs 0 and 1 simulated" in fast.reason
+        full = run_engine(plan, repeat_inputs=False)
+        fast = run_engine(plan)
+        assert "inputs 0 and 1 simulated" in time_plan(plan, "engine").reason
         assert fast.total_cycles == full.total_cycles
-        assert fast.latency_cycles == full.latency_cycles
+        assert fast.latency_cycles == full.latency_cycles and fast.finish_cycles == full.finish_cycles
         assert fast.busy_cycles == full.busy_cycles and fast.wait_cycles == full.wait_cycles
         assert fast.action_counts == full.action_counts and fast.events == full.events
         checked += 1

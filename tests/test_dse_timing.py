@@ -20,7 +20,7 @@ def _layer(rng: np.random.Generator, name: str, tiles: tuple[int, ...]) -> Layer
 
     return LayerTiming(
         name=name, mvms=n(1, 3), arrays=n(1, 3), tile_ids=tiles, row_groups=n(1, 3), read_cycles=n(1, 3),
-        conversions=n(0, 8), converters=n(1, 4), convert_cycles=n(1, 3), accumulate_cycles=n(0, 2),
+        conversions=n(0, 8), columns_per_converter=n(1, 4), convert_cycles=n(1, 3), accumulate_cycles=n(0, 2),
         reduce_cycles=n(0, 2), buffer_accesses=n(0, 3), buffer_cycles=n(1, 4), transfer_flits=n(0, 3),
         transfer_cycles=n(1, 4), dropout=bool(n(0, 1)), modules=n(1, 3), generations=n(1, 4),
         generate_cycles=n(1, 5), regenerate=("per_pass", "per_input", "per_window")[n(0, 2)])
@@ -66,7 +66,7 @@ def test_auto_closed_form_equals_engine_on_every_plan_it_picks(schedule):
 
 def test_refusal_is_needed_contention_makes_engine_slower():
     """A pipelined plan with two transferring layers on one bus channel: auto refuses, and rightly so."""
-    lay = dict(mvms=1, arrays=1, row_groups=1, read_cycles=1, conversions=0, converters=1, convert_cycles=1,
+    lay = dict(mvms=1, arrays=1, row_groups=1, read_cycles=1, conversions=0, columns_per_converter=1, convert_cycles=1,
                accumulate_cycles=0, reduce_cycles=0, buffer_accesses=0, buffer_cycles=1, transfer_flits=4,
                transfer_cycles=1)
     plan = TimingPlan(layers=(LayerTiming(name="a", tile_ids=(0,), **lay), LayerTiming(name="b", tile_ids=(0,), **lay)),

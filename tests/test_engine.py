@@ -27,7 +27,7 @@ def _with_counts(kw: dict) -> dict:
 
 def layer(name: str, **kw) -> LayerTiming:
     """A 1-cycle-everything layer: compute = 1 read + 1 conversion = 2 cycles, no buffer, no bus, no dropout."""
-    base = dict(mvms=1, arrays=1, tile_ids=(0,), row_groups=1, read_cycles=1, conversions=1, converters=1,
+    base = dict(mvms=1, arrays=1, tile_ids=(0,), row_groups=1, read_cycles=1, conversions=1, columns_per_converter=1,
                 convert_cycles=1, accumulate_cycles=0, reduce_cycles=0, buffer_accesses=0, buffer_cycles=1,
                 transfer_flits=0, transfer_cycles=1)
     base.update(kw)
@@ -38,12 +38,14 @@ def random_layer(rng: np.random.Generator, name: str, tiles: tuple[int, ...]) ->
     def n(lo: int, hi: int) -> int:
         return int(rng.integers(lo, hi + 1))
 
-    return LayerTiming(name=name, **_with_counts(dict(
+    lt = LayerTiming(name=name, **_with_counts(dict(
         mvms=n(1, 3), arrays=n(1, 3), tile_ids=tiles, row_groups=n(1, 3), read_cycles=n(1, 3),
-        conversions=n(0, 8), converters=n(1, 4), convert_cycles=n(1, 3), accumulate_cycles=n(0, 2),
+        conversions=n(0, 8), columns_per_converter=n(1, 4), convert_cycles=n(1, 3), accumulate_cycles=n(0, 2),
         reduce_cycles=n(0, 2), buffer_accesses=n(0, 2), buffer_cycles=n(1, 2), transfer_flits=n(0, 3),
         transfer_cycles=n(1, 2), dropout=bool(n(0, 1)), modules=n(1, 3), generations=n(1, 4),
         generate_cycles=n(1, 5), regenerate=("per_pass", "per_input", "per_window")[n(0, 2)])))
+    # 0-2 buffer accesses per MVM on each tile: buffer_accesses counts them per job
+    return replace(lt, buffer_accesses=lt.buffer_accesses * lt.mvms)
 
 
 def random_plan(rng: np.random.Generator, schedule: str, *, uncontended: bool) -> TimingPlan:
@@ -95,15 +97,21 @@ def test_pipelined_recurrence_equals_textbook_bound_when_masks_hidden():
 
 
 def test_shared_adc_hand_computed():
-    # 2 row groups × (1 read + ceil(8/2)=4 rounds × 3 cycles + 1 accumulate) + 2 reduce = 2×14 + 2 = 30
-    plan = TimingPlan(layers=(layer("a", row_groups=2, conversions=8, converters=2, convert_cycles=3,
+    # 8 used columns, 4 per converter (converter 0 owns columns 0-3, converter 1 columns 4-7): 4 rounds
+    # 2 row groups × (1 read + 4 rounds × 3 cycles + 1 accumulate) + 2 reduce = 2×14 + 2 = 30
+    plan = TimingPlan(layers=(layer("a", row_groups=2, conversions=8, columns_per_converter=4, convert_cycles=3,
                                     accumulate_cycles=1, reduce_cycles=2),))
     res = run_engine(plan)
     assert res.total_cycles == 30 == closed_form(plan).total_cycles
     assert res.action_counts[("a", "column_periphery.convert")] == 16
     assert res.action_counts[("a", "crossbar.read_row_group")] == 2
     # converters not shared: 8 conversions on 8 converters are one round of 3 → 2×(1+3+1)+2 = 12
-    assert run_engine(replace(plan, layers=(replace(plan.layers[0], converters=8),))).total_cycles == 12
+    assert run_engine(replace(plan, layers=(replace(plan.layers[0], columns_per_converter=1),))).total_cycles == 12
+    # the wiring, not a free pool: 10 used columns on 8:1-muxed converters take 8 rounds (converter 0 owns
+    # columns 0-7, converter 1 columns 8-9), not ⌈10 / converters⌉ = 1 → 2×(1+8×3+1)+2 = 54
+    wired = replace(plan.layers[0], conversions=10, columns_per_converter=8)
+    assert wired.convert_rounds == 8
+    assert run_engine(replace(plan, layers=(wired,))).total_cycles == 54 == closed_form(replace(plan, layers=(wired,))).total_cycles
 
 
 def test_modules_shared_by_rows_hand_computed():
@@ -250,13 +258,14 @@ def test_deterministic_and_progress(schedule):
 
 
 @pytest.mark.parametrize("schedule", ["sequential", "replicated"])
-def test_private_worker_equals_the_traced_general_path(schedule):
-    """Untraced chains whose resources are the worker's own take the tallying fast worker; traced runs take the
-    general step-by-step path. Both must give the same schedule, statistics and events on every plan."""
+def test_owned_resource_mode_equals_the_traced_general_path(schedule):
+    """Untraced chains whose resources are the worker's own run in the engine's owned-resource mode (a worker
+    that only yields the step timeouts); traced runs take the general step-by-step path. Both must give the
+    same schedule, statistics and events on every plan (every input simulated in both)."""
     rng = np.random.default_rng(77)
     for _ in range(60):
         plan = random_plan(rng, schedule, uncontended=bool(rng.integers(2)))
-        fast, full = run_engine(plan), run_engine(plan, trace=True)
+        fast, full = run_engine(plan, repeat_inputs=False), run_engine(plan, trace=True)
         assert fast == replace(full, trace=[]), plan
 
 
@@ -272,7 +281,7 @@ def test_busy_cycles_and_action_counts_add_up():
             assert res.action_counts[(lay.name, "column_periphery.convert")] == reads * lay.conversions
             assert res.action_counts[(lay.name, "controller.issue")] == jobs
             assert res.action_counts.get((lay.name, "interconnect.transfer"), 0) == lay.transfer_flits * jobs
-            writes = lay.mvms * lay.buffer_accesses * len(lay.tile_ids) * jobs
+            writes = lay.buffer_accesses * len(lay.tile_ids) * jobs  # buffer_accesses: per job and tile
             assert res.action_counts.get((lay.name, "local_buffer.write"), 0) == writes
         bus = sum(lay.transfer_flits * lay.transfer_cycles for lay in plan.layers) * jobs
         assert res.busy_cycles[BUS_KEY] == bus

@@ -143,11 +143,14 @@ class ColumnPeriphery(Component):
         """The column select in front of a shared converter (one per converter), if the array needs one."""
         return {"column_mux": (self.mux, 1)} if self.mux is not None else {}
 
-    def cycles(self, name: str, clock_hz: float) -> int:
-        if name == "convert" and self.mux is not None:  # select settles within the conversion's cycles
-            t = self.action("convert").latency_s + self.mux.action("select").latency_s
-            return Action(0.0, t).cycles(clock_hz)
-        return super().cycles(name, clock_hz)
+    def action(self, name: str) -> Action:
+        """One action's cost; ``convert`` behind a column mux includes the mux's select time, because the
+        select settles before the conversion can start: one stated latency for the whole step (its energy
+        stays the converter's; the select is counted as ``column_mux.select``)."""
+        act = super().action(name)
+        if name == "convert" and self.mux is not None:
+            return Action(act.energy_j, act.latency_s + self.mux.action("select").latency_s, act.composite)
+        return act
 
     def quantizer(self) -> Quantizer:
         """The transfer function of one conversion (levels over ±full_scale_rows popcount steps)."""

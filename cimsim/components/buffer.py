@@ -10,7 +10,7 @@ from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context, register
-from cimsim.spec.common import Spec
+from cimsim.spec.common import Arbitration, Spec
 
 
 class SRAMBufferParams(Spec):
@@ -20,6 +20,10 @@ class SRAMBufferParams(Spec):
     size_kib: float = Field(gt=0, le=1048576, description="capacity, KiB")
     port_width_bits: int = Field(default=128, ge=8, le=4096, description="bits per buffer access")
     ports: int = Field(default=1, ge=1, le=16, description="access ports (a contended resource in the engine)")
+    arbitration: Arbitration = Field(
+        default="fixed_priority", description="who gets a free port when writes ask in the same cycle: "
+                                              "fixed_priority (lowest replica, job, layer name), round_robin or "
+                                              "fcfs (docs/timing.md, Arbitration)")
 
 #: SRAM read energy per bit vs array size at 45 nm, 0.9 V: 8 KB → 10 pJ / 64 b, 32 KB → 20 pJ / 64 b,
 #: 1 MB → 100 pJ / 64 b [lit: Horowitz, "Computing's energy problem", ISSCC 2014,
@@ -78,9 +82,10 @@ class SRAMBuffer(Component):
     @classmethod
     def from_spec(cls, params: SRAMBufferParams, build: Any) -> SRAMBuffer:
         return cls(build.ctx, size_bytes=params.size_kib * 1024, port_width_bits=params.port_width_bits,
-                   ports=params.ports)
+                   ports=params.ports, arbitration=params.arbitration)
 
-    def __init__(self, ctx: Context, *, size_bytes: float, port_width_bits: int, ports: int) -> None:
+    def __init__(self, ctx: Context, *, size_bytes: float, port_width_bits: int, ports: int,
+                 arbitration: str = "fixed_priority") -> None:
         if not size_bytes > 0 or math.isinf(size_bytes):
             raise ValueError(f"size_bytes must be positive and finite, got {size_bytes!r}")
         if int(port_width_bits) != port_width_bits or port_width_bits < 1:
@@ -92,6 +97,7 @@ class SRAMBuffer(Component):
         self.size_bytes = float(size_bytes)
         self.port_width_bits = int(port_width_bits)
         self.ports = int(ports)
+        self.arbitration = arbitration
         self.bits = self.size_bytes * 8.0
 
     def energy_per_bit_j(self) -> float:

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from cimsim.components import tech
 from cimsim.components.base import Action, Component, Context, register
-from cimsim.spec.common import Spec
+from cimsim.spec.common import Arbitration, Spec
 
 
 class WireBusParams(Spec):
@@ -18,6 +18,10 @@ class WireBusParams(Spec):
     hop_length_m: float = Field(default=1e-3, gt=0, le=0.05,
                                 description="average tile-to-tile wire length, m [assumed: ~1 mm tile pitch]")
     channels: int = Field(default=1, ge=1, le=64, description="independent bus channels (a contended resource)")
+    arbitration: Arbitration = Field(
+        default="fixed_priority", description="who gets a free channel when transfers ask in the same cycle: "
+                                              "fixed_priority (lowest replica, job, layer name), round_robin or "
+                                              "fcfs (docs/timing.md, Arbitration)")
 
 #: Wire capacitance per length, F/m (0.2 fF/µm) [code: Accelergy-Project/hwcomponents-library
 #: hwcomponents_library/library/misc.py::Wire capacitance_per_m = 2e-10]. Kept node-independent: wire
@@ -52,6 +56,7 @@ class WireBus(Component):
     def from_spec(cls, params: WireBusParams, build: Any) -> WireBus:
         bus = cls(build.ctx, width_bits=params.width_bits, length_m=params.hop_length_m)
         bus.channels = params.channels
+        bus.arbitration = params.arbitration
         return bus
 
     def __init__(self, ctx: Context, *, width_bits: int, length_m: float) -> None:
@@ -64,6 +69,7 @@ class WireBus(Component):
         self.width_bits = int(width_bits)
         self.length_m = float(length_m)
         self.channels = 1
+        self.arbitration = "fixed_priority"
 
     def area_m2(self) -> float:
         return 0.0

@@ -4,7 +4,7 @@ Everything else follows docs/timing.md exactly (converters shared by columns, mo
 regeneration policy, ``inputs_in_flight``), so on a plan whose ports and bus never queue the event engine
 must return these numbers to the cycle. Sequential and replicated are explicit sums of job spans, a job's span
 being the longest path through the layer DAG (``LayerTiming.after``); the layer pipeline is the exact max-plus
-recurrence over jobs × layers in plan order (a layer's arrival: the latest finish of its predecessors).
+recurrence over jobs × layers in plan order (a layer's arrival: the latest finish of its predecessors plus the digital nodes between: docs/timing.md).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from cimsim.engine.cycles import (
     array_hold_cycles,
+    arrivals,
     buffer_write_cycles,
     longest_path_cycles,
     mask_mode,
-    predecessors,
     serial_step_cycles,
     transfer_cycles,
     validate_plan,
@@ -32,6 +32,7 @@ class ClosedForm:
         total_cycles: makespan of all jobs.
         latency_cycles: per input, finish of its last pass − start of its first (docs/timing.md).
         first_input_latency_cycles: ``latency_cycles[0]``.
+        finish_cycles: per input, the cycle its last pass finishes.
         array_waits, mask_waits: layer_pipelined only, per layer in plan order: cycles jobs queued for the
             layer's arrays, and cycles a job holding them waited for its look-ahead mask (the engine's
             ``wait_cycles`` of that layer's arrays and modules when nothing else contends).
@@ -40,6 +41,7 @@ class ClosedForm:
     total_cycles: int
     latency_cycles: tuple[int, ...]
     first_input_latency_cycles: int
+    finish_cycles: tuple[int, ...] = ()
     array_waits: tuple[int, ...] = ()
     mask_waits: tuple[int, ...] = ()
 
@@ -57,13 +59,14 @@ def _job_spans(plan: TimingPlan) -> tuple[int, int]:
 
 def _sequential(plan: TimingPlan) -> ClosedForm:
     now = 0
-    latencies = []
+    latencies, finish = [], []
     spans = _job_spans(plan)
     for i in range(plan.inputs):
         span = plan.passes * spans[min(i, 1)]
         latencies.append(span)
         now += span
-    return ClosedForm(now, tuple(latencies), latencies[0])
+        finish.append(now)
+    return ClosedForm(now, tuple(latencies), latencies[0], tuple(finish))
 
 
 def _replicated(plan: TimingPlan) -> ClosedForm:
@@ -86,7 +89,7 @@ def _replicated(plan: TimingPlan) -> ClosedForm:
                 last = max(last, free[r])
         finish.append(last)
         latencies.append(last - first)
-    return ClosedForm(max(finish), tuple(latencies), latencies[0])
+    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(finish))
 
 
 def _pipelined(plan: TimingPlan) -> ClosedForm:
@@ -100,7 +103,7 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
     """
     layers = plan.layers
     n_layers, passes, flight = len(layers), plan.passes, plan.inputs_in_flight
-    preds = predecessors(plan)
+    arrive_from = arrivals(plan)
     hold = [array_hold_cycles(layer) for layer in layers]
     after = [buffer_write_cycles(layer) + transfer_cycles(layer) for layer in layers]
     mask = [layer.mask_cycles if mask_mode(layer) == "job" else 0 for layer in layers]
@@ -127,7 +130,9 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
         done = [0] * n_layers  # this job's finish (transfer end) on each layer
         job_start: int | None = None
         for ell in range(n_layers):
-            arrive = max((done[p] for p in preds[ell]), default=admit)
+            pred, inp = arrive_from[ell]
+            heads = [done[p] + d for p, d in pred] + ([admit + inp] if inp is not None else [])
+            arrive = max(heads, default=admit)
             ready = 0
             gen_start = None
             if j < n_masks[ell]:
@@ -140,8 +145,10 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
             if j < n_masks[ell]:
                 wait_m[ell] += start - got
             req_prev[ell] = req
-            if not preds[ell]:  # a source layer: the pass's first activity (docs/timing.md, Results)
+            if not pred:  # a source layer: the pass's first activity (docs/timing.md, Results)
                 begun = start if gen_start is None else max(admit, min(gen_start, start))
+                if inp:  # digital work on the input starts at admission
+                    begun = admit
                 job_start = begun if job_start is None else min(job_start, begun)
             start_prev[ell] = start
             release_prev[ell] = start + hold[ell]
@@ -152,7 +159,7 @@ def _pipelined(plan: TimingPlan) -> ClosedForm:
         if t == passes - 1:
             finish.append(last)
             latencies.append(last - first)
-    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(wait_a), tuple(wait_m))
+    return ClosedForm(max(finish), tuple(latencies), latencies[0], tuple(finish), tuple(wait_a), tuple(wait_m))
 
 
 def closed_form(plan: TimingPlan) -> ClosedForm:
@@ -174,13 +181,13 @@ def masks_hidden(plan: TimingPlan) -> bool:
     time) and always count as hidden here.
     """
     finish: list[int] = []
-    for layer, pred in zip(plan.layers, predecessors(plan), strict=True):
+    for layer, (pred, inp) in zip(plan.layers, arrivals(plan), strict=True):
         hold = array_hold_cycles(layer)
-        arrival = max((finish[p] for p in pred), default=0)
+        arrival = max([finish[p] + d for p, d in pred] + ([inp] if inp is not None else []), default=0)
         if mask_mode(layer) == "job":
             m = layer.mask_cycles
-            if not pred:  # reads the input: job 0's mask is exposed
-                arrival = m
+            if not pred:  # reads the input: job 0's mask is exposed (generated from admission, in parallel)
+                arrival = max(m, arrival)
             elif m > arrival:
                 return False
             if m > hold:
@@ -199,7 +206,7 @@ def pipelined_bound(plan: TimingPlan) -> int:
     otherwise (the recurrence S(j,ℓ) = max(max_p S(j,p) + l_p, S(j−1,ℓ) + s_ℓ) unrolls into this maximum).
     """
     validate_plan(plan)
-    layers, preds = plan.layers, predecessors(plan)
+    layers, arrive_from = plan.layers, arrivals(plan)
     jobs = plan.inputs * plan.passes
     stage = [array_hold_cycles(layer) for layer in layers]
     latency = [s + buffer_write_cycles(layer) + transfer_cycles(layer) for s, layer in zip(stage, layers, strict=True)]
@@ -214,10 +221,13 @@ def pipelined_bound(plan: TimingPlan) -> int:
                 with_h.append(None)
                 continue
             m = layer.mask_cycles if mask_mode(layer) == "job" else 0
-            heads_w = [without[p] for p in preds[ell] if without[p] is not None]
-            heads_h = [with_h[p] for p in preds[ell] if with_h[p] is not None]
-            if not preds[ell]:
-                heads_w, heads_h = [m], []
+            pred, inp = arrive_from[ell]
+            heads_w = [without[p] + d for p, d in pred if without[p] is not None]
+            heads_h = [with_h[p] + d for p, d in pred if with_h[p] is not None]
+            if not pred:
+                heads_w, heads_h = [max(m, inp or 0)], []
+            elif inp is not None:  # also reads the input through digital nodes: a path may start here
+                heads_w.append(inp)
             if stage[ell] == h:
                 both = heads_w + heads_h
                 without.append(None)

@@ -11,20 +11,22 @@ from dataclasses import fields
 
 from cimsim.engine.plan import LayerTiming, TimingPlan
 from cimsim.errors import ConfigError
+from cimsim.spec.common import ARBITRATION
 
 SCHEDULES = ("sequential", "layer_pipelined", "replicated")
 REGENERATE = ("per_pass", "per_input", "per_window")
 
 
 def compute_cycles(layer: LayerTiming) -> int:
-    """Cycles the layer's arrays compute for one job (converters shared by the columns; no mask)."""
+    """Cycles the layer's arrays compute for one job (each converter converts its own used columns; no mask)."""
     per_group = layer.read_cycles + layer.convert_rounds * layer.convert_cycles + layer.accumulate_cycles
     return layer.mvms * (layer.row_groups * per_group + layer.reduce_cycles)
 
 
 def buffer_write_cycles(layer: LayerTiming) -> int:
-    """Cycles one tile's buffer port is held to store one job's outputs (one burst)."""
-    return layer.mvms * layer.buffer_accesses * layer.buffer_cycles
+    """Cycles one tile's buffer port (the logits: the global buffer's) is held to store one job's outputs
+    (one burst)."""
+    return layer.buffer_accesses * layer.buffer_cycles
 
 
 def transfer_cycles(layer: LayerTiming) -> int:
@@ -69,19 +71,34 @@ def serial_step_cycles(layer: LayerTiming, input_index: int) -> int:
     return job_mask + array_hold_cycles(layer) + buffer_write_cycles(layer) + transfer_cycles(layer)
 
 
-def predecessors(plan: TimingPlan) -> tuple[tuple[int, ...], ...]:
-    """Per layer, the plan indices of the layers it waits for (``LayerTiming.after``; None: the previous one).
+def arrivals(plan: TimingPlan) -> tuple[tuple[tuple[tuple[int, int], ...], int | None], ...]:
+    """Per layer: ((predecessor plan index, digital cycles after its finish), …) and the digital cycles after
+    the job's start when the layer reads the network input (None: it does not).
 
-    Names were checked by :func:`validate_plan` to refer to earlier layers, so plan order is topological.
+    A layer may start at max(finish(p) + d_p over its predecessors, start + d_input): a join (an ``add``)
+    runs once its last input arrived (docs/timing.md, Joins). ``LayerTiming.after = None``: the previous layer
+    in plan order (layer 0 reads the input). Names were checked by :func:`validate_plan` to refer to earlier
+    layers, so plan order is topological.
     """
     index = {layer.name: k for k, layer in enumerate(plan.layers)}
     out = []
     for k, layer in enumerate(plan.layers):
         if layer.after is None:
-            out.append((k - 1,) if k else ())
+            pred = ((k - 1, 0),) if k else ()
         else:
-            out.append(tuple(sorted({index[n] for n in layer.after})))
+            delays = layer.after_cycles or (0,) * len(layer.after)
+            best: dict[int, int] = {}
+            for name, d in zip(layer.after, delays, strict=True):
+                best[index[name]] = max(best.get(index[name], d), d)
+            pred = tuple(sorted(best.items()))
+        inp = layer.input_cycles if layer.input_cycles is not None else (None if pred else 0)
+        out.append((pred, inp))
     return tuple(out)
+
+
+def predecessors(plan: TimingPlan) -> tuple[tuple[int, ...], ...]:
+    """Per layer, the plan indices of the layers it waits for (``LayerTiming.after``; None: the previous one)."""
+    return tuple(tuple(p for p, _ in pred) for pred, _ in arrivals(plan))
 
 
 def is_chain(plan: TimingPlan) -> bool:
@@ -105,10 +122,12 @@ def ancestors(plan: TimingPlan) -> tuple[frozenset[int], ...]:
 
 
 def longest_path_cycles(plan: TimingPlan, weight: list[int]) -> int:
-    """Length of the longest path through the layer DAG with per-layer ``weight`` (the uncontended job span)."""
+    """Length of the longest path through the layer DAG with per-layer ``weight`` and the digital cycles of
+    :func:`arrivals` on its edges (the uncontended job span)."""
     finish: list[int] = []
-    for k, pred in enumerate(predecessors(plan)):
-        finish.append(max((finish[p] for p in pred), default=0) + weight[k])
+    for k, (pred, inp) in enumerate(arrivals(plan)):
+        heads = [finish[p] + d for p, d in pred] + ([inp] if inp is not None else [])
+        finish.append(max(heads, default=0) + weight[k])
     return max(finish)
 
 
@@ -129,9 +148,22 @@ def modules_key(layer: str, replica: int = 0) -> str:
     return f"modules:{layer}:r{replica}"
 
 
+#: Tile id the engine gives the global (chip) buffer's ports, written by the logits layer.
+GLOBAL_TILE = -1
+
+
 def ports_key(tile: int) -> str:
-    """Resource name of the buffer ports of one global tile (tile_id + replica · tiles_per_replica)."""
-    return f"ports:tile{tile}"
+    """Resource name of the buffer ports of one global tile (tile_id + replica · tiles_per_replica), or of the
+    global buffer (``GLOBAL_TILE``)."""
+    return "ports:global" if tile == GLOBAL_TILE else f"ports:tile{tile}"
+
+
+def written_tiles(layer: LayerTiming, replica: int, tiles_per_replica: int) -> tuple[int, ...]:
+    """The buffers one step of ``layer`` on ``replica`` writes: its tiles' (global ids), or the global
+    buffer for the logits layer."""
+    if layer.last:
+        return (GLOBAL_TILE,)
+    return tuple(t + replica * tiles_per_replica for t in layer.tile_ids)
 
 
 def step_counts(layer: LayerTiming) -> dict[str, int]:
@@ -142,7 +174,7 @@ def step_counts(layer: LayerTiming) -> dict[str, int]:
          "accumulator.accumulate": conversions, "controller.issue": 1}
     if buffer_write_cycles(layer):
         key = "global_buffer.write" if layer.last else "local_buffer.write"
-        c[key] = layer.mvms * layer.buffer_accesses * len(layer.tile_ids)
+        c[key] = layer.buffer_accesses * (1 if layer.last else len(layer.tile_ids))
     if transfer_cycles(layer):
         c["interconnect.transfer"] = layer.transfer_flits
     return c
@@ -165,8 +197,8 @@ def tallied(plan: TimingPlan, steps: list[list[int]],
             busy[arrays_key(layer.name, r)] = n * array_hold_cycles(layer)
             if mask_mode(layer) != "none":
                 busy[modules_key(layer.name, r)] = m * layer.mask_cycles
-            for t in layer.tile_ids:
-                key = ports_key(t + r * plan.tiles_per_replica)
+            for t in written_tiles(layer, r, plan.tiles_per_replica):
+                key = ports_key(t)
                 busy[key] = busy.get(key, 0) + n * buffer_write_cycles(layer)
             busy[BUS_KEY] += n * transfer_cycles(layer)
             for key, k in step_counts(layer).items():
@@ -185,12 +217,15 @@ def validate_plan(plan: TimingPlan) -> None:
     if plan.schedule not in SCHEDULES:
         raise ConfigError(f"unknown schedule {plan.schedule!r}", field="schedule", allowed=", ".join(SCHEDULES))
     for name in ("replicas", "inputs", "passes", "inputs_in_flight", "buffer_ports", "bus_channels",
-                 "tiles_per_replica"):
+                 "tiles_per_replica", "global_ports"):
         value = getattr(plan, name)
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{name} = {value!r}", field=name, allowed="integer >= 1")
     if plan.clock_hz <= 0:
         raise ConfigError(f"clock_hz = {plan.clock_hz!r}", field="clock_hz", allowed="> 0")
+    for name in ("bus_arbitration", "port_arbitration", "global_arbitration"):
+        if getattr(plan, name) not in ARBITRATION:
+            raise ConfigError(f"{name} = {getattr(plan, name)!r}", field=name, allowed=", ".join(ARBITRATION))
     names = [layer.name for layer in plan.layers]
     if len(set(names)) != len(names):
         raise ConfigError(f"layer names repeat: {names}", field="layers", allowed="unique names")
@@ -199,14 +234,23 @@ def validate_plan(plan: TimingPlan) -> None:
         if layer.after is not None and not set(layer.after) <= set(names[:idx]):
             raise ConfigError(f"{layer.name} waits for {sorted(set(layer.after) - set(names[:idx]))}",
                               field=f"{where}.after", allowed="names of earlier layers (plan order is topological)")
+        if layer.after_cycles is not None and (
+                layer.after is None or len(layer.after_cycles) != len(layer.after)
+                or any(not isinstance(d, numbers.Integral) or d < 0 for d in layer.after_cycles)):
+            raise ConfigError(f"after_cycles = {layer.after_cycles!r}", field=f"{where}.after_cycles",
+                              allowed="one integer >= 0 per name of after")
+        if layer.input_cycles is not None and (not isinstance(layer.input_cycles, numbers.Integral)
+                                               or layer.input_cycles < 0):
+            raise ConfigError(f"input_cycles = {layer.input_cycles!r}", field=f"{where}.input_cycles",
+                              allowed="integer >= 0 or None")
         for f in fields(LayerTiming):
             value = getattr(layer, f.name)
             if f.type == "int" and (not isinstance(value, numbers.Integral) or value < 0):
                 raise ConfigError(f"{f.name} = {value!r}", field=f"{where}.{f.name}", allowed="integer >= 0")
         if layer.mvms < 1 or layer.arrays < 1:
             raise ConfigError("mvms and arrays must be >= 1", field=where, allowed="integer >= 1")
-        if layer.conversions and layer.converters < 1:
-            raise ConfigError("conversions need converters", field=f"{where}.converters",
+        if layer.columns_per_converter < 1:
+            raise ConfigError("every column needs a converter", field=f"{where}.columns_per_converter",
                               allowed="integer >= 1")
         if not layer.tile_ids or len(set(layer.tile_ids)) != len(layer.tile_ids) or min(layer.tile_ids) < 0:
             raise ConfigError(f"tile_ids = {layer.tile_ids!r}", field=f"{where}.tile_ids",

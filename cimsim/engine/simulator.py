@@ -2,21 +2,26 @@
 
 Semantics are specified in docs/timing.md. Every run of identical actions on a held resource is one timeout
 (event compression), so the number of events grows with layers × passes × inputs (× tiles per layer), never
-with cycles or row groups.
+with cycles or row groups. Shared bus channels and buffer ports are granted by a modelled arbiter
+(:mod:`cimsim.engine.arbiter`); the engine's modes (docs/timing.md, "Engine modes") change how many events a
+run costs, never its cycles or statistics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import simpy
 
+from cimsim.engine.arbiter import Arbiter, CycleEnd
 from cimsim.engine.cycles import (
     BUS_KEY,
+    GLOBAL_TILE,
     array_hold_cycles,
     arrays_key,
+    arrivals,
     buffer_write_cycles,
     compute_cycles,
     is_chain,
@@ -24,88 +29,30 @@ from cimsim.engine.cycles import (
     masks_per_job,
     modules_key,
     ports_key,
-    predecessors,
     tallied,
     transfer_cycles,
     validate_plan,
+    written_tiles,
 )
 from cimsim.engine.plan import LayerTiming, TimingPlan
+from cimsim.engine.result import EngineResult, Progress
+
+__all__ = ["BUS_KEY", "EngineResult", "run_engine"]
 
 _PROGRESS_CALLS = 200
-
-
-@dataclass(frozen=True)
-class EngineResult:
-    """Outcome of one engine run (all times in clock cycles).
-
-    Attributes:
-        total_cycles: makespan (finish of the last job).
-        latency_cycles: per input, finish of its last pass − start of its first pass.
-        first_input_latency_cycles: ``latency_cycles[0]``.
-        throughput_inputs_per_cycle: inputs / total_cycles.
-        busy_cycles: per resource name, cycles of holding (× units for multi-unit resources: port-cycles,
-            channel-cycles); arrays count their hold time (compute + inline per_window masks).
-        wait_cycles: per resource name, cycles jobs spent queued for it (stalls); for modules in the
-            layer pipeline, cycles a job holding the arrays waited for its look-ahead mask.
-        action_counts: ``(layer name, "instance.action") -> count`` of the timing-level events the engine
-            executed (:data:`cimsim.activity.TIMED_ACTIONS`); equal to the activity model's counts.
-        events: simpy events processed.
-        trace: Chrome-trace "X" events (empty unless ``trace=True``).
-    """
-
-    total_cycles: int
-    latency_cycles: tuple[int, ...]
-    first_input_latency_cycles: int
-    throughput_inputs_per_cycle: float
-    busy_cycles: dict[str, int]
-    wait_cycles: dict[str, int]
-    action_counts: dict[tuple[str, str], int]
-    events: int
-    trace: list[dict[str, Any]] = field(default_factory=list, repr=False)
-
-
-def _scheduled_events(env: simpy.Environment) -> int:
-    """Events ``env`` has scheduled so far: simpy numbers every scheduled event from its ``_eid`` counter, and
-    a run to completion processes each of them, so this is the processed count without a per-event hook
-    (overriding ``step()`` cost about a third of simpy's speed)."""
-    return next(env._eid)
-
-
-class _Progress:
-    """A monotone counter whose waiters get one event each (always yielded, so event counts never depend
-    on whether a wait was needed)."""
-
-    __slots__ = ("env", "value", "_waiters")
-
-    def __init__(self, env: simpy.Environment) -> None:
-        self.env = env
-        self.value = 0
-        self._waiters: dict[int, list[simpy.Event]] = {}
-
-    def advance(self) -> None:
-        self.value += 1
-        for ev in self._waiters.pop(self.value, ()):
-            ev.succeed()
-
-    def reached(self, target: int) -> simpy.Event:
-        ev = self.env.event()
-        if self.value >= target:
-            ev.succeed()
-        else:
-            self._waiters.setdefault(target, []).append(ev)
-        return ev
 
 
 class _Layer:
     """Static cycle counts and per-replica resources of one layer."""
 
-    def __init__(self, env: simpy.Environment, plan: TimingPlan, layer: LayerTiming, replica: int) -> None:
+    def __init__(self, env: simpy.Environment, plan: TimingPlan, layer: LayerTiming, replica: int,
+                 arrival: tuple[tuple[tuple[int, int], ...], int | None]) -> None:
         self.layer = layer
         self.name = layer.name
         self.replica = replica
         self.arrays = simpy.Resource(env, capacity=1)
         self.modules = simpy.Resource(env, capacity=1)
-        self.tiles = tuple(t + replica * plan.tiles_per_replica for t in layer.tile_ids)
+        self.tiles = written_tiles(layer, replica, plan.tiles_per_replica)
         self.compute = compute_cycles(layer)
         self.mode = mask_mode(layer)
         self.mask = layer.mask_cycles
@@ -113,15 +60,16 @@ class _Layer:
         self.hold = array_hold_cycles(layer)
         self.write = buffer_write_cycles(layer)
         self.transfer = transfer_cycles(layer)
+        self.preds, self.input_delay = arrival  # ((plan index, digital cycles), …), cycles after the input
         self.steps = 0  # (job, layer) steps executed here
         self.masks = 0  # masks generated for this layer (per_window: one per MVM)
         self.akey = arrays_key(layer.name, replica)
         self.mkey = modules_key(layer.name, replica)
         # layer-pipeline bookkeeping
-        self.started = _Progress(env)  # jobs that started computing here
-        self.requested = _Progress(env)  # jobs that queued for the arrays (keeps input-major order)
-        self.masks_done = _Progress(env)  # look-ahead masks finished
-        self.source = False  # reads the network input (no predecessors): where a job's latency starts
+        self.started = Progress(env)  # jobs that started computing here
+        self.requested = Progress(env)  # jobs that queued for the arrays (keeps input-major order)
+        self.masks_done = Progress(env)  # look-ahead masks finished
+        self.source = not self.preds  # reads the network input only: where a job's latency starts
         self.port_groups: list[tuple[int, ...]] = [(t,) for t in self.tiles]  # tiles with the same writers
         self.gen_start: dict[int, int] = {}  # source layers: start of job j's look-ahead mask generation
 
@@ -139,21 +87,25 @@ class _Engine:
         self.pipelined = plan.schedule == "layer_pipelined"
         n_replicas = plan.replicas if plan.schedule == "replicated" else 1
         self.n_replicas = n_replicas
+        self.events = 0  # what the processes waited on (EngineResult.events)
         # Sequential / replicated: one worker per replica runs one job at a time and owns that replica's
         # arrays and modules (each layer steps once per job), so they can never be contended. A chain also owns
-        # its tile ports and (one replica) the bus; concurrent branches of one job may contend for both, so
-        # then they are real resources. An uncontended hold is one timeout (no request and release events);
-        # the cycles and statistics are the same.
+        # its tile ports and (one replica) the bus and the global buffer's ports; concurrent branches of one
+        # job may contend for the tile ports and the bus, so then they are arbitrated. An uncontended hold is
+        # one timeout (no request, no grant); the cycles and statistics are the same (docs/timing.md, modes).
         self.chain = is_chain(plan)
-        self.preds = predecessors(plan)
+        arrival = arrivals(plan)
         self.private = not self.pipelined
         self.ports_private = self.private and self.chain
         self.bus_private = self.ports_private and n_replicas == 1
-        tiles = sorted({t + r * plan.tiles_per_replica for r in range(n_replicas) for layer in plan.layers
-                        for t in layer.tile_ids})
-        self.ports = {t: simpy.Resource(env, capacity=plan.buffer_ports) for t in tiles}
-        self.bus = simpy.Resource(env, capacity=plan.bus_channels)
-        self.stages = [[_Layer(env, plan, layer, r) for layer in plan.layers]
+        self.global_private = self.private and n_replicas == 1  # one job at a time, one logits layer
+        self.cycle_end = CycleEnd(env)
+        tiles = sorted({t for r in range(n_replicas) for layer in plan.layers
+                        for t in written_tiles(layer, r, plan.tiles_per_replica)})
+        self.ports = {t: Arbiter(self.cycle_end, plan.global_ports, plan.global_arbitration) if t == GLOBAL_TILE
+                      else Arbiter(self.cycle_end, plan.buffer_ports, plan.port_arbitration) for t in tiles}
+        self.bus = Arbiter(self.cycle_end, plan.bus_channels, plan.bus_arbitration)
+        self.stages = [[_Layer(env, plan, layer, r, arr) for layer, arr in zip(plan.layers, arrival, strict=True)]
                        for r in range(n_replicas)]
         writers: dict[int, set[str]] = {}
         for stages in self.stages:
@@ -161,10 +113,9 @@ class _Engine:
                 if st.write:
                     for t in st.tiles:
                         writers.setdefault(t, set()).add(st.name)
-        for stages in self.stages:
-            for st, pred in zip(stages, self.preds, strict=True):
-                st.source = not pred
-                if mirror_ports:
+        if mirror_ports:
+            for stages in self.stages:
+                for st in stages:
                     groups: dict[frozenset[str], list[int]] = {}
                     for t in st.tiles:
                         groups.setdefault(frozenset(writers.get(t, ())), []).append(t)
@@ -177,8 +128,8 @@ class _Engine:
         self.job_finish = [0] * plan.inputs
         self.admit_time = [0] * plan.inputs
         self.passes_done = [0] * plan.inputs
-        self.inputs_done = _Progress(env)
-        self.admitted = _Progress(env)
+        self.inputs_done = Progress(env)
+        self.admitted = Progress(env)
         self.finished = 0
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -203,8 +154,9 @@ class _Engine:
 
     # -- resources ---------------------------------------------------------------------------------------
     def _acquire(self, req: simpy.Event, key: str) -> Generator[simpy.Event, Any, int]:
-        """Wait for ``req`` (a resource request), booking the queueing time as a stall of ``key``."""
+        """Wait for ``req`` (a request), booking the queueing time as a stall of ``key``."""
         asked = self.env.now
+        self.events += 1
         yield req
         if self.env.now > asked:
             self.wait[key] = self.wait.get(key, 0) + self.env.now - asked
@@ -212,8 +164,9 @@ class _Engine:
 
     def _hold(self, resource: simpy.Resource, cycles: int, key: str,
               private: bool = False) -> Generator[simpy.Event, Any, int]:
-        """Take one unit of ``resource``, keep it ``cycles`` cycles, and always give it back; returns the
-        cycle the hold started (after any queueing). ``private``: nothing else can want it (one timeout)."""
+        """Take the (FIFO, never tied) ``resource``, keep it ``cycles`` cycles, give it back; returns the cycle
+        the hold started. ``private``: nothing else can want it (one timeout)."""
+        self.events += 1
         if private:
             start = self.env.now
             yield self.env.timeout(cycles)
@@ -223,7 +176,28 @@ class _Engine:
             yield self.env.timeout(cycles)
         return start
 
+    def _hold_arbitrated(self, arbiter: Arbiter, cycles: int, key: str, st: _Layer,
+                         j: int) -> Generator[simpy.Event, Any, int]:
+        """One unit of a shared ``arbiter`` (bus, buffer port) for ``cycles`` cycles, granted at a cycle boundary
+        by its policy for (replica, job j, layer); returns the cycle the hold started."""
+        start = yield from self._acquire(arbiter.request(st.replica, j, st.name), key)
+        self.events += 1
+        yield self.env.timeout(cycles)
+        arbiter.release()
+        return start
+
     # -- one (job, layer) step ---------------------------------------------------------------------------
+    def _arrive(self, st: _Layer, done: list[int], begun: int) -> Generator[simpy.Event, Any, None]:
+        """Wait until the layer may start: every predecessor finished (``done``: this job's finish per layer)
+        plus the digital cycles (joins, pools) on the way, and the input's digital cycles after ``begun``."""
+        heads = [done[p] + d for p, d in st.preds]
+        if st.input_delay is not None:
+            heads.append(begun + st.input_delay)
+        wait = max(heads, default=begun) - self.env.now
+        if wait > 0:
+            self.events += 1
+            yield self.env.timeout(wait)
+
     def _step(self, st: _Layer, j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
         """Job j = (input i, pass t) on one layer: the arrays (its mask and compute), then the output write
         and the transfer to the next layer, each holding its own resource."""
@@ -232,6 +206,7 @@ class _Engine:
             yield from self._inline_mask(st, i, args)
             yield from self._compute(st, args)
         else:
+            self.events += 1
             yield st.requested.reached(j)  # queue for the arrays in input-major job order
             with st.arrays.request() as req:
                 st.requested.advance()
@@ -240,9 +215,12 @@ class _Engine:
                 yield from self._inline_mask(st, i, args)
                 yield from self._compute(st, args)
         if st.write:
-            yield from self._write_outputs(st, args)
+            yield from self._write_outputs(st, j, args)
         if st.transfer:
-            sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY, self.bus_private)
+            if self.bus_private:
+                sent_at = yield from self._hold(self.bus, st.transfer, BUS_KEY, True)
+            else:
+                sent_at = yield from self._hold_arbitrated(self.bus, st.transfer, BUS_KEY, st, j)
             if self.tracing:
                 self._x(f"transfer {st.name}", "transfer", sent_at, st.transfer, st.replica, BUS_KEY, args)
         st.steps += 1
@@ -252,6 +230,7 @@ class _Engine:
         env = self.env
         if st.mode == "job" and (st.layer.regenerate == "per_input" or i == 0):
             asked = env.now
+            self.events += 1
             yield st.masks_done.reached(j + 1)
             if env.now > asked:
                 self.wait[st.mkey] = self.wait.get(st.mkey, 0) + env.now - asked
@@ -273,36 +252,38 @@ class _Engine:
             self._x(f"mask {st.name}", "mask", gen_at, cycles, st.replica, st.mkey, args)
 
     def _compute(self, st: _Layer, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
-        """Row-group reads, conversions and accumulation of every MVM as one compressed timeout; the busiest
-        array's converter bank is held for the whole run."""
+        """Row-group reads, conversions, accumulation and the reduction of every MVM as one compressed timeout.
+        The converters belong to the arrays, which this job holds alone: they cannot be contended."""
         env = self.env
         compute_at = env.now
-        # the converter bank belongs to the arrays, which this job holds alone: it cannot be contended, so it
-        # costs no events (docs/timing.md: converters shared by an array's columns are in compute_cycles)
+        self.events += 1
         yield env.timeout(st.compute)
         if self.tracing:
             self._x(f"compute {st.name}", "compute", compute_at, st.compute, st.replica, st.akey, args)
 
-    def _write_outputs(self, st: _Layer, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
-        """One burst per tile of the layer into that tile's buffer port, the tiles in parallel."""
-        if self.ports_private:  # the replica's ports are its chain's alone: the parallel bursts are one timeout
+    def _write_outputs(self, st: _Layer, j: int, args: dict[str, Any] | None) -> Generator[simpy.Event, Any, None]:
+        """One burst per written buffer (each tile of the layer; the logits: the global buffer), in parallel."""
+        if self.global_private if st.layer.last else self.ports_private:  # nothing else can want them
             wrote_at = self.env.now
+            self.events += 1
             yield self.env.timeout(st.write)
             if self.tracing:
                 for tile in st.tiles:
                     self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, ports_key(tile), args)
             return
         if len(st.port_groups) == 1:
-            yield from self._write(st, st.port_groups[0], args)
+            yield from self._write(st, st.port_groups[0], j, args)
         else:
-            yield self.env.all_of([self.env.process(self._write(st, group, args)) for group in st.port_groups])
+            self.events += 1
+            yield self.env.all_of([self.env.process(self._write(st, group, j, args)) for group in st.port_groups])
 
-    def _write(self, st: _Layer, group: tuple[int, ...], args: dict[str, Any] | None
+    def _write(self, st: _Layer, group: tuple[int, ...], j: int, args: dict[str, Any] | None
                ) -> Generator[simpy.Event, Any, None]:
         """The burst into one group of tiles with the same writers: their queues see the same requests at the
-        same cycles, so the first tile's port stands for all; the others get the same wait (and busy) cycles."""
+        same cycles and grant them alike, so the first tile's port stands for all; the others get the same
+        wait (and busy) cycles."""
         asked = self.env.now
-        wrote_at = yield from self._hold(self.ports[group[0]], st.write, ports_key(group[0]))
+        wrote_at = yield from self._hold_arbitrated(self.ports[group[0]], st.write, ports_key(group[0]), st, j)
         for tile in group:
             key = ports_key(tile)
             if tile != group[0] and wrote_at > asked:
@@ -311,19 +292,34 @@ class _Engine:
                 self._x(f"write {st.name}", "buffer", wrote_at, st.write, st.replica, key, args)
 
     # -- schedules -----------------------------------------------------------------------------------------
-    def _branch_job(self, stages: list[_Layer], j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
-        """One job over the layer DAG: every layer starts once all its predecessors finished their step
-        (compute, buffer write, transfer), so independent branches overlap; the job ends with its last layer."""
+    def _job(self, stages: list[_Layer], j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
+        """One job over the layer DAG from now: every layer starts once all its predecessors finished their
+        step (compute, buffer write, transfer) and the digital nodes between them ran; a chain runs its layers
+        one after another in this process, a DAG one process per layer (independent branches overlap)."""
+        begun = self.env.now
+        done = [0] * len(stages)
+        if self.chain:
+            for k, st in enumerate(stages):
+                yield from self._arrive(st, done, begun)
+                yield from self._step(st, j, i, t)
+                done[k] = self.env.now
+            return
         procs: list[simpy.Process] = []
-        for st, pred in zip(stages, self.preds, strict=True):
-            procs.append(self.env.process(self._layer_after(st, [procs[p] for p in pred], j, i, t)))
+        for k, st in enumerate(stages):
+            procs.append(self.env.process(self._layer_after(st, k, [procs[p] for p, _ in st.preds], done,
+                                                            begun, j, i, t)))
+        self.events += 1
         yield self.env.all_of(procs)
 
-    def _layer_after(self, st: _Layer, deps: list[simpy.Process], j: int, i: int,
-                     t: int) -> Generator[simpy.Event, Any, None]:
+    def _layer_after(self, st: _Layer, k: int, deps: list[simpy.Process], done: list[int], begun: int,
+                     j: int, i: int, t: int) -> Generator[simpy.Event, Any, None]:
+        self.events += 1  # the process's start
         if deps:
+            self.events += 1
             yield self.env.all_of(deps)
+        yield from self._arrive(st, done, begun)
         yield from self._step(st, j, i, t)
+        done[k] = self.env.now
 
     def _worker(self, replica: int) -> Generator[simpy.Event, Any, None]:
         """Sequential / replicated: this replica runs its passes one at a time, input-major; within a pass the
@@ -333,40 +329,47 @@ class _Engine:
         stages = self.stages[replica]
         for i in range(plan.inputs):
             if plan.schedule == "replicated":
+                self.events += 1
                 yield self.admitted.reached(i + 1)
             for t in passes:
                 self._note_start(i, self.env.now)
-                j = i * plan.passes + t
-                if self.chain:
-                    for st in stages:
-                        yield from self._step(st, j, i, t)
-                else:
-                    yield from self._branch_job(stages, j, i, t)
+                yield from self._job(stages, i * plan.passes + t, i, t)
                 self._job_done(i)
 
-    def _segments(self, st: _Layer, i: int) -> list[int]:
-        """The timeouts of one job's step on a layer when every resource is the worker's own: the inline mask
-        (if any), the compute, the write and the transfer (those with cycles), exactly as :meth:`_step`."""
-        segments = []
-        if masks_per_job(st.layer, i):
-            segments.append(st.inline_mask if st.mode == "window" else st.mask)
-        segments.append(st.compute)
-        return segments + [c for c in (st.write, st.transfer) if c]
+    def _segments(self, stages: list[_Layer], i: int) -> list[int]:
+        """The timeouts of one job of input ``i`` when every resource is the worker's own: per layer the wait
+        for its inputs (digital nodes), the inline mask (if any), the compute, the write and the transfer
+        (those with cycles), exactly as :meth:`_job` yields them (nothing contended, so the offsets are fixed)."""
+        segments: list[int] = []
+        done: list[int] = []
+        now = 0
+        for st in stages:
+            heads = [done[p] + d for p, d in st.preds] + ([st.input_delay] if st.input_delay is not None else [])
+            arrive = max(heads, default=0)
+            if arrive > now:
+                segments.append(arrive - now)
+            steps = [st.inline_mask if st.mode == "window" else st.mask] if masks_per_job(st.layer, i) else []
+            steps += [st.compute] + [c for c in (st.write, st.transfer) if c]
+            segments += steps
+            now = max(arrive, now) + sum(steps)
+            done.append(now)
+        return segments
 
-    def _private_worker(self, replica: int) -> Generator[simpy.Event, Any, None]:
-        """:meth:`_worker` for a chain whose arrays, modules, ports and bus belong to this worker alone and no
-        trace is kept: the same timeouts in the same order, with the per-step bookkeeping (steps, masks)
-        tallied per input instead of per event. Input 0 differs from the rest only in its per_pass masks."""
+    def _owned_worker(self, replica: int) -> Generator[simpy.Event, Any, None]:
+        """:meth:`_worker` in the engine's *owned-resource mode*: a chain whose arrays, modules, ports, bus and
+        global buffer belong to this worker alone, no trace kept. It yields the same timeouts in the same order
+        and tallies the per-step bookkeeping (steps, masks, events) per input instead of per event. Input 0
+        differs from the rest only in its per_pass masks."""
         plan, env = self.plan, self.env
         timeout = env.timeout
         stages = self.stages[replica]
         passes = range(replica, plan.passes, self.n_replicas)
-        first = [d for st in stages for d in self._segments(st, 0)]
-        rest = [d for st in stages for d in self._segments(st, 1)]
+        first, rest = self._segments(stages, 0), self._segments(stages, 1)
         masks_first = [len(passes) * masks_per_job(st.layer, 0) for st in stages]
         masks_rest = [len(passes) * masks_per_job(st.layer, 1) for st in stages]
         for i in range(plan.inputs):
             if plan.schedule == "replicated":
+                self.events += 1
                 yield self.admitted.reached(i + 1)
             segments = rest if i else first
             for _ in passes:
@@ -374,6 +377,7 @@ class _Engine:
                 for cycles in segments:
                     yield timeout(cycles)
                 self._job_done(i)
+            self.events += len(passes) * len(segments)
             for st, m in zip(stages, masks_rest if i else masks_first, strict=True):
                 st.steps += len(passes)
                 st.masks += m
@@ -382,6 +386,7 @@ class _Engine:
         """Replicated / pipelined: an input enters once fewer than inputs_in_flight inputs are unfinished."""
         plan = self.plan
         for i in range(plan.inputs):
+            self.events += 1
             yield self.inputs_done.reached(i + 1 - plan.inputs_in_flight)
             self.admit_time[i] = self.env.now
             if self.pipelined:
@@ -392,19 +397,18 @@ class _Engine:
 
     def _pipelined_job(self, i: int, t: int) -> Generator[simpy.Event, Any, None]:
         """Layer pipeline: one job through the stages; a layer's step starts once the job's steps on all its
-        predecessors finished (a chain: one after another, in plan order) and it queued for the arrays in
+        predecessors finished (and the digital nodes between them ran) and it queued for the arrays in
         input-major job order (:meth:`_step`)."""
-        j = i * self.plan.passes + t
-        if self.chain:
-            for st in self.stages[0]:
-                yield from self._step(st, j, i, t)
-        else:
-            yield from self._branch_job(self.stages[0], j, i, t)
+        self.events += 1  # the process's start
+        if any(st.source and st.input_delay for st in self.stages[0]):
+            self._note_start(i, self.env.now)  # digital work on the input is the pass's first activity
+        yield from self._job(self.stages[0], i * self.plan.passes + t, i, t)
         self._job_done(i)
 
     def _mask_generator(self, st: _Layer, n_masks: int) -> Generator[simpy.Event, Any, None]:
         """Layer pipeline: mask j is generated once mask j−1 is done and job j−1 started computing here."""
         for j in range(n_masks):
+            self.events += 1
             yield st.started.reached(j)
             gen_at = yield from self._hold(st.modules, st.mask, st.mkey)
             if st.source:
@@ -426,9 +430,9 @@ class _Engine:
         else:
             if plan.schedule == "replicated":
                 env.process(self._admission())
-            fast = self.bus_private and not self.tracing
+            owned = self.bus_private and not self.tracing
             for r in range(self.n_replicas):
-                env.process(self._private_worker(r) if fast else self._worker(r))
+                env.process(self._owned_worker(r) if owned else self._worker(r))
         env.run()
         busy, counts = tallied(plan, [[st.steps for st in stages] for stages in self.stages],
                                [[st.masks for st in stages] for stages in self.stages])
@@ -442,19 +446,49 @@ class _Engine:
             busy_cycles=busy,
             wait_cycles={key: self.wait.get(key, 0) for key in busy},
             action_counts=counts,
-            events=_scheduled_events(env),
+            events=self.events,
             trace=self.trace,
+            finish_cycles=tuple(self.job_finish),
         )
 
 
-def run_engine(plan: TimingPlan, *, trace: bool = False,
-               progress: Callable[[int], None] | None = None) -> EngineResult:
+def _repeated_inputs(plan: TimingPlan, progress: Callable[[int], None] | None) -> EngineResult:
+    """The engine's *repeated-input mode* (sequential, more than 2 inputs, no trace): inputs 0 and 1 are
+    simulated, the rest multiplied out — exact, because sequentially input i starts when input i − 1 has left
+    the chip (every resource idle) and every input after the first runs the same jobs (only input 0 generates
+    per_pass masks): its events, busy and wait cycles and action counts are those of input 1."""
+    n = plan.inputs
+    one = _Engine(replace(plan, inputs=1), False, None).run()
+    # progress in jobs of the whole run: the two simulated inputs stand for all n
+    two = _Engine(replace(plan, inputs=2), False,
+                  (lambda d: progress(d * n // 2)) if progress is not None else None).run()
+
+    def extend(a: dict, b: dict) -> dict:
+        return {k: a.get(k, 0) + (n - 1) * (b[k] - a.get(k, 0)) for k in b}
+
+    lat0, lat1 = two.latency_cycles
+    total = lat0 + (n - 1) * lat1
+    return EngineResult(
+        total_cycles=total, latency_cycles=(lat0,) + (lat1,) * (n - 1), first_input_latency_cycles=lat0,
+        throughput_inputs_per_cycle=n / total if total else float("inf"),
+        busy_cycles=extend(one.busy_cycles, two.busy_cycles), wait_cycles=extend(one.wait_cycles, two.wait_cycles),
+        action_counts=extend(one.action_counts, two.action_counts),
+        events=one.events + (n - 1) * (two.events - one.events),
+        finish_cycles=tuple(lat0 + k * lat1 for k in range(n)))
+
+
+def run_engine(plan: TimingPlan, *, trace: bool = False, progress: Callable[[int], None] | None = None,
+               repeat_inputs: bool = True) -> EngineResult:
     """Simulate ``plan`` cycle by cycle (event-compressed) under its schedule.
 
     Args:
         plan: what to schedule (validated; a bad plan raises :class:`cimsim.errors.ConfigError`).
         trace: also record Chrome-trace "X" events (µs via ``plan.clock_hz``; pid = replica, tid = resource).
         progress: called with the number of finished jobs, at most about 200 times per run.
+        repeat_inputs: allow the repeated-input mode (sequential, > 2 inputs, no trace: inputs 0 and 1
+            simulated, the rest multiplied out; exact). False: simulate every input.
     """
     validate_plan(plan)
+    if repeat_inputs and plan.schedule == "sequential" and plan.inputs > 2 and not trace:
+        return _repeated_inputs(plan, progress)
     return _Engine(plan, trace, progress).run()

@@ -13,15 +13,18 @@ port or bus request can ever find the resource full. :func:`contention_free` pro
   w_tile ≤ ports on every tile and w_bus ≤ channels; a chain has w = 1, so always exact.
 * **replicated** — each replica runs one job at a time on its own tiles (global tile id = id + r · tiles per
   replica), so ports see only that replica's branches (w_tile ≤ ports as above); the bus is shared by the
-  replicas that have passes to run, min(k, T), each with at most w_bus transfers at a time. Exact when
-  w_tile ≤ ports and min(k, T) · w_bus ≤ channels, or no layer transfers.
+  replicas that have passes to run, min(k, T), each with at most w_bus transfers at a time, and so are the
+  global buffer's ports, where each replica's logits layer writes. Exact when w_tile ≤ ports,
+  min(k, T) · w_bus ≤ channels (or no layer transfers) and min(k, T) ≤ global-buffer ports.
 * **layer_pipelined** — jobs hold a layer's arrays one after another, so successive jobs *start* their write
   (transfer) on layer ℓ at least hold_ℓ cycles apart; a window [τ − d, τ) of length d then contains at most
   ⌈d / hold_ℓ⌉ starts, i.e. at most ⌈b_ℓ / hold_ℓ⌉ of ℓ's writes overlap on one tile and ⌈x_ℓ / hold_ℓ⌉ of its
   transfers on the bus. Exact when, for every tile, Σ_{ℓ on the tile} ⌈b_ℓ / hold_ℓ⌉ ≤ ports, and
-  Σ_ℓ ⌈x_ℓ / hold_ℓ⌉ ≤ channels (layers with b or x = 0 never request the resource).
+  Σ_ℓ ⌈x_ℓ / hold_ℓ⌉ ≤ channels (layers with b or x = 0 never request the resource); the logits layer's
+  ⌈b / hold⌉ ≤ global-buffer ports.
 
-Under these conditions no request ever waits, so the engine's schedule is the infinite-capacity one: total
+Under these conditions no request ever waits (whatever the arbitration policy: a request that finds a free unit
+is granted in its own cycle), so the engine's schedule is the infinite-capacity one: total
 cycles and per-input latencies equal the closed form's to the cycle. Busy cycles, action counts and (for
 the layer pipeline) the array and mask waits are then closed sums too, computed here so the returned
 :class:`TimingResult` has every field of an :class:`EngineResult`; only ``events`` is 0 (no simulation ran).
@@ -32,11 +35,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from cimsim.engine.closed_form import closed_form
 from cimsim.engine.cycles import (
+    GLOBAL_TILE,
     ancestors,
     array_hold_cycles,
     arrays_key,
@@ -47,6 +51,7 @@ from cimsim.engine.cycles import (
     tallied,
     transfer_cycles,
     validate_plan,
+    written_tiles,
 )
 from cimsim.engine.plan import TimingPlan
 from cimsim.engine.simulator import EngineResult, run_engine
@@ -81,9 +86,10 @@ def branch_overlap(plan: TimingPlan) -> tuple[dict[int, int], int]:
         return max((1 + sum(1 for v in users if v != u and v not in anc[u] and u not in anc[v]) for u in users),
                    default=0)
 
-    tiles = sorted({t for layer in plan.layers for t in layer.tile_ids})
+    written = [written_tiles(layer, 0, plan.tiles_per_replica) for layer in plan.layers]
+    tiles = sorted({t for ts in written for t in ts})
     per_tile = {t: width([k for k, layer in enumerate(plan.layers)
-                          if t in layer.tile_ids and buffer_write_cycles(layer)]) for t in tiles}
+                          if t in written[k] and buffer_write_cycles(layer)]) for t in tiles}
     bus = width([k for k, layer in enumerate(plan.layers) if transfer_cycles(layer)])
     return per_tile, bus
 
@@ -93,12 +99,16 @@ def contention_free(plan: TimingPlan) -> tuple[bool, str]:
     validate_plan(plan)
     if plan.schedule in ("sequential", "replicated"):
         per_tile, w_bus = branch_overlap(plan)
+        w_global = per_tile.pop(GLOBAL_TILE, 0)
         tile, w_tile = max(per_tile.items(), key=lambda kv: kv[1], default=(None, 0))
         s = plan.schedule
         if w_tile > plan.buffer_ports:
             return False, (f"{s}: up to {w_tile} concurrent branch writes on tile {tile} > "
                            f"{plan.buffer_ports} port(s)")
         active = min(plan.replicas, plan.passes) if s == "replicated" else 1
+        if active * w_global > plan.global_ports:
+            return False, (f"{s}: {active} active replica(s) write logits through {plan.global_ports} "
+                           f"global-buffer port(s)")
         if w_bus == 0:
             return True, f"{s}: <= {w_tile} concurrent writes per tile, no bus transfers"
         if active * w_bus > plan.bus_channels:
@@ -116,10 +126,14 @@ def contention_free(plan: TimingPlan) -> tuple[bool, str]:
         overlap_b = jobs if hold == 0 else _ceil_div(b, hold)
         overlap_x = jobs if hold == 0 else _ceil_div(x, hold)
         if b:
-            for t in layer.tile_ids:
+            for t in written_tiles(layer, 0, plan.tiles_per_replica):
                 per_tile[t] += min(overlap_b, jobs)
         if x:
             bus += min(overlap_x, jobs)
+    w_global = per_tile.pop(GLOBAL_TILE, 0)
+    if w_global > plan.global_ports:
+        return False, (f"layer_pipelined: up to {w_global} overlapping logits writes > {plan.global_ports} "
+                       f"global-buffer port(s)")
     worst = max(per_tile.items(), key=lambda kv: kv[1], default=(None, 0))
     if worst[1] > plan.buffer_ports:
         return False, (f"layer_pipelined: up to {worst[1]} overlapping writes on tile {worst[0]} > "
@@ -165,7 +179,7 @@ def closed_form_result(plan: TimingPlan, reason: str = "") -> TimingResult:
                         first_input_latency_cycles=cf.first_input_latency_cycles,
                         throughput_inputs_per_cycle=plan.inputs / total if total else math.inf,
                         busy_cycles=busy, wait_cycles=wait, action_counts=counts, events=0,
-                        trace=[], method="closed_form", reason=reason)
+                        trace=[], finish_cycles=cf.finish_cycles, method="closed_form", reason=reason)
 
 
 def time_plan(plan: TimingPlan, mode: TimingMode = "auto", *, trace: bool = False,
@@ -192,34 +206,7 @@ def time_plan(plan: TimingPlan, mode: TimingMode = "auto", *, trace: bool = Fals
     else:
         reason = "requested" if mode == "engine" else "trace requested"
     if plan.schedule == "sequential" and plan.inputs > 2 and not trace:
-        return _sequential_by_input(plan, reason, progress)
+        reason += (f"; repeated-input mode: inputs 0 and 1 simulated, inputs 2..{plan.inputs - 1} as input 1 "
+                   f"(sequential: each starts idle)")
     eng = run_engine(plan, trace=trace, progress=progress)
     return TimingResult(**{f: getattr(eng, f) for f in eng.__dataclass_fields__}, method="engine", reason=reason)
-
-
-def _sequential_by_input(plan: TimingPlan, reason: str, progress: Callable[[int], None] | None) -> TimingResult:
-    """The sequential schedule simulated for inputs 0 and 1 only, the rest multiplied out (exact).
-
-    Sequentially, input i starts when input i − 1 has left the chip (every resource idle), and every input after
-    the first runs the same jobs (only input 0 generates per_pass masks): its events, busy and wait cycles and
-    action counts are those of input 1. So one engine run of 1 input and one of 2 give input 0 and input 1, and
-    the run of N inputs is input 0 + (N − 1) × input 1 (tests hold it equal to the full simulation).
-    """
-    n = plan.inputs
-    one = run_engine(replace(plan, inputs=1))
-    # progress in jobs of the whole run: the two simulated inputs stand for all n
-    two = run_engine(replace(plan, inputs=2),
-                     progress=(lambda d: progress(d * n // 2)) if progress is not None else None)
-
-    def extend(a: dict, b: dict) -> dict:
-        return {k: a.get(k, 0) + (n - 1) * (b[k] - a.get(k, 0)) for k in b}
-
-    lat0, lat1 = two.latency_cycles
-    total = lat0 + (n - 1) * lat1
-    return TimingResult(
-        total_cycles=total, latency_cycles=(lat0,) + (lat1,) * (n - 1), first_input_latency_cycles=lat0,
-        throughput_inputs_per_cycle=n / total if total else float("inf"),
-        busy_cycles=extend(one.busy_cycles, two.busy_cycles), wait_cycles=extend(one.wait_cycles, two.wait_cycles),
-        action_counts=extend(one.action_counts, two.action_counts),
-        events=one.events + (n - 1) * (two.events - one.events), method="engine",
-        reason=f"{reason}; inputs 0 and 1 simulated, inputs 2..{n - 1} as input 1 (sequential: each starts idle)")

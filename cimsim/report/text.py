@@ -109,7 +109,9 @@ def run_text(r: Result) -> str:
     out.append("layers (latency: one pass of one input on the layer, steady state, mask generation included; "
                "energy: per inference)")
     out.append(grid([{"layer": d["layer"], "kind": d["kind"], "fan_in": d["fan_in"], "outputs": d["outputs"],
-                      "mvms/pass": d["mvms_per_pass"], "arrays": d["arrays"], "row_groups/mvm": d["row_groups_per_mvm"],
+                      "mvms/pass": d["mvms_per_pass"], "arrays": d["arrays"],
+                      # what one MVM's compute time follows (layers.csv also has the all-arrays total)
+                      "rg reads/mvm (busiest)": d["row_group_reads_per_mvm_busiest_array"],
                       "utilization": f"{d['utilization']:.1%}", "modules": d["dropout_modules"],
                       "MACs/pass": d["binary_macs_per_pass"], "cycles/pass": d["latency_cycles_per_pass"],
                       "latency/pass": si(d["latency_per_pass_s"], "s"), "energy": si(d["energy_per_inference_j"], "J")}
