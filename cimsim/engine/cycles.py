@@ -230,38 +230,47 @@ def validate_plan(plan: TimingPlan) -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"layer names repeat: {names}", field="layers", allowed="unique names")
     for idx, layer in enumerate(plan.layers):
-        where = f"layers[{idx}]"
-        if layer.after is not None and not set(layer.after) <= set(names[:idx]):
-            raise ConfigError(f"{layer.name} waits for {sorted(set(layer.after) - set(names[:idx]))}",
-                              field=f"{where}.after", allowed="names of earlier layers (plan order is topological)")
-        if layer.after_cycles is not None and (
-                layer.after is None or len(layer.after_cycles) != len(layer.after)
-                or any(not isinstance(d, numbers.Integral) or d < 0 for d in layer.after_cycles)):
-            raise ConfigError(f"after_cycles = {layer.after_cycles!r}", field=f"{where}.after_cycles",
-                              allowed="one integer >= 0 per name of after")
-        if layer.input_cycles is not None and (not isinstance(layer.input_cycles, numbers.Integral)
-                                               or layer.input_cycles < 0):
-            raise ConfigError(f"input_cycles = {layer.input_cycles!r}", field=f"{where}.input_cycles",
-                              allowed="integer >= 0 or None")
-        for f in fields(LayerTiming):
-            value = getattr(layer, f.name)
-            if f.type == "int" and (not isinstance(value, numbers.Integral) or value < 0):
-                raise ConfigError(f"{f.name} = {value!r}", field=f"{where}.{f.name}", allowed="integer >= 0")
-        if layer.mvms < 1 or layer.arrays < 1:
-            raise ConfigError("mvms and arrays must be >= 1", field=where, allowed="integer >= 1")
-        if layer.columns_per_converter < 1:
-            raise ConfigError("every column needs a converter", field=f"{where}.columns_per_converter",
-                              allowed="integer >= 1")
-        if not layer.tile_ids or len(set(layer.tile_ids)) != len(layer.tile_ids) or min(layer.tile_ids) < 0:
-            raise ConfigError(f"tile_ids = {layer.tile_ids!r}", field=f"{where}.tile_ids",
-                              allowed="non-empty tuple of distinct tile ids >= 0")
-        if plan.schedule == "replicated" and plan.replicas > 1 and max(layer.tile_ids) >= plan.tiles_per_replica:
-            raise ConfigError(f"tile id {max(layer.tile_ids)} is outside one replica "
-                              f"({plan.tiles_per_replica} tiles)", field=f"{where}.tile_ids",
-                              allowed=f"ids < tiles_per_replica = {plan.tiles_per_replica}")
-        if layer.regenerate not in REGENERATE:
-            raise ConfigError(f"regenerate = {layer.regenerate!r}", field=f"{where}.regenerate",
-                              allowed=", ".join(REGENERATE))
-        if layer.dropout and layer.mask_cycles and layer.modules < 1:
-            raise ConfigError("a dropout layer needs Spindrop modules", field=f"{where}.modules",
-                              allowed="integer >= 1")
+        _validate_wiring(layer, f"layers[{idx}]", names[:idx])
+        _validate_layer(plan, layer, f"layers[{idx}]")
+
+
+def _validate_wiring(layer: LayerTiming, where: str, earlier: list[str]) -> None:
+    """A layer waits only for earlier layers (the plan is in topological order), with one delay per wait."""
+    if layer.after is not None and not set(layer.after) <= set(earlier):
+        raise ConfigError(f"{layer.name} waits for {sorted(set(layer.after) - set(earlier))}",
+                          field=f"{where}.after", allowed="names of earlier layers (plan order is topological)")
+    if layer.after_cycles is not None and (
+            layer.after is None or len(layer.after_cycles) != len(layer.after)
+            or any(not isinstance(d, numbers.Integral) or d < 0 for d in layer.after_cycles)):
+        raise ConfigError(f"after_cycles = {layer.after_cycles!r}", field=f"{where}.after_cycles",
+                          allowed="one integer >= 0 per name of after")
+    if layer.input_cycles is not None and (not isinstance(layer.input_cycles, numbers.Integral)
+                                           or layer.input_cycles < 0):
+        raise ConfigError(f"input_cycles = {layer.input_cycles!r}", field=f"{where}.input_cycles",
+                          allowed="integer >= 0 or None")
+
+
+def _validate_layer(plan: TimingPlan, layer: LayerTiming, where: str) -> None:
+    """One layer's counts, converters, tiles and dropout settings."""
+    for f in fields(LayerTiming):
+        value = getattr(layer, f.name)
+        if f.type == "int" and (not isinstance(value, numbers.Integral) or value < 0):
+            raise ConfigError(f"{f.name} = {value!r}", field=f"{where}.{f.name}", allowed="integer >= 0")
+    if layer.mvms < 1 or layer.arrays < 1:
+        raise ConfigError("mvms and arrays must be >= 1", field=where, allowed="integer >= 1")
+    if layer.columns_per_converter < 1:
+        raise ConfigError("every column needs a converter", field=f"{where}.columns_per_converter",
+                          allowed="integer >= 1")
+    if not layer.tile_ids or len(set(layer.tile_ids)) != len(layer.tile_ids) or min(layer.tile_ids) < 0:
+        raise ConfigError(f"tile_ids = {layer.tile_ids!r}", field=f"{where}.tile_ids",
+                          allowed="non-empty tuple of distinct tile ids >= 0")
+    if plan.schedule == "replicated" and plan.replicas > 1 and max(layer.tile_ids) >= plan.tiles_per_replica:
+        raise ConfigError(f"tile id {max(layer.tile_ids)} is outside one replica "
+                          f"({plan.tiles_per_replica} tiles)", field=f"{where}.tile_ids",
+                          allowed=f"ids < tiles_per_replica = {plan.tiles_per_replica}")
+    if layer.regenerate not in REGENERATE:
+        raise ConfigError(f"regenerate = {layer.regenerate!r}", field=f"{where}.regenerate",
+                          allowed=", ".join(REGENERATE))
+    if layer.dropout and layer.mask_cycles and layer.modules < 1:
+        raise ConfigError("a dropout layer needs Spindrop modules", field=f"{where}.modules",
+                          allowed="integer >= 1")
