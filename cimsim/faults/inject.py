@@ -101,7 +101,8 @@ class ChipFaults:
         if lf is None or (lf.device_state is None and lf.storage is None):
             return w, None
         # programmed state of each device: +1 low, −1 high (2T-2MTJ: a holds w, b holds −w)
-        c = w[None] if lf.devices == 1 else np.stack([w, -w])
+        devices = lf.device_state.shape[0] if lf.device_state is not None else lf.devices
+        c = w[None] if devices == 1 else np.stack([w, -w])
         if lf.storage is not None:
             flipped, p = lf.storage.flips(c, _rng(self.seed, _STORAGE, lm.index))
             c = np.where(flipped, -c, c)
@@ -109,7 +110,7 @@ class ChipFaults:
         if lf.device_state is not None:
             st = lf.device_state
             c = np.where(st != 0, st, c)
-        if lf.devices == 1:  # 1T-1MTJ: the weight reads as the device's state
+        if devices == 1:  # 1T-1MTJ: the weight reads as the device's state
             return c[0].astype(w.dtype), None
         c_a, c_b = c[0], c[1]
         return ((c_a - c_b) / 2).astype(w.dtype), ((c_a + c_b) / 2).astype(w.dtype)
