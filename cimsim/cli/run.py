@@ -47,9 +47,13 @@ def _describe_subarray(spec: Any, path: Path, fmt: str) -> None:
     from cimsim.validation.nvsim import subarray_from_arch
 
     ctx, params = subarray_from_arch(spec)
+    try:
+        cost = memory_mode(ctx, params)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=str(path), field="crossbar") from None
     doc = {"subarray": {"rows": params.rows, "cols": params.cols, "word_bits": params.word_bits,
                         "node_nm": ctx.node_nm, "vdd_v": ctx.vdd_v, "periphery_devices": ctx.periphery_devices},
-           **memory_mode(ctx, params).to_dict()}
+           **cost.to_dict()}
     if fmt == "json":
         click.echo(dumps(doc))
         return
