@@ -116,10 +116,11 @@ def sweep(chips: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def hold_limit(df: pd.DataFrame, mechanism: str) -> float:
-    """Largest mean flip probability whose chip-mean accuracy stays within HOLD_POINTS of the fresh chips'."""
-    fresh = df[df.mechanism == "fresh"].accuracy.mean()
-    g = df[df.mechanism == mechanism].groupby("target_flip").accuracy.mean().sort_index()
+def hold_limit(df: pd.DataFrame, mechanism: str, metric: str = "accuracy") -> float:
+    """Largest mean flip probability whose chip-mean ``metric`` (accuracy or auroc_mean) stays within HOLD_POINTS
+    of the fresh chips'."""
+    fresh = df[df.mechanism == "fresh"][metric].mean()
+    g = df[df.mechanism == mechanism].groupby("target_flip")[metric].mean().sort_index()
     ok = g >= fresh - HOLD_POINTS / 100
     if ok.all():
         return float(g.index[-1])
@@ -144,7 +145,7 @@ def refresh_cost() -> dict[str, float]:
             "energy_j": mp.arrays_used * xb.rows * xb.cols * w.energy_j, "time_s": xb.rows * w.latency_s}
 
 
-def policy(df: pd.DataFrame) -> pd.DataFrame:
+def policy(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
     """Refresh interval and overhead per mechanism and temperature."""
     cost = refresh_cost()
     fresh = df[df.mechanism == "fresh"]
@@ -153,22 +154,23 @@ def policy(df: pd.DataFrame) -> pd.DataFrame:
     passes = int(fresh.passes.iloc[0])
     rows = []
     for mech in ("retention", "read_disturb"):
-        limit = hold_limit(df, mech)
-        for t_k in TEMPERATURES_K:
-            amount = amount_for(t_k, mech, limit)
-            row = {"mechanism": mech, "temperature_k": t_k, "flip_limit": limit}
-            if mech == "retention":
-                row.update(refresh_every_s=amount, refresh_energy_per_s_w=cost["energy_j"] / amount,
-                           refresh_time_fraction=cost["time_s"] / amount)
-            else:
-                # reads per device per inference: every row is read once per MC pass (conservative: a 2T-2MTJ
-                # device is read only when the input selects it)
-                inferences = amount / passes
-                row.update(refresh_every_reads=amount, refresh_every_inferences=inferences,
-                           refresh_energy_per_inference_j=cost["energy_j"] / inferences,
-                           refresh_energy_fraction=cost["energy_j"] / inferences / e_inf,
-                           refresh_time_fraction=cost["time_s"] / (inferences * lat))
-            rows.append(row)
+        for metric in ("accuracy", "auroc_mean"):
+            limit = hold_limit(df, mech, metric)
+            for t_k in TEMPERATURES_K:
+                amount = amount_for(t_k, mech, limit)
+                row = {"mechanism": mech, "hold": metric, "temperature_k": t_k, "flip_limit": limit}
+                if mech == "retention":
+                    row.update(refresh_every_s=amount, refresh_energy_per_s_w=cost["energy_j"] / amount,
+                               refresh_time_fraction=cost["time_s"] / amount)
+                else:
+                    # reads per device per inference: every row is read once per MC pass (conservative: a 2T-2MTJ
+                    # device is read only when the input selects it)
+                    inferences = amount / passes
+                    row.update(refresh_every_reads=amount, refresh_every_inferences=inferences,
+                               refresh_energy_per_inference_j=cost["energy_j"] / inferences,
+                               refresh_energy_fraction=cost["energy_j"] / inferences / e_inf,
+                               refresh_time_fraction=cost["time_s"] / (inferences * lat))
+                rows.append(row)
     return pd.DataFrame(rows), cost
 
 
@@ -200,15 +202,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chips", type=int, default=3, help="chip instances (seeds) per point")
     ap.add_argument("--out", type=Path, default=Path("."), help="folder for retention_study.csv")
+    ap.add_argument("--from-csv", type=Path, help="recompute the tables from a retention_study.csv of an earlier "
+                                                  "run instead of simulating")
     args = ap.parse_args()
-    df = sweep(args.chips)
-    args.out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out / "retention_study.csv", index=False)
+    if args.from_csv:
+        df = pd.read_csv(args.from_csv)
+    else:
+        df = sweep(args.chips)
+        args.out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out / "retention_study.csv", index=False)
     print(markdown(axes(df)))
     pol, cost = policy(df)
     print(f"\nrefresh: {cost['weights']} weights in {cost['arrays']} arrays, {cost['energy_j']:.4g} J, "
           f"{cost['time_s']:.4g} s")
-    print(markdown(pol))
+    ret = ["hold", "temperature_k", "flip_limit", "refresh_every_s", "refresh_energy_per_s_w", "refresh_time_fraction"]
+    rd = ["hold", "temperature_k", "flip_limit", "refresh_every_reads", "refresh_every_inferences",
+          "refresh_energy_fraction", "refresh_time_fraction"]
+    print("\nretention\n" + markdown(pol[pol.mechanism == "retention"][ret]))
+    print("\nread disturb\n" + markdown(pol[pol.mechanism == "read_disturb"][rd]))
 
 
 if __name__ == "__main__":
