@@ -211,13 +211,13 @@ def _storage(reads=0.0, time_s=0.0, state="low", sigmas=None, t_k=300.0, t_ret=N
 def test_read_disturb_is_the_tables_own_p_where_it_resolves_it(i, delta, pulse_ns):
     """Issue 19: the per-read disturb probability is the switching table's P at the read's operating point, exactly
     (bit for bit: the same lookup), wherever the table resolves P."""
-    from cimsim.components import mtj
+    from cimsim.components import mtj, mtj_thermal
 
     dev = mtj.MTJParams()
     ic0 = float(mtj.ic0_a(dev, 300.0))
     p_tab = float(mtj.p_switch(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta))
     assert p_tab > 0
-    assert float(mtj.read_disturb_probability(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta)) == p_tab
+    assert float(mtj_thermal.read_disturb_probability(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta)) == p_tab
 
 
 def test_read_disturb_at_the_default_read_and_its_thermal_tail():
@@ -255,19 +255,19 @@ def test_read_disturb_accumulates_over_reads_and_only_in_the_disturbed_state():
 
 
 def test_retention_is_a_symmetric_two_state_chain():
-    from cimsim.components import mtj
+    from cimsim.components import mtj, mtj_thermal
 
     dev = mtj.MTJParams()
-    r = float(mtj.thermal_escape_rate_hz(dev, 0.0, 358.0))
+    r = float(mtj_thermal.thermal_escape_rate_hz(dev, 0.0, 358.0))
     d = float(mtj.delta(dev, 358.0))
     assert r == pytest.approx(math.sqrt(d / math.pi) * math.exp(-d) / float(mtj.tau_d_s(dev, 358.0)), rel=1e-12)
     ten_years = 3.15e8
     p = _storage(time_s=ten_years, t_ret=358.0).flip_probability(np.array([True, False]))
     assert p[0] == p[1] == pytest.approx(-0.5 * math.expm1(-2 * r * ten_years), rel=1e-12)
     temps = [300.0, 330.0, 358.0, 390.0, 420.0]
-    ps = [float(mtj.retention_flip_probability(dev, ten_years, t)) for t in temps]
+    ps = [float(mtj_thermal.retention_flip_probability(dev, ten_years, t)) for t in temps]
     assert all(a < b for a, b in zip(ps, ps[1:], strict=False)) and ps[-1] == pytest.approx(0.5)
-    assert float(mtj.retention_flip_probability(dev, 1e3, 300.0, delta=30.0)) > ps[0]
+    assert float(mtj_thermal.retention_flip_probability(dev, 1e3, 300.0, delta=30.0)) > ps[0]
 
 
 def test_storage_flip_rate_and_the_weights_it_gives():

@@ -6,10 +6,10 @@ Each storage MTJ of a chip instance flips with the probability its history gives
 
 - **read disturb**: a read drives |I_r| = V_read / R_cell through the device; in the state that current
   destabilises (``faults.storage.disturbed_state``) one read flips it with P_1 =
-  :func:`cimsim.components.mtj.read_disturb_probability` (the switching table's own P where it resolves it, its
+  :func:`cimsim.components.mtj_thermal.read_disturb_probability` (the switching table's own P where it resolves it, its
   thermal tail below), and N reads with 1 − (1 − P_1)^N (each read starts from the re-equilibrated well);
 - **retention**: both states escape at the zero-current Néel–Brown rate, so after t the device is found flipped
-  with :func:`cimsim.components.mtj.retention_flip_probability` at the retention temperature.
+  with :func:`cimsim.components.mtj_thermal.retention_flip_probability` at the retention temperature.
 
 A device in the disturbed state flips if exactly one of the two happens (independent events; the second-order
 case of a disturbed device that thermally flips back is counted as flipped back). With ``variation.enabled``
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_thermal
 
 __all__ = ["StorageFlips"]
 
@@ -58,7 +58,7 @@ class StorageFlips:
                  ic0_a: np.ndarray | float | None = None) -> np.ndarray | float:
         """Read-disturb probability of one read of a device in the disturbed state (nominal without overrides)."""
         current = self.read_current_a[0 if self.disturbed_state == "low" else 1]
-        return mtj.read_disturb_probability(self.device, current, self.read_pulse_s, self.temperature_k,
+        return mtj_thermal.read_disturb_probability(self.device, current, self.read_pulse_s, self.temperature_k,
                                             delta=delta, ic0_a=ic0_a)
 
     def flip_probability(self, disturbed: np.ndarray, delta: np.ndarray | None = None,
@@ -77,7 +77,7 @@ class StorageFlips:
             if delta is not None:  # the devices' own Delta, moved to the retention temperature
                 d_ret = np.asarray(delta) * (float(mtj.delta(self.device, self.retention_temperature_k))
                                              / float(mtj.delta(self.device, self.temperature_k)))
-            p_ret = np.broadcast_to(np.asarray(mtj.retention_flip_probability(
+            p_ret = np.broadcast_to(np.asarray(mtj_thermal.retention_flip_probability(
                 self.device, self.time_s, self.retention_temperature_k, delta=d_ret), dtype=float), disturbed.shape)
         return p_rd * (1.0 - p_ret) + p_ret * (1.0 - p_rd)
 
