@@ -113,3 +113,12 @@ def test_mtj_target_p_in_the_precessional_regime(capsys):
     assert code == 0, err
     (pt,) = json.loads(out)["points"]
     assert pt["p_switch"] == pytest.approx(0.95, abs=1e-9) and 4.5 < pt["current_ratio"] <= 10
+
+
+def test_calibrate_extend_with_a_mismatched_table_is_one_line_exit_2(capsys, tmp_path):
+    pytest.importorskip("cmtj")
+    from cimsim.components.switching.table import shipped_table_path
+
+    code, _, err = _run(capsys, ["calibrate", "mtj", "--quick", "--out", str(tmp_path / "t.npz"),
+                                 "--extend", str(shipped_table_path())])
+    assert code == 2 and "--extend" in err and "cannot extend" in err and err.count("\n") == 1
