@@ -309,3 +309,13 @@ def test_storage_faults_through_simulate(arch):
     assert st["p_flip_mean"] == pytest.approx(0.5, abs=1e-9)
     assert abs(st["flipped"] / st["devices"] - 0.5) < 4 * math.sqrt(0.25 / st["devices"])
     assert r.metrics["accuracy"] < 0.3 < base.metrics["accuracy"]   # ten years at 400 K forget the weights
+
+
+def test_storage_reads_from_inferences_use_the_workloads_passes(arch, mlp):
+    from cimsim.faults.inject import storage_flips
+
+    wl = mlp[0]
+    a = _arch(arch, [("faults.storage.inferences_since_programming", 1e6), ("faults.storage.reads_per_device", 5.0)])
+    design = resolve(a, wl)
+    sf = storage_flips(a.faults, build_hardware(design, map_network(design)))
+    assert sf.reads == 1e6 * wl.mc_passes + 5.0

@@ -242,14 +242,18 @@ def sample_chip_faults(spec: FaultsSpec, hw: Hardware, mapping: Mapping, seed: i
 def storage_flips(spec: FaultsSpec, hw: Hardware) -> StorageFlips:
     """The read-disturb and retention model of ``hw``'s storage MTJs: read currents and pulse from the crossbar,
     temperatures from the operating point (or ``faults.storage.retention_temperature_k``), device variation from
-    ``variation`` when enabled."""
+    ``variation`` when enabled; reads = ``reads_per_device`` + ``inferences_since_programming`` × the workload's
+    mc_passes (without a workload: ``reads_per_device`` alone)."""
     from cimsim.functional.dropout import variation_sigmas
 
     xb = hw.component("crossbar")
     st = spec.storage
     t_k = hw.ctx.temperature_k
+    wl = hw.design.workload
+    passes = wl.mc_passes if wl is not None else 0
     return StorageFlips(device=mtj_params(hw.arch.mtj.storage, hw.arch.mtj.t_ref_k), temperature_k=t_k,
                         retention_temperature_k=st.retention_temperature_k or t_k,
                         read_current_a=(xb.i_lrs_a, xb.i_hrs_a), read_pulse_s=xb.read_pulse_s,
-                        reads=st.reads_per_device, time_s=st.time_since_programming_s,
+                        reads=st.reads_per_device + st.inferences_since_programming * passes,
+                        time_s=st.time_since_programming_s,
                         disturbed_state=st.disturbed_state, sigmas=variation_sigmas(hw.arch.variation))

@@ -95,6 +95,11 @@ class StorageAging(Spec):
 
     reads_per_device: float = Field(default=0.0, ge=0, le=1e18,
                                     description="reads each storage MTJ has had since programming (read disturb)")
+    inferences_since_programming: float = Field(
+        default=0.0, ge=0, le=1e18,
+        description="inferences the chip has served since programming: each adds the workload's mc_passes reads "
+                    "per device (every row is read once per pass; an upper bound, a 2T-2MTJ device is read only when "
+                    "the input selects it and a dropped row not at all), on top of reads_per_device")
     time_since_programming_s: float = Field(default=0.0, ge=0, le=1e10,
                                             description="time since programming, s (retention; 3.15e8 s = 10 years)")
     retention_temperature_k: float | None = Field(
@@ -106,7 +111,7 @@ class StorageAging(Spec):
 
     @property
     def any(self) -> bool:
-        return bool(self.reads_per_device or self.time_since_programming_s)
+        return bool(self.reads_per_device or self.inferences_since_programming or self.time_since_programming_s)
 
 
 class LifetimeSpec(Spec):
