@@ -63,7 +63,9 @@ class MTJSpindropParams(DropoutSourceParams):
                                              "with dP/d(I/I_c0) ≈ 2.2, a shallow slope that keeps driver mismatch from "
                                              "spreading p (docs/mtj_model.md) [derived]")
     reset_current_a: float = Field(default=100e-6, gt=0, le=1e-3,
-                                   description="reset current, A: 3× I_c0 of the dropout MTJ for a deterministic reset [derived]")
+                                   description="reset current, A: 3× I_c0 of the dropout MTJ [derived]; it fails with "
+                                               "1 − P_sw(I, t_reset) from the switching table (below its 5e-4 "
+                                               "resolution here; 1.3e-3 at 50 µA; docs/mtj_model.md)")
     reset_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7, description="reset pulse, s (utinclab t_reset 10 ns) [code]")
     reset_policy: Literal["always", "on_switch"] = Field(
         default="on_switch", description="on_switch: reset only a module whose MTJ switched (the read bit tells)")
