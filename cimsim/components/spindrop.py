@@ -173,7 +173,7 @@ class MTJSpindrop(DropoutSource):
         target_p: drop probability the write current is tuned for (ignored if ``write_current_a`` is set).
         write_current_a: explicit stochastic-write current, A.
         write_pulse_s: stochastic-write pulse, s.
-        reset_current_a, reset_pulse_s: deterministic reset current (A) and pulse (s).
+        reset_current_a, reset_pulse_s: reset current (A) and pulse (s); the reset fails with 1 − P_sw at them (:attr:`p_reset_fail`).
         reset_policy: ``always`` or ``on_switch``.
         read_voltage_v, read_pulse_s: read bias (V) and window (s).
         endurance: (Weibull scale η in pulses, shape β) of the MTJ's cycles to breakdown.
