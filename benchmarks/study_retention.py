@@ -198,10 +198,40 @@ def axes(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """Accuracy and OOD AUROC against time since programming (retention) and reads (read disturb), one line per
+    temperature; the fresh chips' values and the 0.5-point band dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fresh = table[table.mechanism == "fresh"].iloc[0]
+    fig, axes_ = plt.subplots(2, 2, figsize=(10, 7), sharey="row")
+    for col, (mech, xlabel) in enumerate((("retention", "time since programming (s)"),
+                                          ("read_disturb", "reads per device"))):
+        sub = table[table.mechanism == mech].sort_values("target_flip")
+        for row, (metric, ylabel) in enumerate((("accuracy", "MC accuracy"), ("auroc", "OOD AUROC (entropy)"))):
+            ax = axes_[row, col]
+            for t_k in TEMPERATURES_K:
+                ax.semilogx(sub[f"at_{int(t_k)}K"], sub[metric], "o-", label=f"{t_k:g} K")
+            ax.axhline(fresh[metric], color="k", ls="--", lw=0.8)
+            ax.axhline(fresh[metric] - HOLD_POINTS / 100, color="grey", ls=":", lw=0.8)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+    axes_[0, 0].legend(title="temperature")
+    axes_[0, 0].set_title("retention (variation on, 3 chips)")
+    axes_[0, 1].set_title("read disturb (low state, 1 ns reads)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chips", type=int, default=3, help="chip instances (seeds) per point")
     ap.add_argument("--out", type=Path, default=Path("."), help="folder for retention_study.csv")
+    ap.add_argument("--png", type=Path, help="also write the figure (docs/img/retention_study.png)")
     ap.add_argument("--from-csv", type=Path, help="recompute the tables from a retention_study.csv of an earlier "
                                                   "run instead of simulating")
     args = ap.parse_args()
@@ -211,7 +241,10 @@ def main() -> None:
         df = sweep(args.chips)
         args.out.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out / "retention_study.csv", index=False)
-    print(markdown(axes(df)))
+    table = axes(df)
+    print(markdown(table))
+    if args.png:
+        plot(table, args.png)
     pol, cost = policy(df)
     print(f"\nrefresh: {cost['weights']} weights in {cost['arrays']} arrays, {cost['energy_j']:.4g} J, "
           f"{cost['time_s']:.4g} s")
