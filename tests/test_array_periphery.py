@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from cimsim.components import array_periphery as ap
@@ -51,7 +52,7 @@ def test_lines_hand_calculation_and_nvsim(node):
     assert lines.action("wordline_rc").latency_s == pytest.approx(0.38 * d.wire_r_ohm_per_m * 1280 * f * c_wl)
     tau = r_bl * c_bl / 2 * (8e3 + r_bl / 3) / (8e3 + r_bl)
     assert lines.action("bitline_rc").latency_s == pytest.approx(math.log(2) * tau)
-    # NVSim's own numbers for the same geometry (its F is the drawn node; ours the Stillmaker-effective one)
+    # NVSim's own numbers for the same geometry (both use the drawn node as F)
     c_wl_nv, r_wl_nv, c_bl_nv, r_bl_nv = NVSIM[node][:4]
     assert lines.wordline_cap_f == pytest.approx(c_wl_nv, rel=0.01)
     assert lines.wordline_res_ohm == pytest.approx(r_wl_nv, rel=0.01)
@@ -69,6 +70,8 @@ def test_wordline_driver_chain_hand_calculation(node):
     n = max(1, round(math.log(c_load / c_in) / math.log(4)))
     f = (c_load / c_in) ** (1 / n)
     widths = [w0 * f ** i for i in range(n)]
+    if widths[-1] > 100 * node * 1e-9:  # NVSim's MaxNmosSize: last stage 100 F, the others re-spread
+        widths = [w0 * (100 * node * 1e-9 / w0) ** (i / (n - 1)) for i in range(n)]
     assert drv.chain.widths_n_m == pytest.approx(widths)
     sw = sum((c_load if i == n - 1 else d.inverter_input_cap_f(widths[i + 1])) + d.inverter_output_cap_f(w)
              for i, w in enumerate(widths))
@@ -219,3 +222,70 @@ def test_node_range_and_periphery_positive():
         assert m.read_energy_j > 0 and m.write_energy_j > 0 and m.area_m2 > 0 and m.leakage_w > 0
     # smaller node → smaller area (one technology model)
     assert memory_mode(ctx(22), _params(256, 128)).area_m2 < memory_mode(ctx(45), _params(256, 128)).area_m2
+
+
+# ---------------------------------------------------------------- issue 19: NVSim grid, driver cap, describe --subarray
+
+def test_every_stored_nvsim_ratio_within_half_to_double():
+    """Issue 19: 6 sizes (64×64 … 1024×256) × 22–90 nm × HP/LSTP against the stored NVSim 6334d00 runs."""
+    from cimsim.validation import nvsim
+
+    points = nvsim.grid_points()
+    assert len(points) == 60
+    assert {(p.rows, p.cols) for p in points} == {(64, 64), (128, 128), (256, 128), (256, 256), (512, 512),
+                                                  (1024, 256)}
+    assert {p.node_nm for p in points} == {22, 32, 45, 65, 90} and {p.roadmap for p in points} == {"hp", "lstp"}
+    bad = [(p.label, k, round(p.ratio(k), 3)) for p in points for k in nvsim.QUANTITIES
+           if not 0.5 <= p.ratio(k) <= 2.0]
+    assert not bad
+
+
+def test_wordline_driver_last_stage_capped_at_100_f():
+    """A 1024-column word line at 32 nm asks for a last stage wider than NVSim's MaxNmosSize (100 F)."""
+    d = device_params(32.0)
+    long_wl = 1024 * 300e-15 / 128   # ~2.4 pF: far beyond what a 100 F stage drives at effort 4
+    c32 = Context(node_nm=32, vdd_v=0.9, temperature_k=300.0)
+    drv = ap.WordlineDriver(c32, wordline_cap_f=long_wl)
+    assert drv.chain.widths_n_m[-1] == pytest.approx(100 * 32e-9, rel=1e-12)
+    assert drv.chain.widths_n_m[0] == pytest.approx(d.min_width_m, rel=1e-12)
+    ratios = np.diff(np.log(drv.chain.widths_n_m))
+    assert np.allclose(ratios, ratios[0])   # re-spread geometrically below the cap
+    small = ap.WordlineDriver(c32, wordline_cap_f=20e-15)
+    assert small.chain.widths_n_m[-1] < 100 * 32e-9
+
+
+def test_nvsim_subarray_honours_the_periphery_roadmap():
+    from cimsim.components.subarray import memory_mode
+    from cimsim.validation import nvsim
+
+    hp = memory_mode(*nvsim.subarray_from_arch(nvsim.nvsim_arch(45, "hp")))
+    lstp = memory_mode(*nvsim.subarray_from_arch(nvsim.nvsim_arch(45, "lstp")))
+    assert lstp.leakage_w < hp.leakage_w / 10   # LSTP devices leak orders of magnitude less
+    assert nvsim.nvsim_run(45, "lstp")["leakage_w"] < nvsim.nvsim_run(45, "hp")["leakage_w"] / 10
+
+
+def test_periphery_layout_uses_the_nominal_feature_size():
+    for node in (22.0, 28.0, 65.0, 90.0):
+        assert device_params(node).feature_m == pytest.approx(node * 1e-9, rel=1e-15)
+
+
+def test_describe_subarray_cli(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from cimsim.components.subarray import memory_mode
+    from cimsim.validation import nvsim
+
+    sets = [a for k, v in nvsim.overrides(45) for a in ("--set", f"{k}={v}")]
+    out = subprocess.run([sys.executable, "-m", "cimsim", "describe", "--subarray", *sets, "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    doc = json.loads(out)
+    ref = memory_mode(*nvsim.subarray_from_arch(nvsim.nvsim_arch(45)))
+    assert doc["subarray"] == {"rows": 256, "cols": 128, "word_bits": 128, "node_nm": 45.0, "vdd_v": 1.0,
+                               "periphery_devices": "hp"}
+    assert doc["read_energy_j"] == pytest.approx(ref.read_energy_j, rel=1e-12)
+    assert doc["read_energy_j"] / nvsim.nvsim_run(45)["read_energy_j"] == pytest.approx(0.85, abs=0.01)
+    text = subprocess.run([sys.executable, "-m", "cimsim", "describe", "--subarray"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "memory-mode subarray" in text and "read energy" in text and "leakage" in text

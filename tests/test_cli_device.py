@@ -72,3 +72,53 @@ def test_calibrate_quick_writes_a_loadable_table(capsys, tmp_path):
     again = tmp_path / "u.npz"
     _run(capsys, ["calibrate", "mtj", "--quick", "--trajectories", "20", "--seed", "3", "--out", str(again)])
     np.testing.assert_array_equal(SwitchingTable.load(again).n_switched, tab.n_switched)
+
+
+@pytest.mark.parametrize("ratio", ["0.45", "10"])
+def test_mtj_both_table_ends_evaluate_with_one_sided_slope(capsys, ratio):
+    """Issue 19: the documented range includes both ends; dP/dI is one-sided there instead of stepping out."""
+    code, out, err = _run(capsys, ["mtj", "--current-ratio", ratio, "--pulse", "2e-9", "--format", "json"])
+    assert code == 0, err
+    (pt,) = json.loads(out)["points"]
+    dev = mtj.MTJParams(delta_ref=40.0, ic0_ref_a=json.loads(out)["ic0_a"])
+    i = float(ratio)
+    h = 1e-4
+    inner = i + h if i < 1 else i - h
+    p_in = float(mtj.p_switch(dev, inner * dev.ic0_ref_a, 2e-9, 300.0))
+    one_sided = (pt["p_switch"] - p_in) / (i - inner)
+    assert pt["dp_dratio"] == pytest.approx(one_sided, rel=1e-6, abs=1e-9)
+
+
+def test_mtj_delta_outside_the_table_from_set_names_set(capsys):
+    code, _, err = _run(capsys, ["mtj", "--set", "mtj.dropout.delta_ref=140"])
+    assert code == 2 and err.startswith("cimsim: error: --set: mtj.dropout.delta_ref:") and err.count("\n") == 1
+
+
+def test_mtj_eb_ms_exponent_is_a_yaml_field(capsys):
+    """eb_ms_exponent = 0 keeps E_b fixed, so Delta(T) = Delta_ref T_ref / T and I_c0 does not move."""
+    code, out, _ = _run(capsys, ["mtj", "--set", "mtj.dropout.eb_ms_exponent=0", "--temperature", "400",
+                                 "--current-ratio", "1", "--format", "json"])
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["delta"] == pytest.approx(40.0 * 300 / 400, rel=1e-12)
+    assert doc["ic0_a"] == pytest.approx(33.3e-6, rel=1e-12)  # the example arch sets 33.3 uA
+    code, out, _ = _run(capsys, ["mtj", "--temperature", "400", "--current-ratio", "1", "--format", "json"])
+    assert json.loads(out)["delta"] < 40.0 * 300 / 400  # the default 1.804 also lowers E_b with T
+
+
+def test_mtj_target_p_in_the_precessional_regime(capsys):
+    """Issue 19: at Delta 30 and 2 ns (alpha 0.005: 0.88 tau_D) the 10 I_c0 rows reach P = 0.95."""
+    code, out, err = _run(capsys, ["mtj", "--set", "mtj.dropout.delta_ref=30", "--set", "mtj.dropout.alpha=0.005",
+                                   "--pulse", "2e-9", "--target-p", "0.95", "--format", "json"])
+    assert code == 0, err
+    (pt,) = json.loads(out)["points"]
+    assert pt["p_switch"] == pytest.approx(0.95, abs=1e-9) and 4.5 < pt["current_ratio"] <= 10
+
+
+def test_calibrate_extend_with_a_mismatched_table_is_one_line_exit_2(capsys, tmp_path):
+    pytest.importorskip("cmtj")
+    from cimsim.components.switching.table import shipped_table_path
+
+    code, _, err = _run(capsys, ["calibrate", "mtj", "--quick", "--out", str(tmp_path / "t.npz"),
+                                 "--extend", str(shipped_table_path())])
+    assert code == 2 and "--extend" in err and "cannot extend" in err and err.count("\n") == 1

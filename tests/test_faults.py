@@ -193,3 +193,130 @@ def test_lifetime_is_a_sweepable_field(arch):
     assert always["resets_per_module_per_inference"] == pytest.approx(always["writes_per_module_per_inference"])
     assert always["lifetime_s"] < base["lifetime_s"]
     assert _life(arch, MLP, [("spindrop", {"model": "lfsr"})]).lifetime is None
+
+
+# ---------------------------------------------------------------- storage MTJs: read disturb and retention
+
+def _storage(reads=0.0, time_s=0.0, state="low", sigmas=None, t_k=300.0, t_ret=None, current=None):
+    from cimsim.components import mtj
+    from cimsim.faults.storage import StorageFlips
+
+    cur = current if current is not None else (0.1 / (3979.0 + 3.7e3), 0.1 / (3979.0 * 2.2 + 3.7e3))
+    return StorageFlips(device=mtj.MTJParams(), temperature_k=t_k, retention_temperature_k=t_ret or t_k,
+                        read_current_a=cur, read_pulse_s=1e-9, reads=reads, time_s=time_s, disturbed_state=state,
+                        sigmas=sigmas)
+
+
+@pytest.mark.parametrize("i, delta, pulse_ns", [(0.6, 20.0, 50.0), (0.5, 15.0, 100.0), (0.8, 35.0, 20.0),
+                                                (0.45, 17.5, 1000.0)])
+def test_read_disturb_is_the_tables_own_p_where_it_resolves_it(i, delta, pulse_ns):
+    """Issue 19: the per-read disturb probability is the switching table's P at the read's operating point, exactly
+    (bit for bit: the same lookup), wherever the table resolves P."""
+    from cimsim.components import mtj, mtj_thermal
+
+    dev = mtj.MTJParams()
+    ic0 = float(mtj.ic0_a(dev, 300.0))
+    p_tab = float(mtj.p_switch(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta))
+    assert p_tab > 0
+    assert float(mtj_thermal.read_disturb_probability(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta)) == p_tab
+
+
+def test_read_disturb_at_the_default_read_and_its_thermal_tail():
+    """The default read (0.1 V over R_P + R_access: 13 uA = 0.26 I_c0, 1 ns, Delta 60) lies below the table's current
+    axis (0.45) and far below its resolution (5e-4): there P is Brown's thermal tail, whose rate agrees with the
+    table's resolved thermal nodes within a factor 0.97-3.6 (median 1.33: conservative, docs/analog.md)."""
+    from cimsim.components import mtj
+    from cimsim.components.switching.table import load_table
+
+    dev = mtj.MTJParams()
+    sf = _storage()
+    p1 = float(sf.per_read())
+    i = sf.read_current_a[0] / float(mtj.ic0_a(dev, 300.0))
+    tau_d = float(mtj.tau_d_s(dev, 300.0))
+    brown = math.sqrt(60 / math.pi) * (1 - i) ** 2 * (1 + i) * math.exp(-60 * (1 - i) ** 2) * 1e-9 / tau_d
+    assert p1 == pytest.approx(-math.expm1(-brown), rel=1e-12)
+    assert 1e-15 < p1 < load_table().floor
+    tab = load_table()
+    k = tab.n_switched / tab.n_traj
+    ii, dd, tt = np.meshgrid(tab.i, tab.delta, tab.tau_d, indexing="ij")
+    m = (ii <= 0.6) & (k > 0.05) & (k < 0.95)
+    h_tab = -np.log1p(-k[m])
+    h_brown = np.sqrt(dd[m] / math.pi) * (1 - ii[m]) ** 2 * (1 + ii[m]) * np.exp(-dd[m] * (1 - ii[m]) ** 2) * tt[m]
+    ratio = h_brown / h_tab
+    assert m.sum() > 300 and 1.1 < np.median(ratio) < 1.6 and ratio.min() > 0.8 and ratio.max() < 4.0
+
+
+def test_read_disturb_accumulates_over_reads_and_only_in_the_disturbed_state():
+    sf = _storage(reads=1e6, t_k=420.0)
+    p1 = float(sf.per_read())
+    p = sf.flip_probability(np.array([True, False]))
+    assert p[0] == pytest.approx(-math.expm1(1e6 * math.log1p(-p1)), rel=1e-9) and p[1] == 0.0
+    assert 0.01 < p[0] < 0.99     # at 420 K (Delta 35.5) a million reads matter
+    assert _storage(reads=1e9).flip_probability(np.array([True]))[0] < 1e-4   # at 300 K they do not
+
+
+def test_retention_is_a_symmetric_two_state_chain():
+    from cimsim.components import mtj, mtj_thermal
+
+    dev = mtj.MTJParams()
+    r = float(mtj_thermal.thermal_escape_rate_hz(dev, 0.0, 358.0))
+    d = float(mtj.delta(dev, 358.0))
+    assert r == pytest.approx(math.sqrt(d / math.pi) * math.exp(-d) / float(mtj.tau_d_s(dev, 358.0)), rel=1e-12)
+    ten_years = 3.15e8
+    p = _storage(time_s=ten_years, t_ret=358.0).flip_probability(np.array([True, False]))
+    assert p[0] == p[1] == pytest.approx(-0.5 * math.expm1(-2 * r * ten_years), rel=1e-12)
+    temps = [300.0, 330.0, 358.0, 390.0, 420.0]
+    ps = [float(mtj_thermal.retention_flip_probability(dev, ten_years, t)) for t in temps]
+    assert all(a < b for a, b in zip(ps, ps[1:], strict=False)) and ps[-1] == pytest.approx(0.5)
+    assert float(mtj_thermal.retention_flip_probability(dev, 1e3, 300.0, delta=30.0)) > ps[0]
+
+
+def test_storage_flip_rate_and_the_weights_it_gives():
+    """Sampled flips occur at their probability; a flipped device reads the other state (2T-2MTJ: only the
+    device in the disturbed state flips, giving weight 0 + bias or an unchanged weight)."""
+    sf = _storage(reads=1e6, t_k=420.0)
+    w = np.where(np.random.default_rng(3).random((300, 200)) < 0.5, 1.0, -1.0).astype(np.float32)
+    flipped, p = sf.flips(np.stack([w, -w]), np.random.default_rng(4))
+    target = float(sf.flip_probability(np.array([True]))[0])
+    low = np.stack([w, -w]) > 0
+    n = low.sum()
+    assert abs(flipped[low].mean() - target) < 4 * math.sqrt(target * (1 - target) / n)
+    assert not flipped[~low].any()
+
+    class LM:
+        name, index = "l", 0
+
+    sure = _storage(reads=100.0, current=(9.9 * 50e-6, 0.0))   # a write-strength read: 100 of them flip for sure
+    assert float(sure.flip_probability(np.array([True]))[0]) == 1.0
+    chip = ChipFaults(seed=1, layers={"l": LayerFaults(storage=sure)})
+    w_eff, bias = chip.weights(LM, np.array([[1.0, -1.0]], np.float32))
+    # the low device of each cell flips high: w = +1 (a low) and w = -1 (b low) both end at (c_a, c_b) = (-1, -1),
+    # weight 0 and bias -1 on every driven row
+    np.testing.assert_array_equal(w_eff, [[0.0, 0.0]])
+    np.testing.assert_array_equal(bias, [[-1.0, -1.0]])
+    assert chip.summary()["layers"]["l"]["storage"]["flipped"] == 2
+
+
+def test_storage_faults_through_simulate(arch):
+    """faults.storage in a run: flips are reported in result.json, and no history (0 reads, 0 s) changes nothing."""
+    opts = Options(limit=60, passes=4, ood=False, corruptions=False, timing_inputs=4)
+    base = simulate(arch, MLP, opts)
+    same = simulate(_arch(arch, [("faults.storage.disturbed_state", "high")]), MLP, opts)
+    assert same.metrics["accuracy"] == base.metrics["accuracy"] and same.to_json().get("faults_injected", {}) == {}
+    hot = _arch(arch, [("faults.storage.time_since_programming_s", 3.15e8),
+                       ("faults.storage.retention_temperature_k", 400.0)])
+    r = simulate(hot, MLP, opts)
+    st = r.to_json()["faults_injected"]["layers"]["fc1"]["storage"]
+    assert st["p_flip_mean"] == pytest.approx(0.5, abs=1e-9)
+    assert abs(st["flipped"] / st["devices"] - 0.5) < 4 * math.sqrt(0.25 / st["devices"])
+    assert r.metrics["accuracy"] < 0.3 < base.metrics["accuracy"]   # ten years at 400 K forget the weights
+
+
+def test_storage_reads_from_inferences_use_the_workloads_passes(arch, mlp):
+    from cimsim.faults.inject import storage_flips
+
+    wl = mlp[0]
+    a = _arch(arch, [("faults.storage.inferences_since_programming", 1e6), ("faults.storage.reads_per_device", 5.0)])
+    design = resolve(a, wl)
+    sf = storage_flips(a.faults, build_hardware(design, map_network(design)))
+    assert sf.reads == 1e6 * wl.mc_passes + 5.0

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_thermal
 
 pytestmark = pytest.mark.filterwarnings("ignore::cimsim.components.mtj.AnalyticValidityWarning")
 
@@ -251,15 +251,15 @@ def test_inverse_rejects_bad_target(bad):
 )
 def test_read_disturb_examples(delta, ratio, t_ns, expected):
     params = dataclasses.replace(P0, delta_ref=float(delta))
-    got = mtj.read_disturb_probability(params, ratio * IC0, t_ns * NS, T0)
+    got = mtj_thermal.read_disturb_probability(params, ratio * IC0, t_ns * NS, T0)
     assert got == pytest.approx(expected, rel=0.02)
 
 
 def test_read_disturb_tiny_and_thermal_only():
     params = dataclasses.replace(P0, delta_ref=60.0)
-    assert mtj.read_disturb_probability(params, 0.3 * IC0, 1 * NS, T0) < 1e-18
+    assert mtj_thermal.read_disturb_probability(params, 0.3 * IC0, 1 * NS, T0) < 1e-18
     # no precessional term even above I_c0: saturates at the attempt-limited value
-    assert mtj.read_disturb_probability(params, 3 * IC0, 1 * NS, T0) == pytest.approx(-math.expm1(-1.0))
+    assert mtj_thermal.read_disturb_probability(params, 3 * IC0, 1 * NS, T0) == pytest.approx(-math.expm1(-1.0))
 
 
 def test_write_energy():

@@ -18,11 +18,21 @@ _FIELD_OF = {"i": "--current-ratio", "delta": "mtj.{which}.delta_ref", "tau_d": 
 DEFAULT_RATIOS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
 
 
-def _model_error(exc: ValueError, which: str, file: str) -> ConfigError:
+def _model_error(exc: ValueError, which: str, file: str, set_keys: tuple[str, ...] = ()) -> ConfigError:
+    """The switching model's ValueError as a one-line error naming the option, the --set override or the file.
+
+    A Delta outside the table comes from the device's fields: if ``--set`` overrode one of them (mtj.<which>.*,
+    mtj.t_ref_k) the override is named, else the arch file.
+    """
     text = str(exc)
     head = text.split(":", 1)[0].strip()
     field = _FIELD_OF.get(head, "mtj").format(which=which)
-    return ConfigError(text, file=file if field.startswith("mtj.") else "command line", field=field)
+    if not field.startswith("mtj."):
+        return ConfigError(text, file="command line", field=field)
+    device_sets = [k for k in set_keys if k.startswith(f"mtj.{which}.") or k == "mtj.t_ref_k"]
+    if device_sets:
+        return ConfigError(text, file="--set", field=field if field in device_sets else device_sets[0])
+    return ConfigError(text, file=file, field=field)
 
 
 def _json_value(x: float) -> float | None:
@@ -69,7 +79,8 @@ def mtj_command(arch: str | None, which: str, ratios: tuple[float, ...], pulse: 
     delta = float(mtj.delta(dev, t_k))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", mtj.AnalyticValidityWarning)
-        doc = _evaluate(dev, which, path, ic0, delta, t_k, t_p, ratios, target_p)
+        doc = _evaluate(dev, which, path, ic0, delta, t_k, t_p, ratios, target_p,
+                        tuple(ov[0] for ov in arch_over))
     for msg in dict.fromkeys(str(w.message) for w in caught):
         click.echo(f"cimsim: warning: {msg}", err=True)
     if fmt == "json":
@@ -87,7 +98,7 @@ def mtj_command(arch: str | None, which: str, ratios: tuple[float, ...], pulse: 
 
 
 def _evaluate(dev: Any, which: str, path: Path, ic0: float, delta: float, t_k: float, t_p: float,
-              ratios: tuple[float, ...], target_p: float | None) -> dict[str, Any]:
+              ratios: tuple[float, ...], target_p: float | None, set_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON document of `cimsim mtj`: one point per ratio (or the target-p solution)."""
     import numpy as np
 
@@ -102,7 +113,7 @@ def _evaluate(dev: Any, which: str, path: Path, ic0: float, delta: float, t_k: f
         err = mtj.p_switch_error(dev, currents, t_p, t_k)
         slope = mtj.dp_dcurrent(dev, currents, t_p, t_k)
     except ValueError as exc:
-        raise _model_error(exc, which, str(path)) from None
+        raise _model_error(exc, which, str(path), set_keys) from None
     points: list[dict[str, Any]] = [
         {"current_ratio": float(c / ic0), "current_a": float(c), "pulse_s": t_p, "temperature_k": t_k,
          "p_switch": float(p), "p_error": _json_value(float(e)), "dp_dcurrent_per_a": float(s),
@@ -121,8 +132,10 @@ def calibrate() -> None:
 @click.option("--trajectories", type=click.IntRange(10), help="macrospin trajectories per (i, Delta) point "
               "[default: 1000; 200 with --quick]")
 @click.option("--seed", type=click.IntRange(0), default=2023, show_default=True, help="root seed")
-@click.option("--quick", is_flag=True, help="a 5 x 4 x 7 smoke-test grid instead of the full 28 x 16 x 33 one")
-def calibrate_mtj(out: str, trajectories: int | None, seed: int, quick: bool) -> None:
+@click.option("--quick", is_flag=True, help="a 5 x 4 x 7 smoke-test grid instead of the full 35 x 16 x 33 one")
+@click.option("--extend", type=click.Path(exists=True, dir_okay=False), metavar="TABLE",
+              help="copy the current rows TABLE already has (a prefix of the grid) and compute only the new ones")
+def calibrate_mtj(out: str, trajectories: int | None, seed: int, quick: bool, extend: str | None) -> None:
     """Stochastic-LLG macrospin switching table with cmtj (extra 'physics'); resumes an interrupted run."""
     try:
         import cmtj  # noqa: F401
@@ -138,6 +151,9 @@ def calibrate_mtj(out: str, trajectories: int | None, seed: int, quick: bool) ->
                f"{grid.delta[-1]:g} ({len(grid.delta)}), t_p/tau_D {grid.tau[0]:g}-{grid.tau[-1]:g} "
                f"({len(grid.tau)}); {n_traj} trajectories per point; seed {seed}; cmtj Heun, "
                f"alpha_gen = {device.alpha:g}, dt = {device.dt_tau_d:g} tau_D")
-    path = generate_table(Path(out), n_traj=n_traj, seed=seed, grid=grid, device=device,
-                          progress=lambda s: click.echo(s, err=True))
+    try:
+        path = generate_table(Path(out), n_traj=n_traj, seed=seed, grid=grid, device=device,
+                              progress=lambda s: click.echo(s, err=True), extend=Path(extend) if extend else None)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=str(extend), field="--extend") from None
     click.echo(f"wrote {path}")

@@ -18,9 +18,12 @@ from cimsim.errors import ConfigError
 @click.argument("workload", required=False, type=click.Path(dir_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override an arch (or workload) field")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def describe(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt: str) -> None:
+@click.option("--subarray", is_flag=True, help="instead: one crossbar as a plain memory (read/write one whole row), "
+              "the figures NVSim reports for a one-subarray bank")
+def describe(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt: str, subarray: bool) -> None:
     """Area, leakage and every component action (energy, latency, cycles) of ARCH: the chip as built and,
-    with WORKLOAD, as used by it (the area `cimsim run` reports), side by side."""
+    with WORKLOAD, as used by it (the area `cimsim run` reports), side by side; ``--subarray``: one crossbar
+    as a memory (NVSim-style)."""
     from cimsim.hardware import build_hardware
     from cimsim.mapping import map_network
     from cimsim.report.files import dumps
@@ -34,6 +37,9 @@ def describe(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt:
         raise ConfigError("describe without a WORKLOAD takes architecture fields only", file="--set",
                           field=wl_over[0][0])
     spec = load_arch(path, arch_over)
+    if subarray:
+        _describe_subarray(spec, path, fmt)
+        return
     wl = load_workload(Path(workload), wl_over) if workload else None
     design = resolve(spec, wl, arch_file=str(path), workload_file=workload)
     doc = build_hardware(design, map_network(design) if wl is not None else None).describe()
@@ -52,6 +58,41 @@ def _views_text(views: dict[str, Any]) -> str:
         if u is not None and u != n:
             rows.append(f"{name + ' instances':22}{n:>16}{u:>24}")
     return "\n\n" + "\n".join(rows)
+
+
+def _describe_subarray(spec: Any, path: Path, fmt: str) -> None:
+    """`describe --subarray`: the crossbar's devices (one per bit, 1T-1MTJ) and NVSim-style periphery read and
+    written as a memory (:func:`cimsim.components.subarray.memory_mode`, docs/validation.md "NVSim grid")."""
+    from cimsim.components.subarray import memory_mode
+    from cimsim.report.files import dumps
+    from cimsim.validation.nvsim import subarray_from_arch
+
+    ctx, params = subarray_from_arch(spec)
+    try:
+        cost = memory_mode(ctx, params)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=str(path), field="crossbar") from None
+    doc = {"subarray": {"rows": params.rows, "cols": params.cols, "word_bits": params.word_bits,
+                        "node_nm": ctx.node_nm, "vdd_v": ctx.vdd_v, "periphery_devices": ctx.periphery_devices},
+           **cost.to_dict()}
+    if fmt == "json":
+        click.echo(dumps(doc))
+        return
+    s = doc["subarray"]
+    click.echo(f"memory-mode subarray of {path}: {s['rows']} rows x {s['cols']} columns, one {s['word_bits']}-bit word "
+               f"per access, {s['node_nm']:g} nm, {s['periphery_devices'].upper()} periphery at {s['vdd_v']:g} V")
+    for name, key, scale, unit, parts in (
+            ("read energy", "read_energy_j", 1e12, "pJ", "read_breakdown_j"),
+            ("write energy", "write_energy_j", 1e12, "pJ", "write_breakdown_j"),
+            ("read latency", "read_latency_s", 1e9, "ns", "latency_breakdown_s"),
+            ("write latency", "write_latency_s", 1e9, "ns", None),
+            ("area", "area_m2", 1e12, "um^2", "area_breakdown_m2"),
+            ("leakage", "leakage_w", 1e6, "uW", None)):
+        line = f"  {name:<14}{doc[key] * scale:12.4g} {unit}"
+        if parts:
+            line += "  (" + ", ".join(f"{k} {v * scale:.4g}" for k, v in doc[parts].items()
+                                      if v and not (key == "read_latency_s" and k == "write_pulse")) + ")"
+        click.echo(line)
 
 
 @cli.command()

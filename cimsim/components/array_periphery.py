@@ -84,13 +84,22 @@ class InverterChain:
     def sized_for(cls, dev: DeviceParams, load_cap_f: float) -> InverterChain:
         """Stages N = max(1, round(ln(C_load/C_in) / ln 4)), stage ratio f = (C_load/C_in)^(1/N), stage i
         NMOS width W_min·f^i; each stage's delay 0.69·R_n(W_i)·(C_next + C_self,i)
-        [code: NVSim OutputDriver.cpp Initialize/CalculateLatency, latency_first; R, C from NVSim formulas]."""
+        [code: NVSim OutputDriver.cpp Initialize/CalculateLatency, latency_first; R, C from NVSim formulas].
+
+        The last stage is capped at 100 F (NVSim's MaxNmosSize): a wider one is set to the cap and the stages
+        before it re-spread geometrically between W_min and the cap, as NVSim re-computes its logical effort
+        with the capped last stage; the last stage then drives the load with a larger fan-out (slower, but
+        without the leakage and area of an unbounded driver on very long word lines).
+        """
         w0 = dev.min_width_m
         c_in = dev.inverter_input_cap_f(w0)
         fo = max(1.0, load_cap_f / c_in)
         n = max(1, round(math.log(fo) / math.log(STAGE_EFFORT)))
         f = fo ** (1.0 / n)
         widths = tuple(w0 * f ** i for i in range(n))
+        if widths[-1] > dev.max_width_m:
+            g = (dev.max_width_m / w0) ** (1.0 / (n - 1))
+            widths = tuple(w0 * g ** i for i in range(n))
         switched = 0.0
         delay = 0.0
         for i, w in enumerate(widths):

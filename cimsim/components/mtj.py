@@ -46,7 +46,6 @@ __all__ = [
     "p_switch_error",
     "dp_dcurrent",
     "current_for_probability",
-    "read_disturb_probability",
     "write_energy_j",
     "sample_devices",
     "sample_write_currents",
@@ -89,7 +88,7 @@ class MTJParams:
     # eb_ms_exponent = 0 selects the simple form (E_b constant, Delta ~ 1/T, I_c0 constant).
     curie_temperature_k: float = 1453.0  # Tc of CoFeB free layer [code]
     ms_exponent_q: float = 1.0583  # q in Ms(T) [code]
-    eb_ms_exponent: float = 1.804  # n in K_i ~ Ms^n [code]
+    eb_ms_exponent: float = _MTJ["eb_ms_exponent"]  # n in K ~ Ms^n (MTJSpec, utinclab) [code]
     # Analytic model (switching_model="analytic", docs/mtj_model.md): Neel-Brown only where the barrier
     # Delta(1-i)^e is at least nb_min_barrier k_B T. The Kramers/Brown escape-rate asymptotics are expansions in
     # k_B T / E_b, so they need E_b >> k_B T; 5 k_B T keeps that ratio at 0.2 [assumed validity limit].
@@ -283,7 +282,7 @@ def _log_h_nb(p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: N
 
 def _log_h_butler(p: MTJParams, i: NDArray[np.float64], t: NDArray[np.float64], d: NDArray[np.float64],
                   tau_d: NDArray[np.float64]) -> NDArray[np.float64]:
-    """ln of -ln(1 - P_Butler) for i > 1 (Butler 2012: 1 - P = exp(-(pi^2 Delta/4)(i-1)/(i e^{2(i-1)t/tau_D} - 1))).
+    """ln of -ln(1 - P_Butler) for i > 1 (Butler 2012: P = exp(-A), A = (pi^2 Delta/4)(i-1)/(i e^{2(i-1)t/tau_D} - 1)).
 
     Written in log space so neither tail under- or overflows: for a large Butler exponent A,
     -ln(1 - e^{-A}) = e^{-A} to double precision, so ln H = -A.
@@ -420,10 +419,22 @@ def dp_dcurrent(
     delta: ArrayLike | None = None,
     ic0_a: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
-    """Slope dP_sw/dI in 1/A (central difference, step 1e-4 I_c0); multiply by I_c0 for dP/d(I/I_c0)."""
+    """Slope dP_sw/dI in 1/A (central difference, step 1e-4 I_c0); multiply by I_c0 for dP/d(I/I_c0).
+
+    For ``sllg_table`` the difference is one-sided at the table's current ends, so both ends of its documented
+    range can be evaluated; a current outside the table still raises ``ValueError`` naming ``i``.
+    """
     _, _, c = np.broadcast_arrays(np.asarray(current_a, float), *_device(p, temperature_k, delta, ic0_a))
     h = 1e-4 * c
     cur = np.asarray(current_a, dtype=float)
+    if p.switching_model == "sllg_table":
+        i, d, tau, c = np.broadcast_arrays(
+            *reduced_coordinates(p, cur, pulse_s, temperature_k, delta=delta, ic0_a=ic0_a), c)
+        out = np.zeros(i.shape)
+        on = tau > 0  # a zero pulse never switches: slope 0, no lookup (as in p_switch)
+        if np.any(on):
+            out[on] = _table(p).dp_di(i[on], d[on], tau[on]) / c[on]
+        return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AnalyticValidityWarning)
         up = p_switch(p, cur + h, pulse_s, temperature_k, delta=delta, ic0_a=ic0_a)
@@ -478,28 +489,6 @@ def current_for_probability(
     i_out = 0.5 * (lo + hi)
     _analytic_log_hazard(p, i_out, t, d, tau_d, warn=True)  # warn once if the answer lies in the bridge
     return _ret(i_out * c)
-
-
-def read_disturb_probability(
-    p: MTJParams,
-    read_current_a: ArrayLike,
-    read_pulse_s: ArrayLike,
-    temperature_k: ArrayLike,
-    *,
-    delta: ArrayLike | None = None,
-    ic0_a: ArrayLike | None = None,
-) -> FloatOrArray:
-    """Probability that a read pulse (A, s) flips the cell: thermal law 1 - exp(-t_r/tau(I_r)).
-
-    Applies only when the read current polarity favours switching; pass |I_read| in that case.
-    """
-    d, c = _device(p, temperature_k, delta, ic0_a)
-    t = np.asarray(read_pulse_s, dtype=float)
-    if np.any(~(t >= 0)):
-        raise ValueError("read_pulse_s must be >= 0")
-    i = np.asarray(read_current_a, dtype=float) / c
-    with np.errstate(over="ignore"):
-        return _ret(-np.expm1(-np.exp(_log_h_nb(p, i, t, d))))
 
 
 def write_energy_j(

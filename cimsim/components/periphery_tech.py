@@ -8,14 +8,15 @@ multiplier). Between tabulated nodes every quantity is interpolated log-log in t
 (:func:`cimsim.components.tech.interp_loglog`); outside 22–90 nm the per-width device values are held at the
 nearest table node and the wire resistance per length scales as 1/F² (cross-section ∝ F²) [assumed].
 
-Widths are in metres. The feature size used to turn "k·F" layout rules into metres is the *effective*
-F = √(:func:`cimsim.components.tech.f2_m2`), so every periphery area follows cimsim's one technology model.
+Widths are in metres. The feature size that turns "k·F" layout rules into metres is the *nominal* F (the node),
+as in NVSim (``tech->featureSize``) and as cimsim's cells use it (:class:`cimsim.components.cell.CellGeometry`),
+so a subarray's periphery and its cells scale together (issue 19: an effective F from the Stillmaker area
+factor, 54 nm at 65 nm, put the sense amps 30 % below NVSim's there).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 from cimsim.components import tech
@@ -83,6 +84,7 @@ FLAVOURS = tuple(_FLAVOURS)
 
 # NVSim layout rules, in F [code: NVSim constant.h].
 MIN_NMOS_SIZE_F = 1.5            # smallest transistor width
+MAX_NMOS_SIZE_F = 100.0          # largest driver width (InputParameter maxNmosSize = MAX_NMOS_SIZE; OutputDriver.cpp)
 CONTACT_SIZE_F = 1.0
 MIN_GAP_BET_CONTACT_POLY_F = 0.75
 MIN_GAP_BET_POLY_F = 1.5
@@ -98,7 +100,7 @@ class DeviceParams:
 
     Attributes:
         node_nm: technology node, nm.
-        feature_m: effective feature size F, m.
+        feature_m: nominal feature size F (the node), m.
         c_gate_f_per_m: gate capacitance per width (ideal + overlap + 3·fringe), F/m.
         c_junction_f_per_m2, c_sidewall_f_per_m, c_drain_channel_f_per_m: drain-junction terms.
         i_on_n_a_per_m, i_on_p_a_per_m: saturated on-current per width, A/m.
@@ -153,6 +155,11 @@ class DeviceParams:
         """Minimum transistor width, m (1.5 F) [code: NVSim constant.h MIN_NMOS_SIZE]."""
         return MIN_NMOS_SIZE_F * self.feature_m
 
+    @property
+    def max_width_m(self) -> float:
+        """Largest driver width, m (100 F) [code: NVSim constant.h MAX_NMOS_SIZE, OutputDriver.cpp]."""
+        return MAX_NMOS_SIZE_F * self.feature_m
+
     def inverter_input_cap_f(self, width_n_m: float) -> float:
         """Input capacitance of an inverter with NMOS ``width_n_m`` and PMOS pn_ratio× wider, F."""
         return self.gate_cap_f(width_n_m * (1.0 + self.pn_ratio))
@@ -203,7 +210,7 @@ def device_params(node_nm: float, flavour: str = "hp") -> DeviceParams:
     wire_r = _interp(node, {n: v[0] for n, v in _WIRE.items()}) * (edge / node) ** 2
     return DeviceParams(
         node_nm=node,
-        feature_m=math.sqrt(tech.f2_m2(node)),
+        feature_m=node * 1e-9,
         c_gate_f_per_m=_interp(node, gate),
         c_junction_f_per_m2=_interp(node, {n: v[0] for n, v in drain_caps.items()}),
         c_sidewall_f_per_m=_interp(node, {n: v[1] for n, v in drain_caps.items()}),

@@ -5,6 +5,18 @@ probability P_sw(I, t_p, T) = p) → read. A switched MTJ reads as "drop". Under
 on_switch`` only a module that switched needs the (expensive) reset before its next write; the reset slot
 is still reserved in time, since the controller does not know in advance which modules switched.
 
+**Reset failures.** The reset is a switching pulse in the other direction, so it fails with probability
+p_rf = 1 − P_sw(I_reset, t_reset, T) from the same switching table (one I_c0 for both directions: the macrospin
+is symmetric). Only a module whose MTJ switched needs resetting (an unswitched MTJ under reset current is
+pushed deeper into its well), and a module whose reset failed starts the next write already switched, so it
+reads 1 whatever the write does. A module's bits are then a two-state Markov chain,
+
+    P(b_n = 1 | b_(n-1) = 0) = p,   P(b_n = 1 | b_(n-1) = 1) = p_rf + (1 − p_rf) p,
+
+with stationary (realised) drop probability p_real = p / (1 − p_rf (1 − p)) ≥ p; ``always`` and ``on_switch``
+give the same chain (the read bit is the only state the controller sees). :func:`realized_p` and
+:func:`write_p_for` convert between the two.
+
 Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.array_periphery.
 write_pulse_energy_j`, docs/models.md "Write energy"): supply × current × pulse, with the supply the write rail
 needed to push the current through the MTJ and its access transistor (as for the crossbar's weights).
@@ -21,6 +33,7 @@ from pydantic import Field
 from cimsim.components import mtj
 from cimsim.components.array_periphery import write_pulse_energy_j, write_supply_v
 from cimsim.components.base import Action, Component, Context, model_class, register
+from cimsim.components.switching.table import load_table
 from cimsim.rng import CounterStream
 from cimsim.spec.common import Spec
 
@@ -50,7 +63,9 @@ class MTJSpindropParams(DropoutSourceParams):
                                              "with dP/d(I/I_c0) ≈ 2.2, a shallow slope that keeps driver mismatch from "
                                              "spreading p (docs/mtj_model.md) [derived]")
     reset_current_a: float = Field(default=100e-6, gt=0, le=1e-3,
-                                   description="reset current, A: 3× I_c0 of the dropout MTJ for a deterministic reset [derived]")
+                                   description="reset current, A: 3× I_c0 of the dropout MTJ [derived]; it fails with "
+                                               "1 − P_sw(I, t_reset) from the switching table (below its 5e-4 "
+                                               "resolution here; 1.3e-3 at 50 µA; docs/mtj_model.md)")
     reset_pulse_s: float = Field(default=10e-9, gt=0, le=1e-7, description="reset pulse, s (utinclab t_reset 10 ns) [code]")
     reset_policy: Literal["always", "on_switch"] = Field(
         default="on_switch", description="on_switch: reset only a module whose MTJ switched (the read bit tells)")
@@ -144,6 +159,18 @@ TC_REFERENCE_AREA_M2 = 0.0099e-6
 TC_SLOPE_DT_K = 1.0
 
 
+def realized_p(p_write: np.ndarray | float, p_reset_fail: float) -> np.ndarray | float:
+    """Stationary drop probability p / (1 − p_rf (1 − p)) of a module whose write switches with ``p_write`` and
+    whose reset fails with ``p_reset_fail`` (module docstring)."""
+    return p_write / (1.0 - p_reset_fail * (1.0 - p_write))
+
+
+def write_p_for(p_real: np.ndarray | float, p_reset_fail: float) -> np.ndarray | float:
+    """The write probability whose stationary drop probability is ``p_real``: the inverse of :func:`realized_p`,
+    p = p_real (1 − p_rf) / (1 − p_real p_rf)."""
+    return p_real * (1.0 - p_reset_fail) / (1.0 - p_real * p_reset_fail)
+
+
 @register
 class MTJSpindrop(DropoutSource):
     """Stochastic-MTJ dropout-bit generator.
@@ -154,7 +181,7 @@ class MTJSpindrop(DropoutSource):
         target_p: drop probability the write current is tuned for (ignored if ``write_current_a`` is set).
         write_current_a: explicit stochastic-write current, A.
         write_pulse_s: stochastic-write pulse, s.
-        reset_current_a, reset_pulse_s: deterministic reset current (A) and pulse (s).
+        reset_current_a, reset_pulse_s: reset current (A) and pulse (s); the reset fails with 1 − P_sw at them (:attr:`p_reset_fail`).
         reset_policy: ``always`` or ``on_switch``.
         read_voltage_v, read_pulse_s: read bias (V) and window (s).
         endurance: (Weibull scale η in pulses, shape β) of the MTJ's cycles to breakdown.
@@ -229,12 +256,27 @@ class MTJSpindrop(DropoutSource):
 
     @cached_property
     def p_nominal(self) -> float:
-        """Drop probability this module realizes with nominal device parameters."""
+        """Probability that the stochastic write switches a reset MTJ (nominal device parameters)."""
         return float(mtj.p_switch(self.device, self.write_current_a, self.write_pulse_s, self.ctx.temperature_k))
+
+    @cached_property
+    def p_reset_fail(self) -> float:
+        """Probability that the reset pulse leaves a switched MTJ switched: 1 − P_sw(I_reset, t_reset, T).
+
+        A reset current beyond the s-LLG table's top row (10 I_c0) is evaluated at that row: P_sw only grows
+        with current, so this bounds the failure probability from above (it is 0 there for pulses ≥ 0.6 τ_D).
+        """
+        t = self.ctx.temperature_k
+        current = self.reset_current_a
+        if self.device.switching_model == "sllg_table":
+            i_max = load_table(self.device.switching_table).ranges()["i"][1]
+            current = min(current, i_max * float(mtj.ic0_a(self.device, t)))
+        return 1.0 - float(mtj.p_switch(self.device, current, self.reset_pulse_s, t))
 
     @property
     def p_realized(self) -> float:
-        return self.p_nominal
+        """Stationary drop probability including reset failures (:func:`realized_p`)."""
+        return float(realized_p(self.p_nominal, self.p_reset_fail))
 
     def operating_point(self) -> dict[str, float | str]:
         """The stochastic write as ``describe`` and ``result.json`` report it: temperatures (K), compensation, the
@@ -247,7 +289,9 @@ class MTJSpindrop(DropoutSource):
                 "temperature_compensation": self.temperature_compensation,
                 "calibration_current_a": self.calibration_current_a, "write_current_a": self.write_current_a,
                 "write_pulse_s": self.write_pulse_s, "current_ratio": self.write_current_a / ic0,
-                "p": self.p_nominal, "dp_dratio": slope, "switching_model": self.device.switching_model}
+                "p": self.p_nominal, "dp_dratio": slope, "switching_model": self.device.switching_model,
+                "reset_current_a": self.reset_current_a, "reset_pulse_s": self.reset_pulse_s,
+                "reset_current_ratio": self.reset_current_a / ic0, "p_reset_fail": self.p_reset_fail}
 
     def module_probabilities(self, n: int, rng: np.random.Generator | None,
                              sigmas: mtj.VariationSigmas | None) -> np.ndarray:
@@ -255,9 +299,22 @@ class MTJSpindrop(DropoutSource):
 
     def sample_drops(self, stream: CounterStream, ids: np.ndarray, modules: int, generations: int,
                      p_modules: np.ndarray | None) -> np.ndarray:
-        p = np.full(modules, self.p_nominal) if p_modules is None else p_modules
-        p_bits = np.repeat(p, generations)
-        return stream.bernoulli(ids, p_bits)  # = stream.uniform(ids, p_bits.size) < p_bits, bit for bit
+        """``p_modules`` are realised (stationary) probabilities. Without reset failures every bit is
+        Bernoulli(p_k); with them a module's generations within a mask follow the Markov chain of the module
+        docstring, its first generation drawn from the stationary law (a mask does not know the bit the module
+        made for the previous mask, which keeps masks independent of batching; the marginal rate is exact)."""
+        p = np.full(modules, self.p_realized) if p_modules is None else p_modules
+        p_rf = self.p_reset_fail
+        if p_rf <= 0.0:
+            return stream.bernoulli(ids, np.repeat(p, generations))  # = uniform < p, bit for bit
+        u = stream.uniform(ids, modules * generations).reshape(*np.shape(ids), modules, generations)
+        p_w = write_p_for(p, p_rf)
+        stuck = p_rf + (1.0 - p_rf) * p_w  # P(1 | previous 1)
+        out = np.empty(u.shape, dtype=bool)
+        out[..., 0] = u[..., 0] < p
+        for g in range(1, generations):
+            out[..., g] = u[..., g] < np.where(out[..., g - 1], stuck, p_w)
+        return out.reshape(*np.shape(ids), modules * generations)
 
     def mask_action_counts(self, generated: float, dropped: float) -> dict[str, float]:
         # the composite `generate` is the timing-level event; its energy is priced through the phases
@@ -271,19 +328,21 @@ class MTJSpindrop(DropoutSource):
 
     def drop_probabilities(self, n: int, rng: np.random.Generator | None,
                            sigmas: mtj.VariationSigmas | None) -> np.ndarray:
-        """Per-module drop probability p_k for ``n`` modules of one chip instance.
+        """Per-module (realised, :func:`realized_p`) drop probability p_k for ``n`` modules of one chip instance.
 
         With ``sigmas`` (process variation) Δ_k and I_c0,k are sampled once from ``rng``, and each module's
         write driver delivers its own current around the one the chip was tuned for with nominal devices
         (driver mismatch, ``sigmas.write_current``), so p_k spreads around p.
         """
         if sigmas is None:
-            return np.full(n, self.p_nominal)
+            return np.full(n, self.p_realized)
         dev = mtj.sample_devices(self.device, sigmas, n, rng, self.ctx.temperature_k)
         current = (mtj.sample_write_currents(self.write_current_a, sigmas.write_current, n, rng)
                    if sigmas.write_current > 0 else self.write_current_a)
-        return np.asarray(mtj.p_switch(self.device, current, self.write_pulse_s,
-                                       self.ctx.temperature_k, delta=dev.delta, ic0_a=dev.ic0_a))
+        p_w = np.asarray(mtj.p_switch(self.device, current, self.write_pulse_s,
+                                      self.ctx.temperature_k, delta=dev.delta, ic0_a=dev.ic0_a))
+        # reset failures at the nominal device (docs/mtj_model.md "Reset failures": not resampled per module)
+        return np.asarray(realized_p(p_w, self.p_reset_fail))
 
     @property
     def compensated(self) -> bool:
@@ -310,7 +369,7 @@ class MTJSpindrop(DropoutSource):
         read_e = (self.read_voltage_v ** 2 / r_mean * self.read_pulse_s + self._sense.action("convert").energy_j
                   + self._latch.action("write").energy_j)
         read = Action(read_e, max(self.read_pulse_s, self._sense.action("convert").latency_s))
-        p_reset = 1.0 if self.reset_policy == "always" else self.p_nominal
+        p_reset = 1.0 if self.reset_policy == "always" else self.p_realized  # a reset follows every 1 read
         generate = Action(write.energy_j + read.energy_j + p_reset * reset.energy_j,
                           reset.latency_s + write.latency_s + read.latency_s, composite=True)
         return {"reset": reset, "stochastic_write": write, "read": read, "generate": generate}

@@ -84,6 +84,15 @@ class MemoryModeCost:
     latency_breakdown_s: dict[str, float] = field(default_factory=dict)
     area_breakdown_m2: dict[str, float] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, float | dict[str, float]]:
+        """Plain numbers (SI units) for JSON and ``cimsim describe --subarray``."""
+        return {"read_energy_j": self.read_energy_j, "write_energy_j": self.write_energy_j,
+                "read_latency_s": self.read_latency_s, "write_latency_s": self.write_latency_s,
+                "area_m2": self.area_m2, "leakage_w": self.leakage_w,
+                "read_breakdown_j": dict(self.read_breakdown_j), "write_breakdown_j": dict(self.write_breakdown_j),
+                "latency_breakdown_s": dict(self.latency_breakdown_s),
+                "area_breakdown_m2": dict(self.area_breakdown_m2)}
+
 
 def access_width_m(ctx: Context, r_access_ohm: float) -> float:
     """Access-transistor width that gives ``r_access_ohm``: W = k·V_nom/(I_on·R) (NVSim's on-resistance

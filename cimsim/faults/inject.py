@@ -11,6 +11,9 @@ Three kinds (spec: :mod:`cimsim.spec.faults`, semantics: docs/dependability.md):
   contributes c_a·[x = +1] + c_b·[x = −1] = x·(c_a − c_b)/2 + |x|·(c_a + c_b)/2, i.e. an effective weight
   (c_a − c_b)/2 ∈ {−1, 0, 1} plus a bias (c_a + c_b)/2 on every driven row. A 1T-1MTJ cell has one device:
   the weight reads as its state (+1 low, −1 high).
+- **storage MTJs** (read disturb and retention, :mod:`cimsim.faults.storage`): a flipped device reads the other
+  state from then on, i.e. in the formula above c_a = −w (device a flipped) or c_b = w (device b flipped); stuck
+  devices win over flips.
 - **converters**: every column converter adds its input-referred offset (LSB × the quantizer's step, in popcount
   steps) to each partial sum before quantization.
 
@@ -26,13 +29,14 @@ from typing import Any
 import numpy as np
 
 from cimsim.errors import ConfigError
-from cimsim.hardware import Hardware
+from cimsim.faults.storage import StorageFlips
+from cimsim.hardware import Hardware, mtj_params
 from cimsim.mapping import LayerMap, Mapping
 from cimsim.spec.faults import FaultsSpec
 
 #: First element of every fault spawn key (the executor uses 0–4, simulate.py 10–11).
 FAULTS_DOMAIN = 20
-_MODULES, _CELLS, _CONVERTERS = range(3)
+_MODULES, _CELLS, _CONVERTERS, _STORAGE = range(4)
 
 #: Module fault codes.
 HEALTHY, STUCK_AT_DROP, STUCK_AT_KEEP, SHIFTED = range(4)
@@ -62,6 +66,9 @@ class LayerFaults:
     device_state: np.ndarray | None = None
     offset_steps: np.ndarray | None = None
     offset_lsb: np.ndarray | None = None
+    storage: StorageFlips | None = None
+    devices: int = 2
+    storage_flipped: dict[str, float] | None = None  # filled when the weights are read (summary)
 
 
 @dataclass
@@ -75,7 +82,8 @@ class ChipFaults:
     def conversion(self) -> bool:
         """Whether any fault changes the conversion (cells or converters): the executor then takes the row-group
         path, where those faults act."""
-        return any(lf.device_state is not None or lf.offset_steps is not None for lf in self.layers.values())
+        return any(lf.device_state is not None or lf.offset_steps is not None or lf.storage is not None
+                   for lf in self.layers.values())
 
     def apply_p(self, lm: LayerMap, p: np.ndarray | None) -> np.ndarray | None:
         """Per-module p of layer ``lm`` with its module faults applied."""
@@ -90,13 +98,21 @@ class ChipFaults:
     def weights(self, lm: LayerMap, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Effective weight matrix (F, O) and per-cell bias (F, O) on driven rows (None: no stuck device)."""
         lf = self.layers.get(lm.name)
-        if lf is None or lf.device_state is None:
+        if lf is None or (lf.device_state is None and lf.storage is None):
             return w, None
-        st = lf.device_state
-        if st.shape[0] == 1:  # 1T-1MTJ: the weight reads as the stuck state
-            return np.where(st[0] != 0, st[0], w).astype(w.dtype), None
-        c_a = np.where(st[0] != 0, st[0], w)
-        c_b = np.where(st[1] != 0, st[1], -w)
+        # programmed state of each device: +1 low, −1 high (2T-2MTJ: a holds w, b holds −w)
+        devices = lf.device_state.shape[0] if lf.device_state is not None else lf.devices
+        c = w[None] if devices == 1 else np.stack([w, -w])
+        if lf.storage is not None:
+            flipped, p = lf.storage.flips(c, _rng(self.seed, _STORAGE, lm.index))
+            c = np.where(flipped, -c, c)
+            lf.storage_flipped = {"devices": int(c.size), "flipped": int(flipped.sum()), "p_flip_mean": float(p.mean())}
+        if lf.device_state is not None:
+            st = lf.device_state
+            c = np.where(st != 0, st, c)
+        if devices == 1:  # 1T-1MTJ: the weight reads as the device's state
+            return c[0].astype(w.dtype), None
+        c_a, c_b = c[0], c[1]
         return ((c_a - c_b) / 2).astype(w.dtype), ((c_a + c_b) / 2).astype(w.dtype)
 
     def offset(self, lm: LayerMap) -> np.ndarray | None:
@@ -118,6 +134,8 @@ class ChipFaults:
                 d["cells"] = {"devices": int(lf.device_state.size),
                               "stuck_lrs": int((lf.device_state > 0).sum()),
                               "stuck_hrs": int((lf.device_state < 0).sum())}
+            if lf.storage_flipped is not None:
+                d["storage"] = lf.storage_flipped
             if lf.offset_lsb is not None:
                 d["converters"] = {"converters": int(lf.offset_lsb.size), "offset_mean_lsb": float(lf.offset_lsb.mean()),
                                    "offset_std_lsb": float(lf.offset_lsb.std())}
@@ -203,8 +221,9 @@ def sample_chip_faults(spec: FaultsSpec, hw: Hardware, mapping: Mapping, seed: i
     devices = 2 if hw.arch.cell.type == "2T2MTJ" else 1
     cpc = hw.component("column_periphery").columns_per_converter
     step = hw.component("column_periphery").quantizer().step
+    storage = storage_flips(spec, hw) if spec.storage.any else None
     for lm in mapping.layers:
-        lf = LayerFaults()
+        lf = LayerFaults(devices=devices, storage=storage)
         if lm.dropout and mf.any:
             if not per_module_p:
                 raise ConfigError("dropout-module faults act on per-module drop probabilities; this dropout source "
@@ -218,3 +237,23 @@ def sample_chip_faults(spec: FaultsSpec, hw: Hardware, mapping: Mapping, seed: i
             lf.offset_steps = g_o * step
         chip.layers[lm.name] = lf
     return chip
+
+
+def storage_flips(spec: FaultsSpec, hw: Hardware) -> StorageFlips:
+    """The read-disturb and retention model of ``hw``'s storage MTJs: read currents and pulse from the crossbar,
+    temperatures from the operating point (or ``faults.storage.retention_temperature_k``), device variation from
+    ``variation`` when enabled; reads = ``reads_per_device`` + ``inferences_since_programming`` × the workload's
+    mc_passes (without a workload: ``reads_per_device`` alone)."""
+    from cimsim.functional.dropout import variation_sigmas
+
+    xb = hw.component("crossbar")
+    st = spec.storage
+    t_k = hw.ctx.temperature_k
+    wl = hw.design.workload
+    passes = wl.mc_passes if wl is not None else 0
+    return StorageFlips(device=mtj_params(hw.arch.mtj.storage, hw.arch.mtj.t_ref_k), temperature_k=t_k,
+                        retention_temperature_k=st.retention_temperature_k or t_k,
+                        read_current_a=(xb.i_lrs_a, xb.i_hrs_a), read_pulse_s=xb.read_pulse_s,
+                        reads=st.reads_per_device + st.inferences_since_programming * passes,
+                        time_s=st.time_since_programming_s,
+                        disturbed_state=st.disturbed_state, sigmas=variation_sigmas(hw.arch.variation))

@@ -56,6 +56,11 @@ class MTJSpec(Spec):
     polarization: float = Field(default=0.6, gt=0, lt=1, description="spin polarisation (utinclab P) [code]")
     mu0_hk_t: float = Field(default=0.5, gt=0, le=5, description="anisotropy field μ0·H_k, T (REFERENCES §1.1 worked example) [derived]")
     thermal_exponent: float = Field(default=1.0, ge=1.0, le=2.0, description="exponent of (1 − I/I_c0) in the Néel–Brown law [lit]")
+    eb_ms_exponent: float = Field(
+        default=1.804, ge=0, le=4,
+        description="n in K(T) ∝ Ms(T)^n: E_b and I_c0 scale as Ms^n, H_k as Ms^(n−1) (utinclab joule_heating.f90 "
+                    "1.804 [code]; Callen–Callen gives 2 for interface and 3 for bulk uniaxial anisotropy [lit]); "
+                    "0 keeps E_b and I_c0 independent of T (Δ ∝ 1/T)")
     switching_model: Literal["sllg_table", "analytic"] = Field(
         default="sllg_table",
         description="sllg_table: P_sw from the shipped stochastic-LLG macrospin table (cmtj; docs/mtj_model.md); "

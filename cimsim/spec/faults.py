@@ -8,6 +8,7 @@ in the functional run (docs/dependability.md):
   SpinDrop testing paper (Ahmed et al., arXiv:2401.04744: shifted p from process, temperature or ageing, and
   modules that always or never drop);
 - ``cells``: crossbar MTJ devices stuck in the low- or high-resistance state, as fractions of the devices;
+- ``storage``: read disturb and retention of the storage MTJs (reads per device and time since programming);
 - ``converters``: an input-referred offset of every column converter in LSB (a systematic part and a per-converter
   Gaussian part).
 
@@ -87,6 +88,32 @@ class ConverterFaults(Spec):
         return bool(self.offset_lsb or self.offset_sigma_lsb)
 
 
+class StorageAging(Spec):
+    """Read disturb and retention of the crossbar's storage MTJs since the weights were programmed
+    (docs/analog.md "Read disturb and retention"): each device flips with the probability its reads and the elapsed
+    time give it, sampled once per chip instance like the other faults."""
+
+    reads_per_device: float = Field(default=0.0, ge=0, le=1e18,
+                                    description="reads each storage MTJ has had since programming (read disturb)")
+    inferences_since_programming: float = Field(
+        default=0.0, ge=0, le=1e18,
+        description="inferences the chip has served since programming: each adds the workload's mc_passes reads "
+                    "per device (every row is read once per pass; an upper bound, a 2T-2MTJ device is read only when "
+                    "the input selects it and a dropped row not at all), on top of reads_per_device")
+    time_since_programming_s: float = Field(default=0.0, ge=0, le=1e10,
+                                            description="time since programming, s (retention; 3.15e8 s = 10 years)")
+    retention_temperature_k: float | None = Field(
+        default=None, ge=200, le=420, description="temperature the chip spent that time at, K; None: "
+                                                  "technology.temperature_k")
+    disturbed_state: Literal["low", "high"] = Field(
+        default="low", description="the state the read current destabilises: low (parallel; the larger read current, "
+                                   "the worst case [assumed]) or high (antiparallel)")
+
+    @property
+    def any(self) -> bool:
+        return bool(self.reads_per_device or self.inferences_since_programming or self.time_since_programming_s)
+
+
 class LifetimeSpec(Spec):
     failed_fraction: float = Field(default=0.01, gt=0, lt=1,
                                    description="report the time by which this expected fraction of the dropout "
@@ -107,9 +134,10 @@ class FaultsSpec(Spec):
     dropout_modules: DropoutModuleFaults = Field(default_factory=DropoutModuleFaults)
     cells: CellFaults = Field(default_factory=CellFaults)
     converters: ConverterFaults = Field(default_factory=ConverterFaults)
+    storage: StorageAging = Field(default_factory=StorageAging)
     lifetime: LifetimeSpec = Field(default_factory=LifetimeSpec)
 
     @property
     def any(self) -> bool:
         """Whether any fault is injected."""
-        return self.dropout_modules.any or self.cells.any or self.converters.any
+        return self.dropout_modules.any or self.cells.any or self.converters.any or self.storage.any
