@@ -71,3 +71,29 @@ def test_shipped_resnet18_with_synthetic_weights_runs_and_agrees(tmp_path):
     wl = _setup(tmp_path, doc, 3, 10, n=2)
     assert_run_agrees(wl, tmp_path / "out", ("--passes", "2", "--timing-inputs", "1", "--set", "chip.tiles=auto",
                                            "--set", "crossbar.rows=256", "--set", "crossbar.cols=256"))
+
+
+def test_layers_quantizing_real_inputs_run_bit_serially_and_agree(tmp_path):
+    """A layer reading a real tensor with input_bits/input_step (a Bi-Real downsample's real 1×1 conv, a real
+    classifier input): signed two's-complement bit planes on the ideal chip equal the reference's integers, and
+    each costs input_bits row-group reads per MVM (priced and timed)."""
+    import copy
+
+    doc = copy.deepcopy(RESIDUAL)
+    layers = doc["network"]["layers"]
+    layers[5].update(input_bits=4, input_step=0.05)   # c4 reads the avgpool
+    layers[-1].update(input_bits=6, input_step=0.02)  # fc reads the add
+    wl = _setup(tmp_path, doc, 4, 5)
+    assert_run_agrees(wl, tmp_path / "out", ("--passes", "2"))
+    r = simulate(str(ARCH), wl, Options(passes=2, ood=False, corruptions=False, limit=3))
+    m = r.mapping
+    assert m.layer("c4").planes == 4 and m.layer("fc").planes == 6 and m.layer("c3").planes == 1
+    table = r.ledger.table
+    for name in ("c4", "fc"):   # one decode per row-group read, per inference (all T passes), priced
+        lm = m.layer(name)
+        reads = table[(table.layer == name) & (table.component == "row_decoder")]
+        assert float(reads.actions.sum()) == pytest.approx(lm.planes * lm.col_blocks * lm.total_row_groups
+                                                           * lm.mvms * 2)
+    # and timed: the engine's read events include the planes
+    eng = r.engine.action_counts
+    assert sum(v for (layer, key), v in eng.items() if layer == "c4" and key == "crossbar.read_row_group") > 0

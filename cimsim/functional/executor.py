@@ -35,8 +35,8 @@ from cimsim.network.layers import (
     GlobalAvgPool,
     Network,
     avgpool,
-    binarize,
     maxpool,
+    read_input,
     unfold,
 )
 from cimsim.rng import CounterStream
@@ -396,19 +396,21 @@ class Executor:
             rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
         # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
         weight = t / rows.shape[0]
-        if lm.first:
+        if lm.first or lm.planes > 1:
             # every bit plane in one GEMM (rows of plane b after those of plane b − 1); the planes are then
-            # added in b order, as the bit-serial accumulator does
-            xi = rows.astype(np.int64)
+            # added in b order, as the bit-serial accumulator does. A quantized real input (signed integers) is
+            # streamed in two's complement: its top plane counts −2^(B−1) (layers.quantize_real)
+            xi = rows.astype(np.int64) & (2 ** lm.planes - 1)
             shifts = np.arange(lm.planes).reshape(-1, *([1] * xi.ndim))
             planes = ((xi[None] >> shifts) & 1).astype(np.float32)       # (B, T_, N, P, F)
+            signed = not lm.first
             noise = None
             if self.noise > 0:
                 noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
             sb = self._convert_sum(lp, planes, noise)
             s = np.zeros((*rows.shape[:-1], lm.outputs), np.float32)
             for b in range(lm.planes):
-                s += np.float32(2 ** b) * sb[b]
+                s += np.float32(-(2 ** b) if signed and b == lm.planes - 1 else 2 ** b) * sb[b]
                 if counts is not None:
                     self._activity(counts, lp, planes[b], weight)
         else:
@@ -466,7 +468,8 @@ class Executor:
                 continue
             lm = lp.lm
             if real[ins[0]]:
-                h = binarize(h).astype(np.float32)  # a real tensor drives the rows by its sign
+                # a real tensor drives the rows by its sign, or as the layer's stated input_bits integers
+                h = read_input(h, lp.layer).astype(np.float32)
             s, dropped = self._crossbar(lp, h, mc=mc, t=t, n=n, stream=stream, input_ids=input_ids,
                                         counts=counts, record=record)
             t_ = s.shape[0]
