@@ -67,7 +67,7 @@ _COMMON = [
                  help="the data set the workload evaluates on (written to its dataset section)"),
     click.option("--dataset-path", default=None,
                  help="its local file or folder (mnist/fashion_mnist/cifar10), relative to --out"),
-    click.option("--real-input-bits", default=8, show_default=True, type=click.IntRange(2, 8),
+    click.option("--real-input-bits", default=8, show_default=True, type=click.IntRange(2, 16),
                  help="bits a layer reading a real-valued tensor (Bi-Real downsample, classifier on pooled "
                       "features) quantizes it to (its input_bits in the workload)"),
     click.option("--name", default=None, help="workload name (default: the model file's stem)"),

@@ -20,7 +20,9 @@ the pooled features) reads it as signed ``real_input_bits``-bit integers of step
 that produced it: a batch-norm output has mean β and standard deviation |γ| per channel over the training data
 (that is what its running statistics normalise), an add sums means and adds variances (independent branches),
 pools and flatten keep them; R = max over channels of |mean| + :data:`COVERAGE_SIGMA`·std. A real layer without
-batch-norm gets its worst case (|c| + |k|·Σ|q|·max|input|), so it never clips.
+batch-norm statistics (an exporter fused them into its weights and bias) gets the spread of a sum of independent
+±x terms: mean c, std |k|·sqrt(Σ q²)·rms(x), with rms(x) = 1 for ±1 inputs, (2^b − 1)/√3 for the network's
+uniform b-bit input and (2^(b−1) − 1)/COVERAGE_SIGMA for a quantized real input.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class Pending:
     pool: int = 1
     in_bits: int | None = None           # a quantized real input: its bits and step
     in_step: float | None = None
-    x_max: float = 1.0                   # largest |input| the rows carry (the worst-case range)
+    x_rms: float = 1.0                   # rms of the values the rows carry (the spread without batch-norm)
     stats: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) per output after a batch-norm
     node: Any = None                     # the cimsim node, once finalized
 
@@ -202,7 +204,7 @@ class GraphBuilder:
     def _layer_input(self, lay: Pending, kind: str, src: Any) -> str:
         """The tensor a new layer reads; a real-valued one is quantized to ``real_input_bits`` (see module)."""
         if kind == "input":
-            lay.x_max = 2.0 ** self.input_bits - 1
+            lay.x_rms = (2.0 ** self.input_bits - 1) / np.sqrt(3.0)
             return INPUT
         if kind in ("bin", "sgn"):
             return src
@@ -213,7 +215,7 @@ class GraphBuilder:
         bits = self.real_input_bits
         r = float(np.max(np.abs(mean) + COVERAGE_SIGMA * std))
         step = r / (2 ** (bits - 1) - 1) if r > 0 and np.isfinite(r) else 1.0
-        lay.in_bits, lay.in_step, lay.x_max = bits, step, 2.0 ** (bits - 1)
+        lay.in_bits, lay.in_step, lay.x_rms = bits, step, (2.0 ** (bits - 1) - 1) / COVERAGE_SIGMA
         lay.k = lay.k * step
         self.notes.append(f"layer {lay.name!r} reads the real-valued {name!r} as {bits}-bit integers of step "
                           f"{step:.4g} (range ±{r:.4g} from the batch-norm statistics)")
@@ -262,9 +264,9 @@ class GraphBuilder:
             lay.node = BinaryLinear(lay.name, q, inputs=lay.inputs, weight_bits=bits, **extra)
         self.nodes.append(lay.node)
         if real:
-            if lay.stats is None:  # no batch-norm: the worst case, so that a reader never clips
-                top = np.abs(lay.c) + np.abs(lay.k) * np.abs(lay.q.reshape(lay.q.shape[0], -1)).sum(axis=1) * lay.x_max
-                lay.stats = (np.zeros_like(top), np.abs(top) / COVERAGE_SIGMA)
+            if lay.stats is None:  # no batch-norm statistics: the spread of a sum of independent terms
+                q2 = np.square(lay.q.reshape(lay.q.shape[0], -1).astype(np.float64)).sum(axis=1)
+                lay.stats = (lay.c.copy(), np.abs(lay.k) * np.sqrt(q2) * lay.x_rms)
             self.stats[lay.name] = lay.stats
         return lay.node
 

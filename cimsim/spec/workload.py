@@ -42,12 +42,16 @@ _INPUTS = Field(default=None, min_length=1,
 _WEIGHT_BITS = Field(default=1, ge=1, le=MAX_WEIGHT_BITS,
                      description="1: binary ±1 weights; b > 1: odd integers in [-(2^b - 1), 2^b - 1] held as b "
                                  "±1 column slices combined by digital shift-add (docs/networks.md)")
-_INPUT_BITS = Field(default=None, ge=2, le=MAX_WEIGHT_BITS,
+#: Most bits a layer may read a real-valued tensor with: the tensor is held accumulator-wide (16 bits in the shipped
+#: archs, arch_configs/spindrop.yaml accumulator.bits), so more bit planes would read bits that do not exist.
+MAX_REAL_INPUT_BITS = 16
+
+_INPUT_BITS = Field(default=None, ge=2, le=MAX_REAL_INPUT_BITS,
                     description="only for a layer reading a real-valued tensor (an add, a pool, a real layer): "
                                 "read it as signed input_bits-bit integers clip(round(x / input_step), "
                                 "-2^(b-1), 2^(b-1) - 1), streamed bit-serially in two's complement (b row-group "
                                 "reads per MVM, like the first layer's input_bits), instead of its sign. "
-                                "2..8 bits (the accumulator-wide value is cut to at most 8 bit planes)")
+                                "2..16 bits (at most the accumulator width the tensor is held at)")
 _INPUT_STEP = Field(default=None, gt=0, allow_inf_nan=False,
                     description="with input_bits: the real value of one input LSB (Δ, in the units of the tensor "
                                 "read); importers fold Δ into the layer's threshold or scale")
