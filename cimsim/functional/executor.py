@@ -107,14 +107,17 @@ class _Prepared:
 @functools.lru_cache(maxsize=64)
 def _threshold_cached(theta: bytes, scale: float) -> np.ndarray:
     th = np.frombuffer(theta, dtype=np.float64)
+    fin = np.isfinite(th)
     with np.errstate(invalid="ignore", over="ignore"):
         z = np.ceil(th / scale)
         # float64 rounding of s·scale can move the boundary by one step either way: settle it exactly
         for _ in range(2):
             z = np.where((z - 1) * scale >= th, z - 1, z)
             z = np.where(z * scale >= th, z, z + 1)
-    if not (np.all(z * scale >= th) and np.all((z - 1) * scale < th)):
+    if not (np.all((z * scale >= th)[fin]) and np.all(((z - 1) * scale < th)[fin])):
         raise AssertionError("integer threshold did not settle")
+    # ±inf (docs/weights.md): a neuron that always outputs −1 / +1, i.e. a z beyond every sum
+    z = np.where(fin, z, np.where(th > 0, 2.0 ** 24, -(2.0 ** 24)))
     # clipped far outside any partial sum (|s| < 2^24), where float32 is still exact
     return np.clip(z, -2.0 ** 24, 2.0 ** 24).astype(np.float32)
 
