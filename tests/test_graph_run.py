@@ -10,7 +10,7 @@ import yaml
 
 from cimsim.simulate import Options, simulate
 
-from .graph_helpers import ARCH, ROOT, assert_run_agrees, synthetic_weights, write_images, write_workload
+from .graph_helpers import ARCH, ROOT, assert_run_agrees, cli, synthetic_weights, write_images, write_workload
 
 MINIMAL = {"name": "g", "network": {"input_shape": [1, 8, 8], "input_bits": 4, "layers": [
     {"type": "conv2d", "name": "c1", "in_channels": 1, "out_channels": 2, "kernel_size": 3, "padding": 1, "pool": 2},
@@ -97,3 +97,30 @@ def test_layers_quantizing_real_inputs_run_bit_serially_and_agree(tmp_path):
     # and timed: the engine's read events include the planes
     eng = r.engine.action_counts
     assert sum(v for (layer, key), v in eng.items() if layer == "c4" and key == "crossbar.read_row_group") > 0
+
+
+def _edited(tmp_path, seed, edit):
+    """A valid residual workload with weights, whose YAML ``edit(layers)`` then changes."""
+    wl = _setup(tmp_path, RESIDUAL, seed, 5)
+    doc = yaml.safe_load(wl.read_text())
+    edit(doc["network"]["layers"])
+    wl.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return wl
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"input_bits": 4}, "input_bits and input_step go together"),
+    ({"input_bits": 4, "input_step": 0.0}, "input_step"),
+    ({"input_bits": 17, "input_step": 0.1}, "input_bits"),
+])
+def test_input_bits_field_is_validated(tmp_path, change, message):
+    wl = _edited(tmp_path, 5, lambda layers: layers[5].update(change))
+    code, _, err = cli(["run", str(ARCH), str(wl), "--hardware-only"])
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_input_bits_on_a_layer_reading_pm1_values_is_refused(tmp_path):
+    # fcb reads the flattened ±1 output of c3: nothing real to quantize
+    wl = _edited(tmp_path, 6, lambda layers: layers[9].update(input_bits=4, input_step=0.1))
+    code, _, err = cli(["run", str(ARCH), str(wl), "--hardware-only"])
+    assert code == 2 and "fcb" in err and "input_bits" in err and "not real-valued" in err, err

@@ -155,3 +155,14 @@ def test_infinite_thresholds_in_weights_are_constant_neurons(tmp_path):
     doc["limit"] = 40
     (tmp_path / "wl.yaml").write_text(yaml.safe_dump(doc))
     assert_run_agrees(tmp_path / "wl.yaml", tmp_path / "run", ("--passes", "2"))
+
+
+@pytest.mark.parametrize(("command", "module", "extra"), [("torch", "torch", "cimsim[torch]"),
+                                                          ("onnx", "onnx", "cimsim[onnx]")])
+def test_missing_extra_is_named(tmp_path, monkeypatch, command, module, extra):
+    import sys
+
+    monkeypatch.setitem(sys.modules, module, None)   # `import torch` / `import onnx` now raises ImportError
+    target = f"{tmp_path / 'model.py'}:make" if command == "torch" else str(tmp_path / "m.onnx")
+    shape = ("--input-shape", "1,2,2") if command == "torch" else ()
+    _one_line_error(["import", command, target, "--out", str(tmp_path / "o"), *shape, *ONNX_ARGS], extra)
