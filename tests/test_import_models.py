@@ -148,3 +148,52 @@ def test_import_defaults_are_stated_not_assumed(tmp_path):
     assert "no dropout layer" in text
     doc = yaml.safe_load((tmp_path / "o" / "model.yaml").read_text())
     assert "dropout" not in doc and doc["dataset"] == {"name": "digits"} and doc["network"]["input_bits"] == 3
+
+
+@pytest.mark.slow
+def test_dynamo_export_with_a_static_batch_of_two(tmp_path):
+    """torch's default (dynamo) exporter at a static batch of 2: Reshape to a constant [2, features], and
+    AdaptiveAvgPool2d(1) as ReduceMean over the spatial axes (needs onnxscript, the exporter's own dependency)."""
+    pytest.importorskip("onnxscript")
+    for make, shape in ((M.make_view, (1, 8, 8)), (M.make_downsample, (1, 8, 8))):
+        m = make()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proto = torch.onnx.export(m, (torch.zeros(2, *shape, dtype=torch.float64),), dynamo=True).model_proto
+        onnx.save(proto, tmp_path / "model.onnx")
+        out = tmp_path / f"out_{make.__name__}"
+        data = _data(out, shape)
+        run_cli(["import", "onnx", str(tmp_path / "model.onnx"), "--out", str(out), "--input-bits", "3", *data,
+                 "--real-input-bits", "12"])
+        assert_run_agrees(out / "model.yaml", tmp_path / f"run_{make.__name__}", other=_torch_fn(m, batch=2),
+                          atol=1e-6)
+
+
+def test_reduce_mean_over_spatial_axes_is_a_global_average_pool():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from cimsim.importers.builder import ImportError_
+    from cimsim.importers.onnx_import import import_onnx
+    from cimsim.network.layers import GlobalAvgPool
+
+    w = np.where(np.random.default_rng(0).random((4, 2, 3, 3)) < 0.5, -1.0, 1.0)
+    fc = np.where(np.random.default_rng(1).random((3, 4)) < 0.5, -1.0, 1.0)
+
+    def graph(axes, keep=1):
+        nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="/c1/Conv"),
+                 helper.make_node("Sign", ["c"], ["s"]),
+                 helper.make_node("ReduceMean", ["s", "axes"], ["m"], keepdims=keep),
+                 helper.make_node("Flatten", ["m"], ["f"]),
+                 helper.make_node("Sign", ["f"], ["g"]),
+                 helper.make_node("Gemm", ["g", "fc"], ["y"], transB=1, name="/fc/Gemm")]
+        inits = [numpy_helper.from_array(w.astype(np.float32), "w"), numpy_helper.from_array(fc.astype(np.float32), "fc"),
+                 numpy_helper.from_array(np.asarray(axes, dtype=np.int64), "axes")]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+
+    for axes in ([2, 3], [-1, -2]):
+        imp = import_onnx(graph(axes), input_bits=2)
+        assert any(isinstance(n, GlobalAvgPool) for n in imp.network.nodes)
+    with pytest.raises(ImportError_, match="ReduceMean"):
+        import_onnx(graph([1]), input_bits=2)

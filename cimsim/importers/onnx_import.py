@@ -20,7 +20,7 @@ its position in ``graph.node`` and its op type):
   they make its ±1 output; on a real tensor (an add, a pool) they mark it for the next crossbar layer, which
   binarizes it; a layer reading a real tensor without a sign quantizes it to ``real_input_bits`` (builder.py);
 - ``MaxPool`` (kernel = stride, no padding) right after a conv's sign → the conv's ``pool``; ``AveragePool`` (no
-  padding) → avgpool; ``GlobalAveragePool`` → global_avgpool; ``Flatten(axis=1)`` and a ``Reshape`` to
+  padding) → avgpool; ``GlobalAveragePool`` and ``ReduceMean`` over the spatial axes (2, 3) → global_avgpool; ``Flatten(axis=1)`` and a ``Reshape`` to
   (batch, features) → flatten: its shape from ``Shape``/``Gather``/``Unsqueeze``/``Concat`` arithmetic, or a
   constant whose batch entry is 0, −1, 1 or the graph input's static batch (torch's dynamo exporter writes
   ``[2, 64]`` for a static batch of 2);
@@ -46,7 +46,7 @@ import numpy as np
 from cimsim.errors import ConfigError
 from cimsim.importers.builder import GraphBuilder, Imported, ImportError_, Value
 
-_ALLOWED = ("Gemm/MatMul/Conv, BatchNormalization, Sign/Clip(-1,1), MaxPool/AveragePool/GlobalAveragePool, "
+_ALLOWED = ("Gemm/MatMul/Conv, BatchNormalization, Sign/Clip(-1,1), MaxPool/AveragePool/GlobalAveragePool/ReduceMean, "
             "Dropout, Add, Mul/Add/Sub/Div by a per-channel constant, Flatten/Reshape, constants")
 # ops evaluated when all their inputs are constants (weight quantizers, shape arithmetic)
 _SHAPE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast")
@@ -237,6 +237,14 @@ def _global_avgpool(ctx: _Ctx, i: int, nd, a: dict, present: list[str]) -> None:
     _set(ctx, nd, ctx.b.global_avgpool(_input(ctx, present[0]), _label(nd, "global_avgpool")))
 
 
+def _reduce_mean(ctx: _Ctx, i: int, nd, a: dict, present: list[str]) -> None:
+    """ReduceMean over the two spatial axes (torch's dynamo export of AdaptiveAvgPool2d(1)) → global_avgpool."""
+    axes = a.get("axes", ctx.consts.get(present[1]) if len(present) > 1 else None)
+    if axes is None or sorted(int(x) % 4 for x in np.asarray(axes).reshape(-1)) != [2, 3]:
+        raise ctx.b.fail("ReduceMean (only over the two spatial axes of (N, C, H, W): a global average pool)")
+    _set(ctx, nd, ctx.b.global_avgpool(_input(ctx, present[0]), _label(nd, "global_avgpool")))
+
+
 def _flatten(ctx: _Ctx, i: int, nd, a: dict, present: list[str]) -> None:
     if nd.op_type == "Flatten" and a.get("axis", 1) != 1:
         raise ctx.b.fail("Flatten (only axis = 1)")
@@ -253,7 +261,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, int, Any, dict, list[str]], None]] = {
     "Constant": _constant, "Gemm": _gemm, "MatMul": _matmul, "Conv": _conv, "BatchNormalization": _batchnorm,
     "Add": _arith, "Sub": _arith, "Mul": _arith, "Div": _arith, "Sign": _sign, "Clip": _sign,
     "Dropout": _dropout, "MaxPool": _maxpool, "AveragePool": _avgpool, "GlobalAveragePool": _global_avgpool,
-    "Flatten": _flatten, "Reshape": _flatten,
+    "ReduceMean": _reduce_mean, "Flatten": _flatten, "Reshape": _flatten,
 }
 
 
