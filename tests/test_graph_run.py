@@ -45,8 +45,7 @@ def _setup(tmp_path, doc, seed, classes, n=12):
 
 def test_issue_minimal_conv_flatten_linear_runs_and_agrees(tmp_path):
     wl = _setup(tmp_path, MINIMAL, 0, 10)
-    df = assert_run_agrees(wl, tmp_path / "out")
-    assert len(df) == 12
+    assert assert_run_agrees(wl, tmp_path / "out") == 0.0   # every input checked (12 of them)
 
 
 @pytest.mark.parametrize("dropout", [False, True])
