@@ -5,6 +5,8 @@ Bi-Real ResNet-18 topology (liuzechun/Bi-Real-net, CIFAR stem) at a small width.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from torch import nn
@@ -26,11 +28,11 @@ class BinLinear(nn.Linear):
         return nn.functional.linear(x, torch.sign(self.weight), self.bias)
 
 
-def seeded(m: nn.Module, seed: int, shape: tuple[int, int, int] = (1, 8, 8), bits: int = 3, batch: int = 64
+def seeded(m: nn.Module, seed: int, shape: tuple[int, int, int] = (1, 8, 8), bits: int = 3, batch: int = 32
            ) -> nn.Module:
     """Every weight from ``seed`` (latent binary weights, plain layers ~ N(0, 1/fan_in) snapped to 8-bit odd levels
     per row, so that only real-valued inputs are quantized on import) and batch-norm running
-    statistics measured as training would: over 8 batches of seeded ``bits``-bit inputs (cumulative average), then
+    statistics measured as training would: over 4 batches of seeded ``bits``-bit inputs (cumulative average), then
     γ, β seeded (some γ < 0: weight flips). Returns the float64 model in eval mode."""
     rng = np.random.default_rng(seed)
     m = m.double()
@@ -51,9 +53,9 @@ def seeded(m: nn.Module, seed: int, shape: tuple[int, int, int] = (1, 8, 8), bit
                                               * rng.choice([1, -1], mod.num_features)))
                 mod.bias.copy_(torch.tensor(rng.normal(0, 0.3, mod.num_features)))
         m.train()
-        for _ in range(8):
+        for _ in range(4):
             m(torch.tensor(rng.integers(0, 2 ** bits, size=(batch, *shape)), dtype=torch.float64))
-    return m.eval()
+    return m.eval()  # the make_* factories below are cached: one model per process, never mutated by a test
 
 
 class ViewCNN(nn.Module):
@@ -156,21 +158,26 @@ class DownsampleNet(nn.Module):
         return self.fc(torch.sign(torch.flatten(self.gap(x), 1)))
 
 
+@functools.cache
 def make_view():
     return seeded(ViewCNN(), 1)
 
 
+@functools.cache
 def make_droppool():
     return seeded(DropPoolCNN(), 2)
 
 
+@functools.cache
 def make_batch2():
     return seeded(Batch2CNN(), 5, batch=2)
 
 
+@functools.cache
 def make_downsample():
     return seeded(DownsampleNet(), 3)
 
 
+@functools.cache
 def make_bireal():
     return seeded(BiRealNet(), 4, shape=(3, 8, 8), bits=8)
