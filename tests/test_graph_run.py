@@ -96,6 +96,12 @@ def test_layers_quantizing_real_inputs_run_bit_serially_and_agree(tmp_path):
     # and timed: the engine's read events include the planes
     eng = r.engine.action_counts
     assert sum(v for (layer, key), v in eng.items() if layer == "c4" and key == "crossbar.read_row_group") > 0
+    # a hardware-only run prices the same reads (expected counts), its drive density that of bit planes
+    hw_only = simulate(str(ARCH), wl, Options(passes=2, hardware_only=True)).ledger.table
+    for name in ("c4", "fc"):
+        got = hw_only[(hw_only.layer == name) & (hw_only.component == "row_decoder")].actions.sum()
+        want = table[(table.layer == name) & (table.component == "row_decoder")].actions.sum()
+        assert float(got) == pytest.approx(float(want))
 
 
 def _edited(tmp_path, seed, edit):
