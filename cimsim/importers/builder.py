@@ -211,7 +211,7 @@ class GraphBuilder:
         if kind not in ("pre", "real"):
             raise self.fail(f"layer input ({kind})")
         name = self.operand((kind, src))
-        mean, std = self.stats[name]
+        mean, std = self.stats_of(name)
         bits = self.real_input_bits
         r = float(np.max(np.abs(mean) + COVERAGE_SIGMA * std))
         step = r / (2 ** (bits - 1) - 1) if r > 0 and np.isfinite(r) else 1.0
@@ -295,10 +295,13 @@ class GraphBuilder:
         self.finalize(lay, real=False)
         return "bin", lay.name
 
+    def stats_of(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) per channel of tensor ``name``; a ±1 tensor (|x| = 1) has range exactly 1."""
+        return self.stats.get(name, (np.zeros(1), np.full(1, 1.0 / COVERAGE_SIGMA)))
+
     def _digital(self, node: Any, src: str) -> Value:
         self.nodes.append(node)
-        if src in self.stats:
-            self.stats[node.name] = self.stats[src]
+        self.stats[node.name] = self.stats_of(src)
         return "real", node.name
 
     def avgpool(self, v: Value, k: int, stride: int, label: str) -> Value:
@@ -326,7 +329,7 @@ class GraphBuilder:
         srcs = tuple(self.operand(v) for v in vs)
         node = Add(self.name(label), srcs)
         self.nodes.append(node)
-        st = [self.stats.get(s, (np.zeros(1), np.zeros(1))) for s in srcs]
+        st = [self.stats_of(s) for s in srcs]
         if len({a.size for a, _ in st}) == 1:
             self.stats[node.name] = (sum(a for a, _ in st), np.sqrt(sum(b ** 2 for _, b in st)))
         else:

@@ -202,7 +202,8 @@ def _sign(ctx: _Ctx, i: int, nd, a: dict, present: list[str]) -> None:
     if nd.op_type == "Clip":
         lo = a.get("min", ctx.consts.get(nd.input[1]) if len(nd.input) > 1 and nd.input[1] else None)
         hi = a.get("max", ctx.consts.get(nd.input[2]) if len(nd.input) > 2 and nd.input[2] else None)
-        if lo is None or hi is None or float(lo) != -1.0 or float(hi) != 1.0:
+        if [np.asarray(v, dtype=np.float64).reshape(-1).tolist() if v is not None else None
+                for v in (lo, hi)] != [[-1.0], [1.0]]:
             raise ctx.b.fail("Clip (only Clip(-1, 1), hardtanh)")
     _set(ctx, nd, ctx.b.sign(_input(ctx, present[0]), shared=ctx.readers.get(present[0], 0) > 1))
 

@@ -302,9 +302,13 @@ class Network:
                 out[node.name] = (node.out_features,)
             elif isinstance(node, Add):
                 out[node.name] = x
+            elif isinstance(node, AvgPool | GlobalAvgPool) and len(x) != 3:
+                raise ValueError(f"{node.name}: a pool needs a (C, H, W) input, got {x}")
             elif isinstance(node, AvgPool):
                 k, st = node.kernel_size, node.stride or node.kernel_size
                 out[node.name] = (x[0], (x[1] - k) // st + 1, (x[2] - k) // st + 1)
+                if min(out[node.name]) < 1:
+                    raise ValueError(f"{node.name}: pool {k} does not fit its {x[1]}x{x[2]} input")
             elif isinstance(node, GlobalAvgPool):
                 out[node.name] = (x[0],)
             else:
