@@ -166,3 +166,10 @@ def test_missing_extra_is_named(tmp_path, monkeypatch, command, module, extra):
     target = f"{tmp_path / 'model.py'}:make" if command == "torch" else str(tmp_path / "m.onnx")
     shape = ("--input-shape", "1,2,2") if command == "torch" else ()
     _one_line_error(["import", command, target, "--out", str(tmp_path / "o"), *shape, *ONNX_ARGS], extra)
+
+
+def test_nul_byte_in_a_path_is_named(tmp_path):
+    path = _ok_onnx(tmp_path)
+    _one_line_error(["import", "onnx", str(path), "--out", "x\0y", *ONNX_ARGS], "--out", "NUL")
+    _one_line_error(["import", "torch", "m\0.py:make", "--out", str(tmp_path / "o"), "--input-shape", "1,2,2",
+                     *ONNX_ARGS], "MODULE.py:FACTORY")

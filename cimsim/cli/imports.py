@@ -29,6 +29,13 @@ def _shape(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+def _paths(**flags: str | None) -> None:
+    """A path with a NUL byte (which no file system accepts) is a one-line error naming its flag."""
+    for flag, value in flags.items():
+        if value is not None and "\0" in value:
+            raise ConfigError("the path holds a NUL byte", field=flag, allowed="a file or folder path")
+
+
 def _dataset(name: str, path: str | None) -> dict:
     """The workload's dataset section (the data set the model was trained on: stated, never assumed)."""
     if name == "digits" and path is not None:
@@ -93,6 +100,8 @@ def torch_cmd(module_factory: str, checkpoint: str | None, input_shape: str, wei
               force: bool) -> None:
     """Trace MODULE.py's FACTORY() with torch.fx, load CHECKPOINT (a state dict, weights_only) and write DIR/NAME.npz
     and DIR/NAME.yaml."""
+    _paths(**{"--out": out_dir, "MODULE.py:FACTORY": module_factory, "CHECKPOINT": checkpoint,
+              "--dataset-path": dataset_path})
     path, _, factory = module_factory.rpartition(":")
     if not path or not factory:
         raise ConfigError(f"{module_factory!r}", field="MODULE.py:FACTORY", allowed="path/to/model.py:make_model")
@@ -122,6 +131,7 @@ def onnx_cmd(model: str, input_shape: str | None, weight_bits: int, out_dir: str
              force: bool) -> None:
     """Read MODEL.onnx (onnx.load, no pickles), fold batch-norm into thresholds and write DIR/NAME.npz and
     DIR/NAME.yaml."""
+    _paths(**{"--out": out_dir, "MODULE.onnx": model, "--dataset-path": dataset_path})
     dataset = _dataset(dataset_name, dataset_path)
     shape = _shape(input_shape) if input_shape else None
     with _quiet() as caught:
