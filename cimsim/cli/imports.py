@@ -67,7 +67,8 @@ def _report(npz, yml, imp, caught: list) -> None:
 
 
 _COMMON = [
-    click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder"),
+    # plain strings, not click.Path: click would stat a path with a NUL byte and crash before _paths names it
+    click.option("--out", "out_dir", required=True, help="output folder"),
     click.option("--input-bits", required=True, type=click.IntRange(1, 8),
                  help="bits of the first-layer inputs the model was trained on: it reads integers 0 … 2^bits − 1"),
     click.option("--dataset", "dataset_name", required=True, type=click.Choice(_DATASETS),
@@ -90,7 +91,7 @@ def _common(fn):
 
 @import_group.command(name="torch")
 @click.argument("module_factory", metavar="MODULE.py:FACTORY")
-@click.argument("checkpoint", required=False, type=click.Path(dir_okay=False))
+@click.argument("checkpoint", required=False)
 @click.option("--input-shape", required=True, help="C,H,W of one input")
 @click.option("--weight-bits", default=8, show_default=True, type=click.IntRange(2, 8),
               help="bits of plain (non-binary) nn.Linear / nn.Conv2d layers")
@@ -121,7 +122,7 @@ def torch_cmd(module_factory: str, checkpoint: str | None, input_shape: str, wei
 
 
 @import_group.command(name="onnx")
-@click.argument("model", metavar="MODEL.onnx", type=click.Path(dir_okay=False))
+@click.argument("model", metavar="MODEL.onnx")
 @click.option("--input-shape", default=None, help="C,H,W of one input (default: the graph input's static shape)")
 @click.option("--weight-bits", default=8, show_default=True, type=click.IntRange(2, 8),
               help="bits of the non-binary Gemm / MatMul / Conv layers")
