@@ -94,6 +94,7 @@ class LayerSize:
     outputs: int  # crossbar columns (neurons × weight_bits)
     mvms: int  # MVMs per input per pass (conv output positions; 1 for linear)
     out_elements: int  # values one input's output holds (after pooling)
+    planes: int = 1  # input bit planes streamed per MVM (bit-serial first layer, quantized real inputs)
 
 
 def layer_sizes(network: NetworkSpec) -> list[LayerSize]:
@@ -105,7 +106,8 @@ def layer_sizes(network: NetworkSpec) -> list[LayerSize]:
         ConfigError: the graph is inconsistent (naming the node), as resolving the workload would.
     """
     shapes, _ = network_graph_of(network, ())
-    return [LayerSize(ls.name, ls.fan_in, ls.outputs * ls.weight_bits, ls.mvms, ls.out_elements) for ls in shapes]
+    return [LayerSize(ls.name, ls.fan_in, ls.outputs * ls.weight_bits, ls.mvms, ls.out_elements, ls.planes)
+            for ls in shapes]
 
 
 def estimate_run_bytes(arch: ArchSpec, workload: WorkloadSpec, *, inputs: int, passes: int,
@@ -130,7 +132,8 @@ def estimate_run_bytes(arch: ArchSpec, workload: WorkloadSpec, *, inputs: int, p
     per_weight = 1 + 4 + 4 + (8 if arch.variation.enabled else 0)
     weights = sum(math.ceil(s.fan_in / ra) * ra * s.outputs for s in sizes) * per_weight
     # the executor's chunk: as many inputs as keep its largest array under CHUNK_BYTES (at least one)
-    per_input = max(math.ceil(s.fan_in / ra) * s.mvms * s.outputs * 4 * t for s in sizes)
+    # the larger of a layer's partial sums and (bit-serial layers) its rows split into bit planes, float32
+    per_input = max(max(math.ceil(s.fan_in / ra) * s.outputs, s.planes * s.fan_in) * s.mvms * 4 * t for s in sizes)
     n_ood = workload.ood_samples if (ood and workload.ood) else 0
     per_chunk = min(max(inputs, n_ood), max(1, CHUNK_BYTES // per_input))
     chunk = CHUNK_ARRAYS * per_chunk * per_input
