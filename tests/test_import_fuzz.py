@@ -114,3 +114,83 @@ def test_onnx_importer_on_hostile_graphs_errs_in_one_line_or_imports_a_sound_net
     x = np.random.default_rng(0).integers(0, 4, size=(3, *net.input_shape))
     logits = reference_forward(net, x)
     assert logits.shape == (3, 3) and np.isfinite(logits).all()
+
+
+MODULES = st.sampled_from(["binlinear", "linear", "conv", "binconv", "bn", "hardtanh", "maxpool", "avgpool",
+                           "gap", "dropout", "flatten", "relu", "identity"])
+
+
+@st.composite
+def torch_models(draw):
+    """A random nn.Sequential of the modules the torch importer knows (and one it does not), with hostile
+    parameters sometimes: NaN/inf weights, a negative running variance."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    from tests.import_models import BinConv, BinLinear
+
+    c, hw, flat = 1, 4, False
+    mods = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(MODULES)
+        ch = draw(st.integers(1, 3))
+        if kind in ("binlinear", "linear"):
+            if not flat:
+                mods.append(nn.Flatten())
+                flat = True
+            mods.append((BinLinear if kind == "binlinear" else nn.Linear)(c * hw * hw, ch))
+            c, hw = ch, 1
+        elif kind in ("conv", "binconv") and not flat:
+            mods.append((BinConv if kind == "binconv" else nn.Conv2d)(c, ch, 3, padding=1))
+            c = ch
+        elif kind == "bn":
+            mods.append(nn.BatchNorm1d(c) if flat else nn.BatchNorm2d(c))
+        elif kind in ("maxpool", "avgpool") and not flat and hw >= 2:
+            mods.append(nn.MaxPool2d(2) if kind == "maxpool" else nn.AvgPool2d(2))
+            hw //= 2
+        elif kind == "gap" and not flat:
+            mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            hw, flat = 1, True
+        elif kind == "dropout":
+            mods.append(nn.Dropout(draw(st.sampled_from([0.0, 0.2, 0.5]))))
+        elif kind == "flatten" and not flat:
+            mods.append(nn.Flatten())
+            flat = True
+        else:
+            mods.append({"hardtanh": nn.Hardtanh(), "relu": nn.ReLU()}.get(kind, nn.Identity()))
+    if not flat:
+        mods.append(nn.Flatten())
+    mods.append(nn.Linear(c * hw * hw, 3))
+    model = nn.Sequential(*mods).double().eval()
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    with torch.no_grad():
+        for m in model.modules():
+            if hasattr(m, "weight") and m.weight is not None:
+                m.weight.copy_(torch.tensor(rng.normal(0, 1, tuple(m.weight.shape))))
+            if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+                m.running_var.copy_(torch.tensor(rng.uniform(0.5, 2, m.num_features)))
+        hostile = draw(st.sampled_from(["none", "none", "nan", "inf", "negvar"]))
+        params = [m for m in model.modules() if hasattr(m, "weight") and m.weight is not None]
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
+        if hostile in ("nan", "inf"):
+            params[draw(st.integers(0, len(params) - 1))].weight.view(-1)[0] = float(hostile)
+        elif hostile == "negvar" and bns:
+            bns[0].running_var[0] = -1.0
+    return model
+
+
+@settings(max_examples=max(EXAMPLES // 3, 20), deadline=None, suppress_health_check=list(HealthCheck),
+          derandomize=True)
+@given(model=torch_models())
+def test_torch_importer_on_random_models_errs_in_one_line_or_imports_a_sound_network(model):
+    from cimsim.importers.torch_fx import import_module
+
+    try:
+        imp = import_module(model, (1, 4, 4), input_bits=2)
+    except CimsimError as exc:
+        assert "\n" not in exc.one_line()
+        event("one-line error")
+        return
+    event("imported")
+    x = np.random.default_rng(0).integers(0, 4, size=(3, 1, 4, 4))
+    logits = reference_forward(imp.network, x)
+    assert logits.shape == (3, 3) and np.isfinite(logits).all()
