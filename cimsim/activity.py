@@ -166,7 +166,7 @@ def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int)
         c = counts[lm.name]
         for k, v in structural_per_job(lm, hw).items():
             c[k] += v * jobs
-        if lm.first:
+        if lm.first or lm.planes > 1:  # bit planes: the first layer's, or a quantized real input's
             driven_rows = lm.fan_in * lm.planes * ASSUMED_INPUT_BIT_DENSITY
         else:
             driven_rows = lm.fan_in * ((1 - p_drop) if lm.dropout else 1.0)

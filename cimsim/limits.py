@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cimsim.errors import ResourceError
+from cimsim.resolve import network_graph_of
 from cimsim.spec.arch import ArchSpec
-from cimsim.spec.workload import Conv2dLayerSpec, NetworkSpec, WorkloadSpec
+from cimsim.spec.workload import NetworkSpec, WorkloadSpec
 
 # Fraction of the available memory a run may plan to use: the estimate ignores Python objects, allocator
 # slack and transient copies, and the machine is shared [assumed].
@@ -90,27 +91,23 @@ def check_memory(need_bytes: int, what: str, *, file: str | None = None, field: 
 class LayerSize:
     name: str
     fan_in: int
-    outputs: int
+    outputs: int  # crossbar columns (neurons × weight_bits)
     mvms: int  # MVMs per input per pass (conv output positions; 1 for linear)
     out_elements: int  # values one input's output holds (after pooling)
+    planes: int = 1  # input bit planes streamed per MVM (bit-serial first layer, quantized real inputs)
 
 
 def layer_sizes(network: NetworkSpec) -> list[LayerSize]:
-    """Per-layer sizes from the spec alone (integers, no allocation); a chain that does not fit is left to the
-    mapping's own check (sizes then follow the declared fields)."""
-    c, h, w = network.input_shape
-    out: list[LayerSize] = []
-    for layer in network.layers:
-        if isinstance(layer, Conv2dLayerSpec):
-            ho = max((h + 2 * layer.padding - layer.kernel_size) // layer.stride + 1, 1)
-            wo = max((w + 2 * layer.padding - layer.kernel_size) // layer.stride + 1, 1)
-            c, h, w = layer.out_channels, max(ho // layer.pool, 1), max(wo // layer.pool, 1)
-            out.append(LayerSize(layer.name, layer.in_channels * layer.kernel_size ** 2, layer.out_channels,
-                                 ho * wo, c * h * w))
-        else:
-            out.append(LayerSize(layer.name, layer.in_features, layer.out_features, 1, layer.out_features))
-            c, h, w = layer.out_features, 1, 1
-    return out
+    """Per-crossbar-layer sizes from the spec alone (integers, no allocation), read from the resolved graph
+    (:func:`cimsim.resolve.network_graph_of`, the one place shapes are derived), so graph networks (adds,
+    pools, flatten) are sized like chains.
+
+    Raises:
+        ConfigError: the graph is inconsistent (naming the node), as resolving the workload would.
+    """
+    shapes, _ = network_graph_of(network, ())
+    return [LayerSize(ls.name, ls.fan_in, ls.outputs * ls.weight_bits, ls.mvms, ls.out_elements, ls.planes)
+            for ls in shapes]
 
 
 def estimate_run_bytes(arch: ArchSpec, workload: WorkloadSpec, *, inputs: int, passes: int,
@@ -135,7 +132,8 @@ def estimate_run_bytes(arch: ArchSpec, workload: WorkloadSpec, *, inputs: int, p
     per_weight = 1 + 4 + 4 + (8 if arch.variation.enabled else 0)
     weights = sum(math.ceil(s.fan_in / ra) * ra * s.outputs for s in sizes) * per_weight
     # the executor's chunk: as many inputs as keep its largest array under CHUNK_BYTES (at least one)
-    per_input = max(math.ceil(s.fan_in / ra) * s.mvms * s.outputs * 4 * t for s in sizes)
+    # the larger of a layer's partial sums and (bit-serial layers) its rows split into bit planes, float32
+    per_input = max(max(math.ceil(s.fan_in / ra) * s.outputs, s.planes * s.fan_in) * s.mvms * 4 * t for s in sizes)
     n_ood = workload.ood_samples if (ood and workload.ood) else 0
     per_chunk = min(max(inputs, n_ood), max(1, CHUNK_BYTES // per_input))
     chunk = CHUNK_ARRAYS * per_chunk * per_input

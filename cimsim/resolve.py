@@ -46,12 +46,14 @@ class LayerShape:
         conv_hw: conv output (H, W) before pooling (None for linear).
         out_shape: one output after pooling: (C, H, W) for conv, (outputs,) for linear.
         first, last: reads the network input (bit-serial, multi-bit) / produces the logits.
-        planes: input bit planes streamed per MVM (input_bits for a first layer, else 1).
+        planes: input bit planes streamed per MVM (the network's input_bits for a first layer, the layer's own
+            input_bits for a layer quantizing a real-valued input, else 1).
         dropout: whether the layer's input rows are gated by dropout bits (MC mode).
         weight_bits: 1 (binary) or b (b ±1 column slices per output, digital shift-add).
         inputs: the node it reads (``input``: the network input).
         out_real: its output is real-valued (scale·a + bias: the logits or a Bi-Real branch), else ±1.
-        in_real: its input is real-valued and is binarized (sign) before it drives the rows.
+        in_real: its input is real-valued and is binarized (sign) before it drives the rows, or quantized.
+        in_step: the quantization step of a real-valued input read as ``planes`` signed bits (None: sign).
     """
 
     name: str
@@ -73,6 +75,7 @@ class LayerShape:
     inputs: tuple[str, ...] = ()
     out_real: bool = False
     in_real: bool = False
+    in_step: float | None = None
 
     @property
     def out_elements(self) -> int:
@@ -305,10 +308,14 @@ def _layer_shape(net: NetworkSpec, spec: Any, i: int, ins: tuple[str, ...], x: t
     if last and spec.type != "linear":
         raise ConfigError(f"the last node {spec.name!r} must be a linear layer (it produces the logits)",
                           file=file, field=f"{where}.type", allowed="linear")
-    planes = net.input_bits if first else 1
+    if spec.input_bits is not None and not in_real:
+        raise ConfigError(f"layer {spec.name!r} states input_bits but reads {ins[0]!r}, which is not "
+                          "real-valued", file=file, field=f"{where}.input_bits",
+                          allowed="only on a layer reading an add, a pool or a real-output layer")
+    planes = net.input_bits if first else (spec.input_bits or 1)
     common = dict(name=spec.name, index=index, first=first, last=last, planes=planes,
                   dropout=dropout, weight_bits=spec.weight_bits, inputs=ins,
-                  out_real=last or spec.output == "real", in_real=in_real)
+                  out_real=last or spec.output == "real", in_real=in_real, in_step=spec.input_step)
     if isinstance(spec, Conv2dLayerSpec):
         if len(x) != 3:
             raise ConfigError(f"conv layer {spec.name!r} needs a (C, H, W) input, {ins[0]!r} gives {x}",

@@ -114,7 +114,7 @@ def test_cli_writes_a_runnable_workload(tmp_path):
     m = CNN(np.random.default_rng(1)).double().eval()
     onnx.save(_export(m, (1, 6, 6)), tmp_path / "cnn.onnx")
     res = CliRunner().invoke(cli, ["import", "onnx", str(tmp_path / "cnn.onnx"), "--out", str(tmp_path / "out"),
-                                   "--input-bits", "3"])
+                                   "--input-bits", "3", "--dataset", "digits"])
     assert res.exit_code == 0, res.output
     r = simulate(ArchSpec(), tmp_path / "out" / "cnn.yaml", Options(hardware_only=True, passes=2))
     assert r.ledger.per_inference_j > 0
@@ -126,7 +126,8 @@ def test_cli_bad_file_is_one_line_and_exit_2(tmp_path, capsys):
 
     (tmp_path / "bad.onnx").write_bytes(b"junk")
     with pytest.raises(SystemExit) as exc:
-        main(["import", "onnx", str(tmp_path / "bad.onnx"), "--out", str(tmp_path / "o2")])
+        main(["import", "onnx", str(tmp_path / "bad.onnx"), "--out", str(tmp_path / "o2"), "--input-bits", "4",
+              "--dataset", "digits"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "cannot read the ONNX model" in err and "bad.onnx" in err
     assert len(err.strip().splitlines()) == 1

@@ -167,7 +167,8 @@ def test_checkpoint_import_writes_a_runnable_workload(tmp_path):
 
     from cimsim.cli import cli
     res = CliRunner().invoke(cli, ["import", "torch", f"{tmp_path / 'model.py'}:make", str(tmp_path / "ckpt.pt"),
-                                   "--out", str(tmp_path / "out"), "--input-shape", "1,6,6", "--input-bits", "3"])
+                                   "--out", str(tmp_path / "out"), "--input-shape", "1,6,6", "--input-bits", "3",
+                                   "--dataset", "digits"])
     assert res.exit_code == 0, res.output
     from cimsim.simulate import Options, simulate
     r = simulate(ArchSpec(), tmp_path / "out" / "model.yaml", Options(hardware_only=True, passes=2))

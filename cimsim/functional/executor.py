@@ -35,8 +35,8 @@ from cimsim.network.layers import (
     GlobalAvgPool,
     Network,
     avgpool,
-    binarize,
     maxpool,
+    read_input,
     unfold,
 )
 from cimsim.rng import CounterStream
@@ -107,14 +107,17 @@ class _Prepared:
 @functools.lru_cache(maxsize=64)
 def _threshold_cached(theta: bytes, scale: float) -> np.ndarray:
     th = np.frombuffer(theta, dtype=np.float64)
+    fin = np.isfinite(th)
     with np.errstate(invalid="ignore", over="ignore"):
         z = np.ceil(th / scale)
         # float64 rounding of s·scale can move the boundary by one step either way: settle it exactly
         for _ in range(2):
             z = np.where((z - 1) * scale >= th, z - 1, z)
             z = np.where(z * scale >= th, z, z + 1)
-    if not (np.all(z * scale >= th) and np.all((z - 1) * scale < th)):
+    if not (np.all((z * scale >= th)[fin]) and np.all(((z - 1) * scale < th)[fin])):
         raise AssertionError("integer threshold did not settle")
+    # ±inf (docs/weights.md): a neuron that always outputs −1 / +1, i.e. a z beyond every sum
+    z = np.where(fin, z, np.where(th > 0, 2.0 ** 24, -(2.0 ** 24)))
     # clipped far outside any partial sum (|s| < 2^24), where float32 is still exact
     return np.clip(z, -2.0 ** 24, 2.0 ** 24).astype(np.float32)
 
@@ -396,19 +399,21 @@ class Executor:
             rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
         # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
         weight = t / rows.shape[0]
-        if lm.first:
+        if lm.first or lm.planes > 1:
             # every bit plane in one GEMM (rows of plane b after those of plane b − 1); the planes are then
-            # added in b order, as the bit-serial accumulator does
-            xi = rows.astype(np.int64)
+            # added in b order, as the bit-serial accumulator does. A quantized real input (signed integers) is
+            # streamed in two's complement: its top plane counts −2^(B−1) (layers.quantize_real)
+            xi = rows.astype(np.int64) & (2 ** lm.planes - 1)
             shifts = np.arange(lm.planes).reshape(-1, *([1] * xi.ndim))
             planes = ((xi[None] >> shifts) & 1).astype(np.float32)       # (B, T_, N, P, F)
+            signed = not lm.first
             noise = None
             if self.noise > 0:
                 noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
             sb = self._convert_sum(lp, planes, noise)
             s = np.zeros((*rows.shape[:-1], lm.columns), np.float32)
             for b in range(lm.planes):
-                s += np.float32(2 ** b) * sb[b]
+                s += np.float32(-(2 ** b) if signed and b == lm.planes - 1 else 2 ** b) * sb[b]
                 if counts is not None:
                     self._activity(counts, lp, planes[b], weight)
         else:
@@ -466,7 +471,8 @@ class Executor:
                 continue
             lm = lp.lm
             if real[ins[0]]:
-                h = binarize(h).astype(np.float32)  # a real tensor drives the rows by its sign
+                # a real tensor drives the rows by its sign, or as the layer's stated input_bits integers
+                h = read_input(h, lp.layer).astype(np.float32)
             s, dropped = self._crossbar(lp, h, mc=mc, t=t, n=n, stream=stream, input_ids=input_ids,
                                         counts=counts, record=record)
             t_ = s.shape[0]

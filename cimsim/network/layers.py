@@ -12,7 +12,9 @@ Graph networks (docs/networks.md): every node names its ``inputs`` (default: the
 the network input). A crossbar layer with ``output="real"`` returns ``scale * a + bias`` (a Bi-Real-style real
 branch, max-pooled like a binary one); :class:`Add` sums branches, :class:`AvgPool` / :class:`GlobalAvgPool`
 average (both real-valued); :class:`Flatten` reshapes. A crossbar layer that reads a real-valued tensor
-binarizes it first: ``+1 if x >= 0 else -1``. Multi-bit weights (``weight_bits`` b > 1) are odd integers in
+binarizes it first: ``+1 if x >= 0 else -1``, unless it states ``input_bits`` b and ``input_step`` Δ: then it
+reads the integers ``q = clip(round(x / Δ), -2**(b-1), 2**(b-1) - 1)`` (:func:`quantize_real`), streamed
+bit-serially in two's complement like the first layer's inputs, and ``s = sum_i m_i q_i w_ij``. Multi-bit weights (``weight_bits`` b > 1) are odd integers in
 ``[-(2**b - 1), 2**b - 1]``, which are exactly ``sum_k 2**k c_k`` over b ±1 digits ``c_k`` (:func:`bit_slices`).
 """
 
@@ -44,6 +46,8 @@ class _Crossbar:
     weight: np.ndarray
     weight_bits: int
     threshold: np.ndarray | None
+    input_bits: int | None
+    input_step: float | None
 
     @property
     def real_output(self) -> bool:
@@ -69,6 +73,8 @@ class BinaryLinear(_Crossbar):
     bias: np.ndarray | None = None
     inputs: tuple[str, ...] | None = None
     weight_bits: int = 1
+    input_bits: int | None = None     # a real-valued input quantized to this many bits (two's complement)
+    input_step: float | None = None   # its step Δ: the real value of one LSB
 
     @property
     def fan_in(self) -> int:
@@ -103,6 +109,8 @@ class BinaryConv2d(_Crossbar):
     bias: np.ndarray | None = None
     inputs: tuple[str, ...] | None = None
     weight_bits: int = 1
+    input_bits: int | None = None
+    input_step: float | None = None
 
     @property
     def in_channels(self) -> int:
@@ -228,6 +236,21 @@ def binarize(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, x.dtype.type(1), x.dtype.type(-1))
 
 
+def quantize_real(x: np.ndarray, bits: int, step: float) -> np.ndarray:
+    """A real-valued tensor as a layer with ``input_bits`` = bits and ``input_step`` = step reads it: the signed
+    integers ``clip(round(x / step), -2**(bits-1), 2**(bits-1) - 1)`` (round half to even), same dtype."""
+    top = 2 ** (bits - 1)
+    return np.clip(np.round(x / step), -top, top - 1).astype(x.dtype)
+
+
+def read_input(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """What a crossbar layer drives its rows with when it reads a real tensor ``x``: its quantized integers
+    (``input_bits`` set) or the sign."""
+    if layer.input_bits is not None:
+        return quantize_real(x, layer.input_bits, layer.input_step)
+    return binarize(x)
+
+
 @dataclass(frozen=True, eq=False)
 class Network:
     """A binary network: its crossbar ``layers`` and, for a graph, all its ``nodes`` (crossbar layers and
@@ -279,9 +302,13 @@ class Network:
                 out[node.name] = (node.out_features,)
             elif isinstance(node, Add):
                 out[node.name] = x
+            elif isinstance(node, AvgPool | GlobalAvgPool) and len(x) != 3:
+                raise ValueError(f"{node.name}: a pool needs a (C, H, W) input, got {x}")
             elif isinstance(node, AvgPool):
                 k, st = node.kernel_size, node.stride or node.kernel_size
                 out[node.name] = (x[0], (x[1] - k) // st + 1, (x[2] - k) // st + 1)
+                if min(out[node.name]) < 1:
+                    raise ValueError(f"{node.name}: pool {k} does not fit its {x[1]}x{x[2]} input")
             elif isinstance(node, GlobalAvgPool):
                 out[node.name] = (x[0],)
             else:

@@ -17,9 +17,9 @@ from cimsim.network.layers import (
     GlobalAvgPool,
     Network,
     avgpool,
-    binarize,
     conv_hw,
     maxpool,
+    read_input,
 )
 
 
@@ -70,7 +70,7 @@ def reference_forward(net: Network, x_int: np.ndarray, masks: dict[str, np.ndarr
     dropped layer else ``s``; hidden layers output ``+1 if a >= threshold else -1`` (real-output layers
     ``scale * a + bias``) followed by max-pool (conv) and a (C, H, W) flatten; the last node returns
     ``scale * a + bias``. Graph nodes: an add sums its branches, pools average, a crossbar layer reading a
-    real tensor binarizes it (x >= 0 → +1) first (layers.py).
+    real tensor binarizes it (x >= 0 → +1) first, or quantizes it to its ``input_bits`` (layers.py).
     """
     masks = masks or {}
     for name in masks:
@@ -107,7 +107,7 @@ def reference_forward(net: Network, x_int: np.ndarray, masks: dict[str, np.ndarr
             real[node.name] = True
             continue
         if real[ins[0]]:
-            h = binarize(h)
+            h = read_input(h, node)  # sign, or the stated input_bits quantization
         mask = masks.get(node.name)
         if isinstance(node, BinaryLinear):
             h = h.reshape(h.shape[0], -1)

@@ -133,6 +133,7 @@ def load_network(spec: NetworkSpec, base_dir: Path | str) -> Network:
                     raise WeightsError(f"contains NaN, inf or a magnitude above {MAX_AFFINE:g}", file=file,
                                        field=f"{ls.name}.{key}", allowed=f"finite floats with |x| ≤ {MAX_AFFINE:g}")
                 extra[key] = arr
+            extra.update(input_bits=ls.input_bits, input_step=ls.input_step)
             if isinstance(ls, Conv2dLayerSpec):
                 built.append(BinaryConv2d(ls.name, w, stride=ls.stride, padding=ls.padding, pool=ls.pool, inputs=ins,
                                           weight_bits=bits, **extra))
@@ -186,6 +187,8 @@ def network_spec_dict(net: Network, weights: str | None) -> dict:
                 d["weight_bits"] = node.weight_bits
             if node.real_output and i != len(net.nodes) - 1:
                 d["output"] = "real"
+            if node.input_bits is not None:
+                d.update(input_bits=int(node.input_bits), input_step=float(node.input_step))
         default = [net.nodes[i - 1].name] if i else [INPUT]
         if isinstance(node, Add) or ins != default:
             d["inputs"] = ins

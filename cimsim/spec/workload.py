@@ -42,10 +42,29 @@ _INPUTS = Field(default=None, min_length=1,
 _WEIGHT_BITS = Field(default=1, ge=1, le=MAX_WEIGHT_BITS,
                      description="1: binary ±1 weights; b > 1: odd integers in [-(2^b - 1), 2^b - 1] held as b "
                                  "±1 column slices combined by digital shift-add (docs/networks.md)")
+#: Most bits a layer may read a real-valued tensor with: the tensor is held accumulator-wide (16 bits in the shipped
+#: archs, arch_configs/spindrop.yaml accumulator.bits), so more bit planes would read bits that do not exist.
+MAX_REAL_INPUT_BITS = 16
+
+_INPUT_BITS = Field(default=None, ge=2, le=MAX_REAL_INPUT_BITS,
+                    description="only for a layer reading a real-valued tensor (an add, a pool, a real layer): "
+                                "read it as signed input_bits-bit integers clip(round(x / input_step), "
+                                "-2^(b-1), 2^(b-1) - 1), streamed bit-serially in two's complement (b row-group "
+                                "reads per MVM, like the first layer's input_bits), instead of its sign. "
+                                "2..16 bits (at most the accumulator width the tensor is held at)")
+_INPUT_STEP = Field(default=None, gt=0, allow_inf_nan=False,
+                    description="with input_bits: the real value of one input LSB (Δ, in the units of the tensor "
+                                "read); importers fold Δ into the layer's threshold or scale")
 _OUTPUT = Field(default="binary",
                 description="binary: sign(a - threshold) (±1); real: scale·a + bias kept multi-bit (a "
                             "Bi-Real-style real-valued branch feeding an add or a pool). The last layer always "
                             "returns real logits")
+
+
+def _both_or_neither(layer) -> None:
+    if (layer.input_bits is None) != (layer.input_step is None):
+        raise ValueError("input_bits and input_step go together (a real-valued input quantized to input_bits "
+                         "bits of step input_step); give both or neither")
 
 
 class LinearLayerSpec(Spec):
@@ -58,9 +77,12 @@ class LinearLayerSpec(Spec):
     inputs: list[str] | None = _INPUTS
     weight_bits: int = _WEIGHT_BITS
     output: Literal["binary", "real"] = _OUTPUT
+    input_bits: int | None = _INPUT_BITS
+    input_step: float | None = _INPUT_STEP
 
     @model_validator(mode="after")
     def _bounded(self) -> LinearLayerSpec:
+        _both_or_neither(self)
         if self.in_features * self.out_features > MAX_LAYER_WEIGHTS:
             raise ValueError(f"in_features × out_features = {self.in_features * self.out_features} weights; "
                              f"at most {MAX_LAYER_WEIGHTS} per layer")
@@ -86,9 +108,12 @@ class Conv2dLayerSpec(Spec):
     inputs: list[str] | None = _INPUTS
     weight_bits: int = _WEIGHT_BITS
     output: Literal["binary", "real"] = _OUTPUT
+    input_bits: int | None = _INPUT_BITS
+    input_step: float | None = _INPUT_STEP
 
     @model_validator(mode="after")
     def _bounded(self) -> Conv2dLayerSpec:
+        _both_or_neither(self)
         if self.padding >= self.kernel_size:
             raise ValueError(f"padding {self.padding} must be smaller than kernel_size {self.kernel_size}")
         weights = self.out_channels * self.in_channels * self.kernel_size ** 2
