@@ -19,6 +19,7 @@ from cimsim.errors import ConfigError
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
     """Area, leakage and every component action (energy, latency, cycles) of ARCH."""
+    from cimsim.cli.margin import margin_doc, margin_summary, summary_text
     from cimsim.hardware import build_hardware
     from cimsim.report.files import dumps
     from cimsim.report.text import describe_text
@@ -30,8 +31,10 @@ def describe(arch: str | None, sets: tuple[str, ...], fmt: str) -> None:
     if wl_over:
         raise ConfigError("describe takes architecture fields only", file="--set", field=wl_over[0][0])
     spec = load_arch(path, arch_over)
-    doc = build_hardware(resolve(spec, arch_file=str(path))).describe()
-    click.echo(dumps(doc) if fmt == "json" else describe_text(doc))
+    hw = build_hardware(resolve(spec, arch_file=str(path)))
+    doc = hw.describe()
+    doc["sense_margin"] = margin_summary(margin_doc(hw))   # docs/analog.md "Sense margin"
+    click.echo(dumps(doc) if fmt == "json" else describe_text(doc) + "\n\n" + summary_text(doc["sense_margin"]))
 
 
 @cli.command()
