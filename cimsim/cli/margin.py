@@ -15,14 +15,14 @@ def margin_doc(hw: Any) -> dict[str, Any]:
     """The JSON document of ``cimsim margin`` (also summarised by ``describe``)."""
     from dataclasses import asdict
 
-    from cimsim.components.sense_margin import chip_margin
+    from cimsim.components.sense_margin import chip_margin, resolved_solver
 
     xb = hw.component("crossbar")
     m = chip_margin(hw)
     e = m.error
     ra = e.rows_active
     return {"name": hw.arch.name, "read_model": xb.read_model,
-            "solver": xb.electrical.solver if xb.electrical else "reduced",
+            "solver": resolved_solver(xb.electrical.solver if xb.electrical else "auto", xb.circuit()),
             "references": xb.electrical.references if xb.electrical else "calibrated",
             "temperature_k": hw.ctx.temperature_k, "rows_active": ra,
             "circuit": asdict(xb.circuit()),

@@ -40,7 +40,7 @@ class ReadCircuitSpec:
     MTJ's resistance parameters the circuit needs (Ω, V, K)."""
 
     model: str = "ideal"
-    solver: str = "reduced"
+    solver: str = "auto"
     source_line: str = "column"
     wire_res_ohm_per_m: float | None = None
     wire_res_scale: float = 1.0
@@ -71,9 +71,10 @@ class STTCrossbarParams(Spec):
         default="ideal", description="ideal: a row group's sum is read exactly (plus variation.*); electrical: "
                                      "IR drop, driver/sense impedance and TMR(V, T) from the nodal model set a "
                                      "per-level read error (docs/analog.md)")
-    solver: Literal["full", "reduced"] = Field(
-        default="reduced", description="circuit solve behind the per-level read error: full sparse nodal solve or "
-                                       "the reduced model (exact for source_line: column; docs/analog.md)")
+    solver: Literal["auto", "full", "reduced"] = Field(
+        default="auto", description="circuit solve behind the per-level read error: full sparse nodal solve, the "
+                                    "reduced model (exact ladders; row lines to first order, docs/analog.md), or "
+                                    "auto: reduced where it is exact (no row-line or driver resistance), else full")
     source_line: Literal["column", "row"] = Field(
         default="column", description="column: source line beside the bit line (1T-1MTJ layout; WL carries gate "
                                       "charge only, BL+SL carry the read current); row: source line along the word "

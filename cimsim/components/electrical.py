@@ -39,8 +39,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
 #: Spin-polarisation temperature coefficient α_sp, K^-3/2 [derived: Lee et al. APL 90, 212507 (2007), TMR
-#: 1144 % at 5 K and 604 % at 300 K, through P = sqrt(TMR/(2 + TMR)) and P(T) = P0 (1 − α T^1.5)].
-ALPHA_SP_PER_K15 = (1.0 - math.sqrt(6.04 / 8.04) / math.sqrt(11.44 / 13.44)) / (300.0 ** 1.5 - 5.0 ** 1.5)
+#: 1144 % at 5 K and 604 % at 300 K, through P = sqrt(TMR/(2 + TMR)) and P(T) = P0 (1 − α T^1.5)]: 1.17e-5.
+_RHO = math.sqrt(11.44 / 13.44) / math.sqrt(6.04 / 8.04)       # P(5 K) / P(300 K)
+ALPHA_SP_PER_K15 = (_RHO - 1.0) / (_RHO * 300.0 ** 1.5 - 5.0 ** 1.5)
 _REL_TOL = 1e-10
 _MAX_ITER = 60
 

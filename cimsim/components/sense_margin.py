@@ -146,15 +146,22 @@ def _readings(circ: electrical.ArrayCircuit, nominal: electrical.ArrayCircuit, s
         [np.concatenate(lv) if lv else np.zeros(0, int) for lv in levels]
 
 
+def resolved_solver(solver: str, circ: electrical.ArrayCircuit) -> str:
+    """``auto`` → ``reduced`` when it is exact for ``circ`` (no row-line or driver resistance), else ``full``."""
+    if solver != "auto":
+        return solver
+    return "reduced" if circ.r_row_ohm == 0.0 and circ.r_driver_ohm == 0.0 else "full"
+
+
 def read_error(crossbar: Any, *, ra_sigma_rel: float, tmr_sigma_rel: float, sense_sigma_lsb: float,
                temperature_k: float | None = None) -> ReadError:
     """Per-level reading error of ``crossbar`` (a :class:`~cimsim.components.crossbar.Crossbar`) at
     ``temperature_k`` (default: the chip's), with relative RA / TMR spreads and comparator noise in LSB."""
     e = crossbar.electrical
-    solver = e.solver if e is not None else "reduced"
     references = e.references if e is not None else "calibrated"
     ra = crossbar.rows_active
     circ = crossbar.circuit(temperature_k)
+    solver = resolved_solver(e.solver if e is not None else "auto", circ)
     nominal = crossbar.circuit(e.t_ref_k if e is not None else None).ideal()
     rng = np.random.default_rng(np.random.SeedSequence(MARGIN_SEED))
     errs, levels = _readings(circ, nominal, solver, ra, references, rng)
