@@ -73,7 +73,7 @@ class STTCrossbarParams(Spec):
                                      "per-level read error (docs/analog.md)")
     solver: Literal["auto", "full", "reduced"] = Field(
         default="auto", description="circuit solve behind the per-level read error: full sparse nodal solve, the "
-                                    "reduced model (exact ladders; row lines to first order, docs/analog.md), or "
+                                    "reduced model (alternating exact line solves, 3 sweeps; docs/analog.md), or "
                                     "auto: reduced where it is exact (no row-line or driver resistance), else full")
     source_line: Literal["column", "row"] = Field(
         default="column", description="column: source line beside the bit line (1T-1MTJ layout; WL carries gate "

@@ -22,9 +22,9 @@ PRB 58, R2917, 1998) [lit]; α_sp = 1.17e−5 K^{−3/2} fitted to CoFeB/MgO/CoF
 Zero resistances are exact: nodes joined by a 0 Ω element are merged before the solve, so with every wire,
 driver and sense resistance at 0 the currents are V_read·Σ_k g_kj exactly.
 
-The reduced model (:func:`solve_lumped`) replaces each column by its total conductance G_j in series with
-the conductance-weighted bit-line length to the sense amp, and each row line by its first-order drop; its
-error against :func:`solve` is measured in docs/analog.md.
+The reduced model (:func:`solve_reduced`) alternates exact ladder solves of the columns (row-line voltages
+held) and of the row lines (bit-line voltages held) for a few sweeps; it is exact for the default layout (no
+row-line resistance) and its error otherwise is measured against :func:`solve` and ngspice in docs/analog.md.
 """
 
 from __future__ import annotations
@@ -249,15 +249,59 @@ def _nodal(u: np.ndarray, v: np.ndarray, g: np.ndarray, index: np.ndarray, vfix:
     return volt
 
 
+def _column_ladders(c: ArrayCircuit, g: np.ndarray, src: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every column as a ladder: cells ``g`` (n, C) from row-line voltages ``src`` onto the bit line with
+    segments ``seg`` (n,: below each driven row; the last one ends in the sense amp). Returns the bit-line
+    voltages (n, C) and the column currents (C,), exact by a Thévenin recursion toward the sense amp."""
+    n = g.shape[0]
+    vth, rth = np.empty_like(src), np.empty_like(src)
+    vt, rt = src[0], 1.0 / g[0]
+    vth[0], rth[0] = vt, rt
+    for k in range(1, n):
+        rs = rt + seg[k - 1]
+        den = 1.0 / rs + g[k]
+        vt, rt = (vt / rs + src[k] * g[k]) / den, 1.0 / den
+        vth[k], rth[k] = vt, rt
+    ij = vt / (rt + seg[-1])
+    vb = np.empty_like(src)
+    vb[-1] = ij * seg[-1]
+    for k in range(n - 2, -1, -1):
+        vb[k] = vb[k + 1] + (vth[k] - vb[k + 1]) / (rth[k] + seg[k]) * seg[k]
+    return vb, ij
+
+
+def _row_ladders(c: ArrayCircuit, g: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """Every driven row line as a ladder: driver (V_read behind R_drv + r_row) along segments r_row, cells ``g``
+    (n, C) onto bit-line voltages ``vb``. Returns the row-line voltages (n, C), exact by a Thévenin recursion
+    from the far end toward the driver."""
+    cc = g.shape[1]
+    r = c.r_row_ohm
+    vth, rth = np.empty_like(vb), np.empty_like(vb)
+    vt, rt = vb[:, -1], 1.0 / g[:, -1]
+    vth[:, -1], rth[:, -1] = vt, rt
+    for j in range(cc - 2, -1, -1):
+        rs = rt + r
+        den = 1.0 / rs + g[:, j]
+        vt, rt = (vt / rs + vb[:, j] * g[:, j]) / den, 1.0 / den
+        vth[:, j], rth[:, j] = vt, rt
+    va = np.empty_like(vb)
+    r_in = c.r_driver_ohm + r
+    va[:, 0] = vt + (c.read_voltage_v - vt) * rt / (rt + r_in)
+    for j in range(cc - 1):
+        va[:, j + 1] = va[:, j] - (va[:, j] - vth[:, j + 1]) / (rth[:, j + 1] + r) * r
+    return va
+
+
 def solve_reduced(c: ArrayCircuit, driven: NDArray[np.bool_], lrs: NDArray[np.bool_], *,
                   sweeps: int = 3) -> NDArray[np.float64]:
     """Reduced model of the column currents, A: no sparse solve, O(sweeps·rows·cols).
 
-    The columns are decoupled: each row line's drop is taken from the cell currents of the previous sweep
-    (first order: ΔV_a[k,j] = R_drv·Σ_j' I_kj' + r_row·Σ_{m≤j} Σ_{j'≥m} I_kj', starting from the ideal
-    currents), and each column is then a ladder of its driven cells on the bit line, solved exactly by a
-    Thévenin recursion from the far end to the sense amp. Cell conductances follow the cell voltages of each
-    sweep. Exact (to the MTJ fixed point) when r_row = R_drv = 0; its error otherwise is in docs/analog.md.
+    Alternating line solves: every column is a ladder of its driven cells on the bit line with the row-line
+    voltages held, solved exactly by a Thévenin recursion toward the sense amp; then every row line is a ladder
+    from its driver with the bit-line voltages held, solved the same way. ``sweeps`` column/row passes (the first
+    column pass sees ideal row lines); cell conductances follow the cell voltages. With r_row = R_drv = 0 one
+    column pass is exact (to the MTJ fixed point); otherwise the error after ``sweeps`` passes is in
+    docs/analog.md (block Gauss–Seidel: it converges to the full solve as sweeps grow).
     """
     pos, state = _check(c, driven, lrs)
     n = pos.size
@@ -265,33 +309,22 @@ def solve_reduced(c: ArrayCircuit, driven: NDArray[np.bool_], lrs: NDArray[np.bo
         return np.zeros(c.cols)
     v = c.read_voltage_v
     g = c.cell_conductance_s(state, np.full(state.shape, v))
-    i_cell = v * g
     seg = np.append(np.diff(pos) * c.r_col_ohm, c.r_col_ohm * (c.rows - pos[-1]) + c.r_sense_ohm)
+    va = np.full(state.shape, v)
+    rows_ideal = c.r_row_ohm == 0.0 and c.r_driver_ohm == 0.0
     ij = np.zeros(c.cols)
-    for _ in range(max(1, sweeps)):
-        for _ in range(_MAX_ITER):  # MTJ bias inside one sweep
-            tail = np.cumsum(i_cell[:, ::-1], axis=1)[:, ::-1]   # current in row segment j (driver side first)
-            src = v - c.r_driver_ohm * tail[:, :1] - c.r_row_ohm * np.cumsum(tail, axis=1)
-            vth = np.empty_like(src)
-            rth = np.empty_like(src)
-            vt, rt = src[0], 1.0 / g[0]
-            vth[0], rth[0] = vt, rt
-            for k in range(1, n):
-                rs = rt + seg[k - 1]
-                den = 1.0 / rs + g[k]
-                vt, rt = (vt / rs + src[k] * g[k]) / den, 1.0 / den
-                vth[k], rth[k] = vt, rt
-            ij = vt / (rt + seg[-1])
-            vb = np.empty_like(src)
-            vb[-1] = ij * seg[-1]
-            for k in range(n - 2, -1, -1):
-                i_seg = (vth[k] - vb[k + 1]) / (rth[k] + seg[k])
-                vb[k] = vb[k + 1] + i_seg * seg[k]
-            v_cell = src - vb
-            g_new = c.cell_conductance_s(state, v_cell)
+    for _sweep in range(max(1, sweeps)):
+        for _ in range(_MAX_ITER):  # MTJ bias: settle the cells with the lines of this sweep
+            vb, ij = _column_ladders(c, g, va, seg)
+            g_new = c.cell_conductance_s(state, va - vb)
             done = np.max(np.abs(g_new - g) / g) < _REL_TOL
             g = g_new
             if done:
                 break
-        i_cell = g * v_cell
+        if rows_ideal:
+            break
+        va = _row_ladders(c, g, vb)
+        g = c.cell_conductance_s(state, va - vb)
+    if not rows_ideal:
+        _, ij = _column_ladders(c, g, va, seg)
     return ij
