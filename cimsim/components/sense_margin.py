@@ -11,8 +11,8 @@ s = 2n − n_d. The converter turns the column current I into a reading ŝ throu
 
 The reading error e = ŝ − s of each column is collected from circuit solves (:mod:`electrical`) of random
 patterns: every row-group position of the array, every n_d = 1 … rows_active (driven rows drawn at random in
-the group), each column with its own low-state fraction f ~ U(0, 1), so every level n = 0 … n_d is equally
-likely. Per (n_d, n), pooled over positions and columns: the bias b and the spread σ_IR (IR drop depends on
+the group; large arrays: at most 16 positions and 32 counts, :func:`group_starts`, :func:`driven_counts`),
+each column with its own low-state fraction f ~ U(0, 1), so every level n = 0 … n_d is equally likely. Per (n_d, n), pooled over positions and columns: the bias b and the spread σ_IR (IR drop depends on
 which cells conduct and where). Device spread adds in popcount units (cell-conductance σ_c from RA, the
 executor's per-cell draw): σ_RA² = σ_c²·[n(κ+1)² + (n_d − n)(κ−1)²]; TMR spread (σ_TMR, relative) moves the
 high-resistance cells only: σ_TMR,cell = σ_TMR·TMR/(1+TMR)·R_MTJ,AP/(R_MTJ,AP + R_access), in popcount units
@@ -40,6 +40,9 @@ from cimsim.components import electrical
 MARGIN_SEED = 20231
 #: Random patterns per (row-group position, driven-row count).
 PATTERNS = 1
+#: At most this many row-group positions and driven-row counts are solved (large arrays): a count not
+#: solved takes the statistics of the nearest solved one at the same fraction n/n_d.
+MAX_POSITIONS, MAX_DRIVEN_COUNTS = 16, 32
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,18 @@ def misread_probability(q: Any, s: float, bias: float, sigma: float) -> float:
     return float(ndtr((lo - s - bias) / sigma) + 1.0 - ndtr((hi - s - bias) / sigma))
 
 
+def group_starts(rows: int, rows_active: int) -> np.ndarray:
+    """First rows of the row groups sampled: all of them up to :data:`MAX_POSITIONS`, else that many evenly
+    spaced from the first to the last group."""
+    groups = rows // rows_active
+    return rows_active * np.unique(np.round(np.linspace(0, groups - 1, min(groups, MAX_POSITIONS))).astype(int))
+
+
+def driven_counts(rows_active: int) -> np.ndarray:
+    """Driven-row counts n_d sampled: all up to :data:`MAX_DRIVEN_COUNTS`, else evenly spaced, with 1 and ra."""
+    return np.unique(np.round(np.linspace(1, rows_active, min(rows_active, MAX_DRIVEN_COUNTS))).astype(int))
+
+
 def _readings(circ: electrical.ArrayCircuit, nominal: electrical.ArrayCircuit, solver: str, rows_active: int,
               references: str, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Reading error samples e and their level n, indexed by n_d (lists of arrays)."""
@@ -110,8 +125,8 @@ def _readings(circ: electrical.ArrayCircuit, nominal: electrical.ArrayCircuit, s
     i_h = v * float(nominal.cell_conductance_s(~one, np.full((1, 1), v))[0, 0])
     errs: list[list[np.ndarray]] = [[] for _ in range(ra + 1)]
     levels: list[list[np.ndarray]] = [[] for _ in range(ra + 1)]
-    for g0 in range(0, circ.rows, ra):
-        for n_d in range(1, ra + 1):
+    for g0 in group_starts(circ.rows, ra):
+        for n_d in driven_counts(ra):
             for _ in range(PATTERNS):
                 rows = g0 + rng.choice(ra, size=n_d, replace=False)
                 driven = np.zeros(circ.rows, bool)
@@ -167,9 +182,12 @@ def read_error(crossbar: Any, *, ra_sigma_rel: float, tmr_sigma_rel: float, sens
     errs, levels = _readings(circ, nominal, solver, ra, references, rng)
     shape = (ra + 1, ra + 1)
     bias, sig, count = np.zeros(shape), np.zeros(shape), np.zeros(shape, np.int64)
+    solved = driven_counts(ra)
     for n_d in range(1, ra + 1):
+        src = int(solved[np.argmin(np.abs(solved - n_d))])
         for n in range(n_d + 1):
-            sel = errs[n_d][levels[n_d] == n]
+            m = n if src == n_d else int(round(n * src / n_d))
+            sel = errs[src][levels[src] == m]
             count[n_d, n] = sel.size
             if sel.size:
                 bias[n_d, n] = float(sel.mean())
