@@ -1,13 +1,14 @@
 """Accuracy against TMR and against wire resistance under the crossbar electrical model (docs/analog.md).
 
-For the digits MLP and CNN on the SpinDrop chip with ``crossbar.read_model: electrical`` (calibrated
-references, source line beside the bit line), sweep the storage MTJ's zero-bias TMR (50–250 %) at the
-default wire, and the wire resistance scale (× NVSim's local wire at 28 nm) at the default TMR; print the
-accuracy, the expected misread rate per conversion (``cimsim margin``) and the ideal-read accuracy.
+For the digits MLP and CNN on the SpinDrop chip with ``crossbar.read_model: electrical`` (source line beside
+the bit line) the series of :data:`SERIES`: the storage MTJ's zero-bias TMR (50–250 %) at the default wire and
+at 16× it, and the wire resistance scale (× NVSim's local wire at 28 nm) with calibrated references and with
+nominal references (ideal sense, R_sense = 0); each point prints the accuracy and the expected misread rate
+per conversion (``cimsim margin``), beside the ideal-read accuracy.
 
-    PYTHONPATH=. python benchmarks/study_analog.py [--limit N] [--passes T] [--json out.json] [--png out.png]
+    PYTHONPATH=. python benchmarks/study_analog.py [--limit N] [--passes T] [--networks ...] [--json F] [--png F]
 
-Slow (about 40 runs); the numbers in docs/analog.md come from ``--passes 8`` on the full test sets.
+Slow (about 60 runs); the numbers in docs/analog.md come from ``--passes 8`` on the full test sets.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 ARCH = ROOT / "arch_configs" / "spindrop.yaml"
 WORKLOADS = {"digits_mlp": ROOT / "workloads" / "digits_mlp.yaml", "digits_cnn": ROOT / "workloads" / "digits_cnn.yaml"}
 TMRS = (0.5, 0.75, 1.0, 1.2, 1.5, 2.0, 2.5)
-WIRE_SCALES = (0.0, 0.1, 0.3, 1.0, 2.0, 4.0, 8.0, 16.0)
+WIRE_SCALES = (0.0, 0.1, 0.3, 1.0, 4.0, 16.0, 32.0, 64.0, 100.0)
+NOMINAL_SCALES = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
+ELECTRICAL = (("crossbar.read_model", "electrical"),)
+#: name → (fixed overrides, swept field, values)
+SERIES: dict[str, tuple[tuple[tuple[str, object], ...], str, tuple[float, ...]]] = {
+    "tmr_wire_x1": (ELECTRICAL, "mtj.storage.tmr0", TMRS),
+    "tmr_wire_x16": (ELECTRICAL + (("crossbar.wire_res_scale", 16.0),), "mtj.storage.tmr0", TMRS),
+    "wire_calibrated": (ELECTRICAL, "crossbar.wire_res_scale", WIRE_SCALES),
+    "wire_nominal": (ELECTRICAL + (("crossbar.read_references", "nominal"), ("crossbar.sense_r_ohm", 0.0)),
+                     "crossbar.wire_res_scale", NOMINAL_SCALES),
+}
 
 
 def _point(sets: list[tuple[str, object]], workload: Path, limit: int | None, passes: int) -> dict[str, float]:
@@ -39,21 +50,24 @@ def _point(sets: list[tuple[str, object]], workload: Path, limit: int | None, pa
     return {"accuracy": float(r.to_json()["accuracy"]), "expected_misread": m.expected_misread}
 
 
-def study(limit: int | None, passes: int) -> dict[str, object]:
-    out: dict[str, object] = {"tmr": list(TMRS), "wire_scale": list(WIRE_SCALES), "limit": limit, "passes": passes}
-    elec = [("crossbar.read_model", "electrical")]
-    for name, wl in WORKLOADS.items():
+def study(limit: int | None, passes: int, networks: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {"limit": limit, "passes": passes,
+                              "series": {k: {"fixed": dict(f), "field": fld, "values": list(v)}
+                                         for k, (f, fld, v) in SERIES.items()}}
+    for name in networks:
+        wl = WORKLOADS[name]
         ideal = _point([], wl, limit, passes)["accuracy"]
-        by_tmr = [_point(elec + [("mtj.storage.tmr0", t)], wl, limit, passes) for t in TMRS]
-        by_wire = [_point(elec + [("crossbar.wire_res_scale", s)], wl, limit, passes) for s in WIRE_SCALES]
-        out[name] = {"ideal_accuracy": ideal, "by_tmr": by_tmr, "by_wire": by_wire}
-        print(f"{name}: ideal {ideal:.4f}", file=sys.stderr)
-        for t, p in zip(TMRS, by_tmr, strict=True):
-            print(f"  TMR {t * 100:4.0f} %: accuracy {p['accuracy']:.4f}, misread {p['expected_misread']:.4f}",
-                  file=sys.stderr)
-        for s, p in zip(WIRE_SCALES, by_wire, strict=True):
-            print(f"  wire ×{s:<5g}: accuracy {p['accuracy']:.4f}, misread {p['expected_misread']:.4f}",
-                  file=sys.stderr)
+        res: dict[str, object] = {"ideal_accuracy": ideal}
+        print(f"{name}: ideal read {ideal:.4f}", file=sys.stderr, flush=True)
+        for key, (fixed, fld, values) in SERIES.items():
+            pts = []
+            for v in values:
+                p = _point(list(fixed) + [(fld, v)], wl, limit, passes)
+                pts.append(p)
+                print(f"  {key} {fld}={v:g}: accuracy {p['accuracy']:.4f}, misread {p['expected_misread']:.4f}",
+                      file=sys.stderr, flush=True)
+            res[key] = pts
+        out[name] = res
     return out
 
 
@@ -63,16 +77,21 @@ def plot(doc: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for name in WORKLOADS:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    nets = [n for n in WORKLOADS if n in doc]
+    for name, style in zip(nets, ("o-", "s--"), strict=False):
         d = doc[name]
-        a.plot([t * 100 for t in doc["tmr"]], [p["accuracy"] for p in d["by_tmr"]], "o-", label=name)
-        b.plot([max(s, 0.03) for s in doc["wire_scale"]], [p["accuracy"] for p in d["by_wire"]], "o-", label=name)
-    a.set(xlabel="zero-bias TMR (%)", ylabel="accuracy", title="electrical read, default wire")
-    b.set(xscale="log", xlabel="wire resistance × NVSim local wire (0 at left)", title="electrical read, TMR 120 %")
+        for key, lab in (("tmr_wire_x1", "wire ×1"), ("tmr_wire_x16", "wire ×16")):
+            a.plot([t * 100 for t in doc["series"][key]["values"]], [p["accuracy"] for p in d[key]], style,
+                   label=f"{name}, {lab}")
+        for key, lab in (("wire_calibrated", "calibrated refs"), ("wire_nominal", "nominal refs, R_sense 0")):
+            xs = [max(v, 1e-3) for v in doc["series"][key]["values"]]
+            b.plot(xs, [p["accuracy"] for p in d[key]], style, label=f"{name}, {lab}")
+    a.set(xlabel="zero-bias TMR (%)", ylabel="accuracy", title="electrical read, calibrated references")
+    b.set(xscale="log", xlabel="wire resistance × NVSim local wire (0 drawn at 1e-3)", title="electrical read, TMR 120 %")
     for ax in (a, b):
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -83,8 +102,9 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=8)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path)
+    ap.add_argument("--networks", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     a = ap.parse_args()
-    doc = study(a.limit, a.passes)
+    doc = study(a.limit, a.passes, a.networks)
     text = json.dumps(doc, indent=1)
     if a.json:
         a.json.write_text(text + "\n")

@@ -11,7 +11,7 @@ s = 2n − n_d. The converter turns the column current I into a reading ŝ throu
 
 The reading error e = ŝ − s of each column is collected from circuit solves (:mod:`electrical`) of random
 patterns: every row-group position of the array, every n_d = 1 … rows_active (driven rows drawn at random in
-the group; large arrays: at most 16 positions and 32 counts, :func:`group_starts`, :func:`driven_counts`),
+the group; large arrays: at most 8 positions and 16 counts, :func:`group_starts`, :func:`driven_counts`),
 each column with its own low-state fraction f ~ U(0, 1), so every level n = 0 … n_d is equally likely. Per (n_d, n), pooled over positions and columns: the bias b and the spread σ_IR (IR drop depends on
 which cells conduct and where). Device spread adds in popcount units (cell-conductance σ_c from RA, the
 executor's per-cell draw): σ_RA² = σ_c²·[n(κ+1)² + (n_d − n)(κ−1)²]; TMR spread (σ_TMR, relative) moves the
@@ -27,7 +27,7 @@ group with Binomial(rows_active, ½) (random ±1 inputs and weights).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,9 @@ MARGIN_SEED = 20231
 PATTERNS = 1
 #: At most this many row-group positions and driven-row counts are solved (large arrays): a count not
 #: solved takes the statistics of the nearest solved one at the same fraction n/n_d.
-MAX_POSITIONS, MAX_DRIVEN_COUNTS = 16, 32
+MAX_POSITIONS, MAX_DRIVEN_COUNTS = 8, 16
+#: Columns solved when they are independent (no row-line or driver resistance): more add only samples.
+MAX_INDEPENDENT_COLUMNS = 128
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ def read_error(crossbar: Any, *, ra_sigma_rel: float, tmr_sigma_rel: float, sens
     references = e.references if e is not None else "calibrated"
     ra = crossbar.rows_active
     circ = crossbar.circuit(temperature_k)
+    if circ.r_row_ohm == 0.0 and circ.r_driver_ohm == 0.0 and circ.cols > MAX_INDEPENDENT_COLUMNS:
+        circ = replace(circ, cols=MAX_INDEPENDENT_COLUMNS)   # columns decouple: the same statistics
     solver = resolved_solver(e.solver if e is not None else "auto", circ)
     nominal = crossbar.circuit(e.t_ref_k if e is not None else None).ideal()
     rng = np.random.default_rng(np.random.SeedSequence(MARGIN_SEED))
