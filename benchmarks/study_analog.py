@@ -29,6 +29,7 @@ ELECTRICAL = (("crossbar.read_model", "electrical"),)
 SERIES: dict[str, tuple[tuple[tuple[str, object], ...], str, tuple[float, ...]]] = {
     "tmr_wire_x1": (ELECTRICAL, "mtj.storage.tmr0", TMRS),
     "tmr_wire_x16": (ELECTRICAL + (("crossbar.wire_res_scale", 16.0),), "mtj.storage.tmr0", TMRS),
+    "tmr_variation": (ELECTRICAL + (("variation.enabled", True),), "mtj.storage.tmr0", TMRS),
     "wire_calibrated": (ELECTRICAL, "crossbar.wire_res_scale", WIRE_SCALES),
     "wire_nominal": (ELECTRICAL + (("crossbar.read_references", "nominal"), ("crossbar.sense_r_ohm", 0.0)),
                      "crossbar.wire_res_scale", NOMINAL_SCALES),
@@ -50,16 +51,22 @@ def _point(sets: list[tuple[str, object]], workload: Path, limit: int | None, pa
     return {"accuracy": float(r.to_json()["accuracy"]), "expected_misread": m.expected_misread}
 
 
-def study(limit: int | None, passes: int, networks: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {"limit": limit, "passes": passes,
-                              "series": {k: {"fixed": dict(f), "field": fld, "values": list(v)}
-                                         for k, (f, fld, v) in SERIES.items()}}
+def study(limit: int | None, passes: int, networks: list[str], series: list[str],
+          out: dict | None = None) -> dict[str, object]:
+    """Run ``series`` on ``networks``; ``out``: earlier results (same limit and passes) to add to."""
+    out = out or {"limit": limit, "passes": passes, "series": {}}
+    if (out["limit"], out["passes"]) != (limit, passes):
+        raise SystemExit("--merge: the file was made with another --limit or --passes")
+    out["series"].update({k: {"fixed": dict(SERIES[k][0]), "field": SERIES[k][1], "values": list(SERIES[k][2])}
+                          for k in series})
     for name in networks:
         wl = WORKLOADS[name]
-        ideal = _point([], wl, limit, passes)["accuracy"]
-        res: dict[str, object] = {"ideal_accuracy": ideal}
-        print(f"{name}: ideal read {ideal:.4f}", file=sys.stderr, flush=True)
-        for key, (fixed, fld, values) in SERIES.items():
+        res = out.setdefault(name, {})
+        if "ideal_accuracy" not in res:
+            res["ideal_accuracy"] = _point([], wl, limit, passes)["accuracy"]
+        print(f"{name}: ideal read {res['ideal_accuracy']:.4f}", file=sys.stderr, flush=True)
+        for key in series:
+            fixed, fld, values = SERIES[key]
             pts = []
             for v in values:
                 p = _point(list(fixed) + [(fld, v)], wl, limit, passes)
@@ -67,7 +74,6 @@ def study(limit: int | None, passes: int, networks: list[str]) -> dict[str, obje
                 print(f"  {key} {fld}={v:g}: accuracy {p['accuracy']:.4f}, misread {p['expected_misread']:.4f}",
                       file=sys.stderr, flush=True)
             res[key] = pts
-        out[name] = res
     return out
 
 
@@ -81,10 +87,15 @@ def plot(doc: dict, path: Path) -> None:
     nets = [n for n in WORKLOADS if n in doc]
     for name, style in zip(nets, ("o-", "s--"), strict=False):
         d = doc[name]
-        for key, lab in (("tmr_wire_x1", "wire ×1"), ("tmr_wire_x16", "wire ×16")):
+        for key, lab in (("tmr_wire_x1", "wire ×1"), ("tmr_wire_x16", "wire ×16"),
+                         ("tmr_variation", "wire ×1 + RA/TMR spread")):
+            if key not in d:
+                continue
             a.plot([t * 100 for t in doc["series"][key]["values"]], [p["accuracy"] for p in d[key]], style,
                    label=f"{name}, {lab}")
         for key, lab in (("wire_calibrated", "calibrated refs"), ("wire_nominal", "nominal refs, R_sense 0")):
+            if key not in d:
+                continue
             xs = [max(v, 1e-3) for v in doc["series"][key]["values"]]
             b.plot(xs, [p["accuracy"] for p in d[key]], style, label=f"{name}, {lab}")
     a.set(xlabel="zero-bias TMR (%)", ylabel="accuracy", title="electrical read, calibrated references")
@@ -103,8 +114,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path)
     ap.add_argument("--networks", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    ap.add_argument("--series", nargs="+", choices=list(SERIES), default=list(SERIES))
+    ap.add_argument("--merge", type=Path, help="add to the results in this JSON file")
     a = ap.parse_args()
-    doc = study(a.limit, a.passes, a.networks)
+    doc = study(a.limit, a.passes, a.networks, a.series, json.loads(a.merge.read_text()) if a.merge else None)
     text = json.dumps(doc, indent=1)
     if a.json:
         a.json.write_text(text + "\n")
