@@ -12,5 +12,6 @@ run arch_configs/spindrop.yaml workloads/digits_mlp_scale.yaml --out reports/spi
 run arch_configs/spindrop.yaml workloads/cifar10_resnet18_shapes.yaml --hardware-only --passes 20 \
   --set chip.tiles=auto --set crossbar.rows=256 --set crossbar.cols=256 --out reports/spindrop256_resnet18_hw
 python -m cimsim describe arch_configs/spindrop.yaml > reports/describe_spindrop.txt
+python -m cimsim margin arch_configs/spindrop.yaml > reports/margin_spindrop.txt
 python -m cimsim reproduce --out docs/validation > /dev/null
 python benchmarks/plot_validation.py > /dev/null

@@ -44,6 +44,7 @@ class OneRowArray(Component):
     Params = OneRowParams
     READ_ROW_GROUP, CONDUCT_LRS, CONDUCT_HRS = "read_row_group", "conduct_lrs", "conduct_hrs"
     ACTIONS = (READ_ROW_GROUP, CONDUCT_LRS, CONDUCT_HRS)
+    read_model: ClassVar[str] = "ideal"  # no circuit model: partial sums are read exactly
     TRIGGERS: ClassVar[dict[str, str]] = {contracts.ROW_GROUP_READ: READ_ROW_GROUP,
                                           contracts.LRS_CELL: CONDUCT_LRS, contracts.HRS_CELL: CONDUCT_HRS}
 

@@ -5,6 +5,7 @@ from cimsim.cli import (  # noqa: F401  (each module registers its commands on t
     examples,
     faults,
     imports,
+    margin,
     report,
     reproduce,
     run,

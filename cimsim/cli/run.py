@@ -24,6 +24,8 @@ def describe(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt:
     """Area, leakage and every component action (energy, latency, cycles) of ARCH: the chip as built and,
     with WORKLOAD, as used by it (the area `cimsim run` reports), side by side; ``--subarray``: one crossbar
     as a memory (NVSim-style)."""
+    from cimsim.cli.margin import margin_doc, margin_summary, summary_text
+    from cimsim.components.contracts import ElectricalArray
     from cimsim.hardware import build_hardware
     from cimsim.mapping import map_network
     from cimsim.report.files import dumps
@@ -42,8 +44,13 @@ def describe(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt:
         return
     wl = load_workload(Path(workload), wl_over) if workload else None
     design = resolve(spec, wl, arch_file=str(path), workload_file=workload)
-    doc = build_hardware(design, map_network(design) if wl is not None else None).describe()
-    click.echo(dumps(doc) if fmt == "json" else describe_text(doc) + _views_text(doc["views"]))
+    hw = build_hardware(design, map_network(design) if wl is not None else None)
+    doc = hw.describe()
+    margin = ""
+    if isinstance(hw.component("crossbar"), ElectricalArray):   # docs/analog.md "Sense margin"
+        doc["sense_margin"] = margin_summary(margin_doc(hw))
+        margin = "\n\n" + summary_text(doc["sense_margin"])
+    click.echo(dumps(doc) if fmt == "json" else describe_text(doc) + _views_text(doc["views"]) + margin)
 
 
 def _views_text(views: dict[str, Any]) -> str:

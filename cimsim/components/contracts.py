@@ -38,6 +38,9 @@ class CrossbarModel(Protocol):
     read_voltage_v: float
     i_lrs_a: float
     i_hrs_a: float
+    #: ``ideal`` (partial sums read exactly) or ``electrical`` (per-level read error from the array's circuit,
+    #: docs/analog.md); the functional run asks the array which.
+    read_model: str
     READ_ROW_GROUP: ClassVar[str]
 
     def conductance_sigma_rel(self, ra_sigma_rel: float) -> float: ...
@@ -45,6 +48,16 @@ class CrossbarModel(Protocol):
     def replica_read_energy_j(self) -> float: ...
     def column_area_m2(self) -> float: ...
     def parts(self) -> dict[str, tuple[Any, int]]: ...
+
+
+@runtime_checkable
+class ElectricalArray(Protocol):
+    """An array model that also has a DC read circuit (docs/analog.md): ``cimsim margin``, ``describe``'s
+    sense-margin lines and ``read_model: electrical`` need it; an array without one reads ideally."""
+
+    electrical: Any
+
+    def circuit(self, temperature_k: float | None = None) -> Any: ...
 
 
 @runtime_checkable

@@ -17,6 +17,7 @@ NVSim's models) are built with it and appear as their own instances (:meth:`Cros
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -25,7 +26,31 @@ from cimsim.components import contracts, mtj
 from cimsim.components.array_periphery import ComputeArrayPeriphery
 from cimsim.components.base import Action, Component, Context, register
 from cimsim.components.cell import CellGeometry
+from cimsim.components.electrical import ArrayCircuit, tmr_at_temperature
 from cimsim.spec.common import Spec
+
+#: Driver and sense resistances (when not given) drop this fraction of V_read at the largest current they
+#: carry [derived design rule: a 1 % clamp error, docs/analog.md "Electrical model"].
+SIZING_DROP_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class ReadCircuitSpec:
+    """The crossbar section's read-path fields (YAML ``crossbar.*``, :class:`STTCrossbarParams`) and the storage
+    MTJ's resistance parameters the circuit needs (Ω, V, K)."""
+
+    model: str = "ideal"
+    solver: str = "auto"
+    source_line: str = "column"
+    wire_res_ohm_per_m: float | None = None
+    wire_res_scale: float = 1.0
+    driver_r_ohm: float | None = None
+    sense_r_ohm: float | None = None
+    references: str = "calibrated"
+    r_p_ohm: float = 0.0
+    tmr_ref: float = 0.0
+    vh_v: float = 0.5
+    t_ref_k: float = 300.0
 
 
 class STTCrossbarParams(Spec):
@@ -41,6 +66,35 @@ class STTCrossbarParams(Spec):
                                 description="row-group read (sense) window, s; MLSA decides in 1 ns [code]")
     wire_cap_f_per_m: float = Field(default=2e-10, gt=0, le=1e-9,
                                     description="WL/BL wire capacitance, F/m (hwcomponents Wire) [code]")
+    # --- read-path electrical model (components/electrical.py, sense_margin.py; docs/analog.md) ---
+    read_model: Literal["ideal", "electrical"] = Field(
+        default="ideal", description="ideal: a row group's sum is read exactly (plus variation.*); electrical: "
+                                     "IR drop, driver/sense impedance and TMR(V, T) from the nodal model set a "
+                                     "per-level read error (docs/analog.md)")
+    solver: Literal["auto", "full", "reduced"] = Field(
+        default="auto", description="circuit solve behind the per-level read error: full sparse nodal solve, the "
+                                    "reduced model (alternating exact line solves, 3 sweeps; docs/analog.md), or "
+                                    "auto: reduced where it is exact (no row-line or driver resistance), else full")
+    source_line: Literal["column", "row"] = Field(
+        default="column", description="column: source line beside the bit line (1T-1MTJ layout; WL carries gate "
+                                      "charge only, BL+SL carry the read current); row: source line along the word "
+                                      "line, driven at V_read by the row driver (crossbar layout)")
+    wire_res_ohm_per_m: float | None = Field(
+        default=None, gt=0, le=1e9, description="WL/BL/SL wire resistance, Ω/m; None: NVSim local wire at the node "
+                                                "(components/periphery_tech.py)")
+    wire_res_scale: float = Field(default=1.0, ge=0, le=100,
+                                  description="multiplies the wire resistance (0: no wire IR drop); for studies")
+    driver_r_ohm: float | None = Field(
+        default=None, ge=0, le=1e5, description="row driver output resistance, Ω (source_line: row); None: sized "
+                                                "for a 1 % V_read drop at the full row current [derived]")
+    sense_r_ohm: float | None = Field(
+        default=None, ge=0, le=1e5, description="sense-amp input (clamp) plus source-line switch resistance, Ω; "
+                                                "None: sized for a 1 % V_read drop at the full-scale column "
+                                                "current [derived]")
+    read_references: Literal["calibrated", "nominal"] = Field(
+        default="calibrated", description="calibrated: the converter's references sit at the mean current of each "
+                                          "level at each row-group position (replica trim); nominal: at the ideal "
+                                          "array's level currents at t_ref")
 
     @model_validator(mode="after")
     def _groups_tile_rows(self) -> STTCrossbarParams:
@@ -79,11 +133,12 @@ class Crossbar(Component):
     def __init__(self, ctx: Context, *, rows: int, cols: int, rows_active: int, cell: CellGeometry,
                  r_lrs_ohm: float, r_hrs_ohm: float, read_voltage_v: float, read_pulse_s: float,
                  wire_cap_f_per_m: float, write_current_a: float, write_pulse_s: float,
-                 r_access_ohm: float) -> None:
+                 r_access_ohm: float, electrical: ReadCircuitSpec | None = None) -> None:
         if not (0.0 < r_access_ohm < min(r_lrs_ohm, r_hrs_ohm)):
             raise ValueError(f"access resistance {r_access_ohm!r} Ω must be positive and below the cell "
                              "resistances")
         self.r_access_ohm = r_access_ohm
+        self.electrical = electrical
         self.ctx = ctx
         self.rows, self.cols, self.rows_active = rows, cols, rows_active
         self.cell = cell
@@ -136,7 +191,46 @@ class Crossbar(Component):
                    r_lrs_ohm=r_lrs, r_hrs_ohm=r_hrs, read_voltage_v=params.read_voltage_v,
                    read_pulse_s=params.read_pulse_s, wire_cap_f_per_m=params.wire_cap_f_per_m,
                    write_current_a=arch.cell.write_current_a, write_pulse_s=arch.cell.write_pulse_s,
-                   r_access_ohm=r_acc)
+                   r_access_ohm=r_acc,
+                   electrical=ReadCircuitSpec(
+                       model=params.read_model, solver=params.solver, source_line=params.source_line,
+                       wire_res_ohm_per_m=params.wire_res_ohm_per_m, wire_res_scale=params.wire_res_scale,
+                       driver_r_ohm=params.driver_r_ohm, sense_r_ohm=params.sense_r_ohm,
+                       references=params.read_references, r_p_ohm=mtj.r_p_ohm(storage), tmr_ref=storage.tmr0,
+                       vh_v=storage.vh_v, t_ref_k=arch.mtj.t_ref_k))
+
+    @property
+    def read_model(self) -> str:
+        """``ideal`` or ``electrical`` (YAML ``crossbar.read_model``)."""
+        return "ideal" if self.electrical is None else self.electrical.model
+
+    def circuit(self, temperature_k: float | None = None) -> ArrayCircuit:
+        """The DC read circuit of one array at ``temperature_k`` (default: the chip's), for the nodal model.
+
+        Segment resistance r = wire Ω/m × cell pitch (one weight cell per segment along either line).
+        ``source_line: column``: the read current runs down the bit line and back up the source line beside it
+        (r_col = 2r) and the word line carries gate charge only (r_row = 0, no driver drop); ``row``: the
+        source line runs along the word line (r_row = r_col = r) from a driver of resistance R_drv.
+        """
+        e = self.electrical if self.electrical is not None else ReadCircuitSpec()
+        t = self.ctx.temperature_k if temperature_k is None else temperature_k
+        r_per_m = (e.wire_res_ohm_per_m if e.wire_res_ohm_per_m is not None
+                   else self.periphery.lines.wire_res_ohm_per_m)
+        r_seg = r_per_m * e.wire_res_scale * self.cell.pitch_m
+        r_p = e.r_p_ohm if e.r_p_ohm else self.r_lrs_ohm - self.r_access_ohm
+        tmr0 = e.tmr_ref if e.tmr_ref else (self.r_hrs_ohm - self.r_access_ohm) / r_p - 1.0
+        i_lrs = self.read_voltage_v / (r_p + self.r_access_ohm)
+        # 1 % of V_read at the largest current the element carries [derived design rule, docs/analog.md]
+        r_sense = (e.sense_r_ohm if e.sense_r_ohm is not None
+                   else SIZING_DROP_FRACTION * self.read_voltage_v / (self.rows_active * i_lrs))
+        r_drv = (e.driver_r_ohm if e.driver_r_ohm is not None
+                 else SIZING_DROP_FRACTION * self.read_voltage_v / (self.cols * i_lrs))
+        row = e.source_line == "row"
+        return ArrayCircuit(rows=self.rows, cols=self.cols, r_row_ohm=r_seg if row else 0.0,
+                            r_col_ohm=r_seg if row else 2.0 * r_seg, r_driver_ohm=r_drv if row else 0.0,
+                            r_sense_ohm=r_sense, r_access_ohm=self.r_access_ohm, r_p_ohm=r_p,
+                            tmr=tmr_at_temperature(tmr0, e.t_ref_k, t), vh_v=e.vh_v,
+                            read_voltage_v=self.read_voltage_v)
 
     def conductance_sigma_rel(self, ra_sigma_rel: float) -> float:
         """Relative spread of a cell's read-path conductance for a relative RA spread ``ra_sigma_rel``.

@@ -20,7 +20,8 @@ references on the odd sums); how such a tie resolves is the ``references`` polic
 
 Random comparator offset / thermal noise is ``variation.sense_noise_sigma_lsb``, added to s before this
 transfer function by the executor; with it, ties resolve randomly and both policies are unbiased in
-expectation.
+expectation. With ``crossbar.read_model: electrical`` the executor adds the circuit's per-level read error
+(IR drop, TMR spread: :mod:`cimsim.components.sense_margin`) at the same place.
 
 Reference tracking (``track_driven_rows``): the column current is I = n_d·I_H + n_LRS·ΔI (n_d rows driven,
 n_LRS of them conducting in the low state), i.e. s = 2I/ΔI − κ·n_d with κ = (I_L + I_H)/(I_L − I_H). If the

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cimsim.activity import add_mask_counts, digital_per_job, structural_per_job
+from cimsim.components.sense_margin import chip_read_error
 from cimsim.faults.inject import ChipFaults, sample_chip_faults
 from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
 from cimsim.hardware import Hardware
@@ -154,19 +155,22 @@ class Executor:
         ra = xbar.rows_active
         self.quantizer = hw.component("column_periphery").quantizer()
         self.noise = arch.variation.sense_noise_sigma_lsb if arch.variation.enabled else 0.0
+        # crossbar.read_model: electrical → per-level read error from the circuit (docs/analog.md "Sense margin")
+        self.read_error = chip_read_error(hw) if xbar.read_model == "electrical" else None
+        self._noisy = self.noise > 0 or self.read_error is not None
         i_l, i_h = xbar.i_lrs_a, xbar.i_hrs_a
         # s_hat = s + kappa·Σ d_i e_ij + Σ d_i x_i w_ij e_ij   (derivation: docs/models.md)
         self.kappa = (i_l + i_h) / (i_l - i_h)
         self.cell_sigma = xbar.conductance_sigma_rel(arch.variation.ra_sigma_rel) if arch.variation.enabled else 0.0
         self.faults = faults if faults is not None else sample_chip_faults(arch.faults, hw, mapping, seed)
-        self.exact = (self.quantizer.is_exact_for(ra) and self.noise == 0.0 and self.cell_sigma == 0.0
+        self.exact = (self.quantizer.is_exact_for(ra) and not self._noisy and self.cell_sigma == 0.0
                       and not self.faults.conversion)
         # Without noise or cell variation every partial sum is an integer in [−ra, ra]: the converter is a table,
         # unless its output also depends on the column (an even-level symmetric ladder trims its centre
         # reference by column parity), on the rows driven (fixed references) or on injected faults.
         self.ra = ra
         self._blas = None
-        self._integer_sums = self.noise == 0.0 and self.cell_sigma == 0.0
+        self._integer_sums = not self._noisy and self.cell_sigma == 0.0
         domain = np.arange(-ra, ra + 1, dtype=np.float32)
         q = self.quantizer
         two_cols = q(np.stack([domain, domain], axis=1), np.full((domain.size, 1), np.float32(ra)))
@@ -307,7 +311,9 @@ class Executor:
                 if lp.eg is not None:
                     s += self.kappa * (np.abs(xs) @ lp.eg[k]) + (xs @ lp.weg[k])
                 if nz is not None:
-                    s += np.float32(self.noise) * nz[r0: r0 + _ROW_BLOCK, k]
+                    z = nz[r0: r0 + _ROW_BLOCK, k]
+                    s = (self.read_error.perturb(s, np.abs(xs).sum(axis=-1, keepdims=True), z)
+                         if self.read_error is not None else s + np.float32(self.noise) * z)
                 q = self._lookup(s) if (self._integer_sums and self._table_ok) else self._convert_group(lp, k, xs, s)
                 if k == 0:
                     acc[...] = q
@@ -395,7 +401,7 @@ class Executor:
                 scale_keep = keep[..., :1]                            # (T, N, 1, 1)
             else:
                 rows = rows * keep
-        if self.noise > 0 and rows.shape[0] != t:
+        if self._noisy and rows.shape[0] != t:
             rows = np.broadcast_to(rows, (t, *rows.shape[1:]))
         # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
         weight = t / rows.shape[0]
@@ -408,7 +414,7 @@ class Executor:
             planes = ((xi[None] >> shifts) & 1).astype(np.float32)       # (B, T_, N, P, F)
             signed = not lm.first
             noise = None
-            if self.noise > 0:
+            if self._noisy:
                 noise = np.stack([self._noise(lp, input_ids, stream, b, planes[b]) for b in range(lm.planes)])
             sb = self._convert_sum(lp, planes, noise)
             s = np.zeros((*rows.shape[:-1], lm.columns), np.float32)
@@ -417,7 +423,7 @@ class Executor:
                 if counts is not None:
                     self._activity(counts, lp, planes[b], weight)
         else:
-            noise = self._noise(lp, input_ids, stream, 0, rows) if self.noise > 0 else None
+            noise = self._noise(lp, input_ids, stream, 0, rows) if self._noisy else None
             s = self._convert_sum(lp, rows, noise)
             if counts is not None:
                 self._activity(counts, lp, rows, weight)

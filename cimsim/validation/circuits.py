@@ -11,6 +11,7 @@ from cimsim.components.cell import CellGeometry
 from cimsim.components.crossbar import Crossbar
 from cimsim.components.subarray import memory_mode
 from cimsim.validation import nvsim
+from cimsim.validation.analog import crossbar_ngspice  # noqa: F401  (the ngspice case, discovered in this topic)
 from cimsim.validation.registry import CaseResult, case, ratio_case
 
 TOPIC = "circuits"
