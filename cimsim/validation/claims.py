@@ -48,6 +48,7 @@ class Setting:
     seeds: tuple[int, ...] = (0,)
     n_test: int = 1000                 # clean test inputs (the whole 1 000-image split)
     ood_samples: int = 500             # images per OOD set
+    severities: tuple[int, ...] | None = None  # every corruption at these severities (None: the workload's)
     run_seed: int = 0                  # seed of the chip's masks and variation (the same for every network)
 
     @property
@@ -70,6 +71,7 @@ class SeedResult:
     seed: int
     acc_det: float
     acc_mc: float
+    passes: int                                                            # MC passes T
     ood: dict[str, dict[str, float]] = field(default_factory=dict)        # set -> {score_auroc, score_det}
     corrupted: dict[str, dict[str, float]] = field(default_factory=dict)  # name_sev -> figures
 
@@ -104,7 +106,7 @@ def accuracy_at_coverage(probs: np.ndarray, labels: np.ndarray, score: np.ndarra
 def seed_figures(seed: int, clean: Probs, y: np.ndarray, ood: dict[str, Probs], corrupted: dict[str, Probs],
                  quantile: float) -> SeedResult:
     """All figures of one seed from its probabilities."""
-    res = SeedResult(seed, metrics.accuracy(clean.det[None], y), metrics.accuracy(clean.mc, y))
+    res = SeedResult(seed, metrics.accuracy(clean.det[None], y), metrics.accuracy(clean.mc, y), clean.mc.shape[0])
     s_in = scores(clean)
     for name, p in ood.items():
         s_out = scores(p)
@@ -163,7 +165,8 @@ def evaluate(setting: Setting) -> list[SeedResult]:
                             np.random.default_rng(np.random.SeedSequence(0, spawn_key=(_OOD_DATA, i))))
              for i, name in enumerate(wl.ood)}
     cor_x = {}
-    for k, (name, sev) in enumerate((n, s) for n, sevs in wl.corruptions.items() for s in sevs):
+    pairs = [(n, s) for n, sevs in wl.corruptions.items() for s in (setting.severities or sevs)]
+    for k, (name, sev) in enumerate(pairs):
         rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(_CORRUPT_DATA, k)))
         cor_x[f"{name}_{sev}"] = corrupt(name, x01, sev, rng)
     bits = wl.network.input_bits
