@@ -93,6 +93,7 @@ def test_accuracy_at_coverage_keeps_the_most_certain():
     assert accuracy_at_coverage(probs, labels, score, 0.6) == 1.0
     assert accuracy_at_coverage(probs, labels, score, 1.0) == pytest.approx(0.6)
     assert accuracy_at_coverage(probs, labels, score, 0.8) == pytest.approx(0.75)  # 4 kept, 1 wrong
+    assert accuracy_at_coverage(probs, labels, score, 0.55 + 1e-12) == 1.0   # 0.55 x 5 = 2.75: 3 kept
 
 
 def test_seed_figures_fair_and_unfair_rejection():

@@ -6,7 +6,8 @@ functional model (:class:`cimsim.functional.executor.Executor`, the same one ``c
 deterministic and MC (T passes) probabilities on the clean test inputs, on every OOD set of the workload and on
 every corruption × severity. From them, per seed:
 
-* clean accuracy, deterministic and MC (in-distribution claim ~+2 %);
+* clean accuracy, deterministic and MC (in-distribution claim ~+2 %), and both with rejection of the 5 % most
+  uncertain clean inputs (MC entropy against deterministic entropy, equal coverage);
 * OOD detection at the workload's ID quantile (95 % of clean test inputs kept) and AUROC, with four scores:
   MC predictive entropy, MC mutual information, deterministic entropy, deterministic max-softmax
   (OOD claim "up to 100 %");
@@ -72,6 +73,7 @@ class SeedResult:
     acc_det: float
     acc_mc: float
     passes: int                                                            # MC passes T
+    clean_kept: dict[str, float] = field(default_factory=dict)             # clean-set rejection at the ID quantile
     ood: dict[str, dict[str, float]] = field(default_factory=dict)        # set -> {score_auroc, score_det}
     corrupted: dict[str, dict[str, float]] = field(default_factory=dict)  # name_sev -> figures
 
@@ -96,9 +98,9 @@ def scores(p: Probs) -> dict[str, np.ndarray]:
 
 
 def accuracy_at_coverage(probs: np.ndarray, labels: np.ndarray, score: np.ndarray, coverage: float) -> float:
-    """Accuracy on the ``coverage`` fraction (rounded up, at least 1) of inputs with the lowest ``score``
-    (stable order on ties). ``probs`` (N, K) or (T, N, K)."""
-    keep = max(1, math.ceil(coverage * len(labels)))
+    """Accuracy on the ``coverage`` fraction (rounded to a whole number of inputs, at least 1) of inputs with the
+    lowest ``score`` (stable order on ties). ``probs`` (N, K) or (T, N, K)."""
+    keep = max(1, int(round(coverage * len(labels))))
     idx = np.argsort(score, kind="stable")[:keep]
     return float(np.mean(metrics.predict(probs)[idx] == labels[idx]))
 
@@ -108,6 +110,11 @@ def seed_figures(seed: int, clean: Probs, y: np.ndarray, ood: dict[str, Probs], 
     """All figures of one seed from its probabilities."""
     res = SeedResult(seed, metrics.accuracy(clean.det[None], y), metrics.accuracy(clean.mc, y), clean.mc.shape[0])
     s_in = scores(clean)
+    res.clean_kept = {"coverage": quantile,
+                      "acc_mc_kept": accuracy_at_coverage(clean.mc, y, s_in["mc_entropy"], quantile),
+                      "acc_det_kept_entropy": accuracy_at_coverage(clean.det, y, s_in["det_entropy"], quantile),
+                      "acc_det_kept_max_softmax": accuracy_at_coverage(clean.det, y, s_in["det_max_softmax"],
+                                                                       quantile)}
     for name, p in ood.items():
         s_out = scores(p)
         row: dict[str, float] = {}
