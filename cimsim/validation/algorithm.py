@@ -82,6 +82,12 @@ def _seed_results(name: str) -> tuple:
     return tuple(evaluate(MNIST_SETTINGS[name]))
 
 
+def _mean_or_inf(values) -> float:
+    """Mean of the finite values; −inf when there are none (a set no seed kept any input of never wins)."""
+    m = mean_std(list(values))[0]
+    return m if m == m else float("-inf")
+
+
 def _ms(values) -> str:
     m, s = mean_std(list(values))
     return f"{m:.3f} ± {s:.3f}"
@@ -91,9 +97,10 @@ def _mnist_claims(name: str) -> list[CaseResult]:
     st = MNIST_SETTINGS[name]
     res = _seed_results(name)
     n = len(res)
-    sets = "".join(f" --set {k}={v}" for k, v in st.arch_overrides)
+    overrides = "".join(f" --set {k}={v}" for k, v in st.arch_overrides)
     sev = f", corruption severities {list(st.severities)}" if st.severities else ""
-    base = (f"{name} on {st.arch}{sets}, T = {res[0].passes}, {st.n_test} test inputs, {st.ood_samples} per OOD "
+    q = res[0].clean_kept["coverage"]  # the workload's ood_quantile: the share of clean inputs kept
+    base = (f"{name} on {st.arch}{overrides}, T = {res[0].passes}, {st.n_test} test inputs, {st.ood_samples} per OOD "
             f"set{sev}, mean ± std over {n} training seeds")
     out = []
     det = [r.acc_det for r in res]
@@ -107,19 +114,19 @@ def _mnist_claims(name: str) -> list[CaseResult]:
     mc_kept = [r.clean_kept["acc_mc_kept"] for r in res]
     out.append(info_case(f"algorithm.{name}.in_distribution_gain.rejection_equal_coverage", TOPIC, SRC, 0.02,
                          mean_std(kept)[0], "1",
-                         note=f"{base}; clean test set, each network keeps its {res[0].clean_kept['coverage']:.0%} "
+                         note=f"{base}; clean test set, each network keeps its {q:.0%} "
                               f"least uncertain inputs (MC entropy vs deterministic entropy, fair): {_ms(kept)}; "
                               f"MC accuracy on them {_ms(mc_kept)}"))
     # OOD: the set where MC entropy detects most (mean over seeds), then the fair baselines on the same set
     sets = list(res[0].ood)
-    best = max(sets, key=lambda s: mean_std([r.ood[s]["mc_entropy_detection"] for r in res])[0])
+    best = max(sets, key=lambda s: _mean_or_inf([r.ood[s]["mc_entropy_detection"] for r in res]))
     for key, label in (("mc_entropy", "MC predictive entropy"),
                        ("det_entropy", "deterministic entropy (fair baseline)"),
                        ("det_max_softmax", "deterministic max-softmax (fair baseline)")):
         vals = [r.ood[best][f"{key}_detection"] for r in res]
         auc = [r.ood[best][f"{key}_auroc"] for r in res]
         out.append(info_case(f"algorithm.{name}.ood_detection.{key}", TOPIC, SRC, 1.0, mean_std(vals)[0], "1",
-                             note=f"{base}; OOD set {best} (best for MC entropy), detection at 95 % ID kept with "
+                             note=f"{base}; OOD set {best} (best for MC entropy), detection at {q:.0%} ID kept with "
                                   f"{label}: {_ms(vals)}; AUROC {_ms(auc)}"))
     # corrupted data: MC − det on all inputs (fair), MC rejection vs det rejection at equal coverage (fair),
     # MC on the inputs it keeps vs det on all inputs (unfair, labelled)
@@ -127,14 +134,14 @@ def _mnist_claims(name: str) -> list[CaseResult]:
     figures = {
         "mc_minus_det": ("MC − deterministic accuracy on all inputs (fair)",
                          lambda c: c["acc_mc"] - c["acc_det"]),
-        "rejection_equal_coverage": ("MC-entropy rejection at the clean 95 % threshold vs deterministic-entropy "
+        "rejection_equal_coverage": (f"MC-entropy rejection at the clean {q:.0%} threshold vs deterministic-entropy "
                                      "rejection keeping the same fraction (fair)",
                                      lambda c: c["acc_mc_kept"] - c["acc_det_equal_coverage_entropy"]),
         "unfair_kept_vs_all": ("UNFAIR: MC accuracy on the inputs it keeps vs deterministic accuracy on all inputs",
                                lambda c: c["acc_mc_kept"] - c["acc_det"]),
     }
     for key, (label, f) in figures.items():
-        best_c = max(cors, key=lambda c: mean_std([f(r.corrupted[c]) for r in res])[0])
+        best_c = max(cors, key=lambda c: _mean_or_inf([f(r.corrupted[c]) for r in res]))
         vals = [f(r.corrupted[best_c]) for r in res]
         cov = [r.corrupted[best_c]["coverage"] for r in res]
         out.append(info_case(f"algorithm.{name}.corrupted_gain.{key}", TOPIC, SRC, 0.15, mean_std(vals)[0], "1",
