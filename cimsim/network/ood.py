@@ -7,6 +7,11 @@
 * ``sample_images``: random square patches (side uniform in [2*H, 8*H] pixels, capped by the photo) of
   scikit-learn's two bundled photos (``load_sample_images``; needs Pillow to decode them), grayscale (ITU-R
   601 luma) when C = 1, area-downsampled to H x W, divided by 255.
+* ``inverted``: in-distribution test images with every pixel x -> 1 - x (far OOD for MNIST's dark background).
+* ``upsampled_digits``: scikit-learn's bundled 8x8 digits (/16) scaled to H x W by bilinear interpolation
+  (``scipy.ndimage.zoom``, order 1), repeated over the C channels: near-OOD for MNIST (the same ten classes,
+  a different writer population, scanner and framing: the digit fills the frame where MNIST's sits in a 20x20
+  box). On 8x8 digits themselves this set is the in-distribution data, not OOD.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 
 from cimsim.errors import DataError
 
-OOD_SETS = ("uniform_noise", "gaussian_noise", "permuted", "sample_images")
+OOD_SETS = ("uniform_noise", "gaussian_noise", "permuted", "sample_images", "inverted", "upsampled_digits")
 
 _SAMPLE_CACHE: list[np.ndarray] = []
 
@@ -45,6 +50,22 @@ def _resize_area(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return out
 
 
+def _pick(x_test: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` test images: a random subset without replacement, or with replacement when ``n`` exceeds the set."""
+    idx = rng.integers(0, x_test.shape[0], n) if n > x_test.shape[0] else rng.permutation(x_test.shape[0])[:n]
+    return np.asarray(x_test[idx], dtype=np.float64)
+
+
+def _upsampled_digits(n: int, c: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    from scipy import ndimage
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images / 16.0
+    src = digits[rng.integers(0, len(digits), n)]
+    out = ndimage.zoom(src, (1, h / 8.0, w / 8.0), order=1, grid_mode=True, mode="grid-constant")
+    return np.repeat(out[:, None], c, axis=1)
+
+
 def make_ood(name: str, x_test: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` OOD images shaped like ``x_test`` (N, C, H, W), float32 in [0, 1]."""
     _, c, h, w = x_test.shape
@@ -55,9 +76,11 @@ def make_ood(name: str, x_test: np.ndarray, n: int, rng: np.random.Generator) ->
         out = np.clip(rng.normal(0.5, 0.25, shape), 0.0, 1.0)
     elif name == "permuted":
         perm = rng.permutation(h * w)
-        idx = rng.integers(0, x_test.shape[0], n) if n > x_test.shape[0] else rng.permutation(x_test.shape[0])[:n]
-        src = x_test[idx].reshape(n, c, h * w)
-        out = src[:, :, perm].reshape(shape)
+        out = _pick(x_test, n, rng).reshape(n, c, h * w)[:, :, perm].reshape(shape)
+    elif name == "inverted":
+        out = 1.0 - _pick(x_test, n, rng)
+    elif name == "upsampled_digits":
+        out = _upsampled_digits(n, c, h, w, rng)
     elif name == "sample_images":
         photos = _sample_photos()
         out = np.empty(shape)

