@@ -17,7 +17,7 @@ with stationary (realised) drop probability p_real = p / (1 − p_rf (1 − p)) 
 give the same chain (the read bit is the only state the controller sees). :func:`realized_p` and
 :func:`write_p_for` convert between the two.
 
-Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.array_periphery.
+Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.bitline_periphery.
 write_pulse_energy_j`, docs/models.md "Write energy"): supply × current × pulse, with the supply the write rail
 needed to push the current through the MTJ and its access transistor (as for the crossbar's weights).
 """
@@ -31,8 +31,9 @@ import numpy as np
 from pydantic import Field
 
 from cimsim.components import mtj, mtj_switching
-from cimsim.components.array_periphery import write_pulse_energy_j, write_supply_v
+from cimsim.components.array_periphery import write_supply_v
 from cimsim.components.base import Action, Component, Context, model_class, register
+from cimsim.components.bitline_periphery import write_pulse_energy_j
 from cimsim.components.switching.table import load_table
 from cimsim.rng import CounterStream
 from cimsim.spec.common import Spec
