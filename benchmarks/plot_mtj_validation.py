@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_switching
 from cimsim.components.switching import validate
 from cimsim.components.switching.macrospin import simulate_switching
 from cimsim.components.switching.table import load_table
@@ -46,12 +46,12 @@ def figure(out: Path, n_traj: int, rng: np.random.Generator) -> None:
     fig, ax = plt.subplots(figsize=(7.0, 4.4))
     for k, t_ns in enumerate(PULSES_NS):
         color = f"C{k}"
-        ax.plot(ratios, mtj.p_switch(DROP, ratios * ic0, t_ns * 1e-9, T_K), color=color, lw=1.8,
+        ax.plot(ratios, mtj_switching.p_switch(DROP, ratios * ic0, t_ns * 1e-9, T_K), color=color, lw=1.8,
                 label=f"{t_ns:g} ns: s-LLG table")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", mtj.AnalyticValidityWarning)
-            ax.plot(ratios, mtj.p_switch(an, ratios * ic0, t_ns * 1e-9, T_K), color=color, lw=1.0, ls="--")
-        table_p = mtj.p_switch(DROP, ratios * ic0, t_ns * 1e-9, T_K)
+            warnings.simplefilter("ignore", mtj_switching.AnalyticValidityWarning)
+            ax.plot(ratios, mtj_switching.p_switch(an, ratios * ic0, t_ns * 1e-9, T_K), color=color, lw=1.0, ls="--")
+        table_p = mtj_switching.p_switch(DROP, ratios * ic0, t_ns * 1e-9, T_K)
         # fresh points where the curve rises (plus one on each shoulder)
         lo = ratios[np.argmax(table_p > 0.01)]
         hi = ratios[np.argmax(table_p > 0.99)] if np.any(table_p > 0.99) else ratios[-1]
@@ -82,10 +82,10 @@ def operating_point() -> dict[str, float]:
                       ("analytic_neel_brown", dataclasses.replace(DROP, switching_model="analytic",
                                                                   nb_min_barrier=0.0))]:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", mtj.AnalyticValidityWarning)
-            cur = float(mtj.current_for_probability(dev, 0.2, 10e-9, T_K))
+            warnings.simplefilter("ignore", mtj_switching.AnalyticValidityWarning)
+            cur = float(mtj_switching.current_for_probability(dev, 0.2, 10e-9, T_K))
             out[f"{name}_ratio"] = cur / DROP.ic0_ref_a
-            out[f"{name}_dp_dratio"] = float(mtj.dp_dcurrent(dev, cur, 10e-9, T_K)) * DROP.ic0_ref_a
+            out[f"{name}_dp_dratio"] = float(mtj_switching.dp_dcurrent(dev, cur, 10e-9, T_K)) * DROP.ic0_ref_a
     return out
 
 

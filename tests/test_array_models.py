@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cimsim.components import mtj
+from cimsim.components import mtj_switching
 from cimsim.components.base import Context, model_class
 from cimsim.components.cell import CellGeometry
 from cimsim.components.crossbar import Crossbar
@@ -73,7 +73,7 @@ def test_spindrop_module_realizes_its_target_p_and_costs_follow_the_mtj_model():
                                                      + 0.2 * act["reset"].energy_j, rel=1e-9)
     # a hotter chip with the current tuned at 300 K drops more often (Δ and I_c0 fall with T)
     dev = mtj_params(arch.mtj.dropout, arch.mtj.t_ref_k)
-    hot = float(mtj.p_switch(dev, src.write_current_a, src.write_pulse_s, 350.0))
+    hot = float(mtj_switching.p_switch(dev, src.write_current_a, src.write_pulse_s, 350.0))
     assert hot > 0.2
 
 

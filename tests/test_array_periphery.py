@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from cimsim.components import array_periphery as ap
+from cimsim.components import bitline_periphery as bl
 from cimsim.components import mtj
+from cimsim.components import periphery_rc as rc
+from cimsim.components import row_periphery as row
 from cimsim.components.base import Context, model_class
 from cimsim.components.periphery_tech import device_params
 from cimsim.components.spindrop import MTJSpindrop
@@ -29,9 +31,9 @@ def ctx(node: int) -> Context:
     return Context(node_nm=node, vdd_v=VDD[node], temperature_k=300.0)
 
 
-def nvsim_lines(node: int) -> ap.ArrayLines:
+def nvsim_lines(node: int) -> rc.ArrayLines:
     f = node * 1e-9
-    return ap.ArrayLines(ctx(node), rows=256, cols=128, cell_width_m=10 * f, cell_height_m=5.4 * f,
+    return rc.ArrayLines(ctx(node), rows=256, cols=128, cell_width_m=10 * f, cell_height_m=5.4 * f,
                          access_width_m=8 * device_params(node).feature_m, cell_r_max_ohm=8e3)
 
 
@@ -64,7 +66,7 @@ def test_lines_hand_calculation_and_nvsim(node):
 def test_wordline_driver_chain_hand_calculation(node):
     d = device_params(node)
     c_load = nvsim_lines(node).wordline_cap_f
-    drv = ap.WordlineDriver(ctx(node), wordline_cap_f=c_load, rows_active=16)
+    drv = row.WordlineDriver(ctx(node), wordline_cap_f=c_load, rows_active=16)
     w0 = 1.5 * d.feature_m
     c_in = d.c_gate_f_per_m * w0 * (1 + d.pn_ratio)
     n = max(1, round(math.log(c_load / c_in) / math.log(4)))
@@ -84,7 +86,7 @@ def test_wordline_driver_chain_hand_calculation(node):
 
 @pytest.mark.parametrize("node", NODES)
 def test_current_sense_amp_hand_calculation_and_nvsim(node):
-    sa = ap.CurrentSenseAmp(ctx(node), levels=2, sample_rate_hz=1e9, column_resistance_ohm=5e3,
+    sa = bl.CurrentSenseAmp(ctx(node), levels=2, sample_rate_hz=1e9, column_resistance_ohm=5e3,
                             read_voltage_v=0.25)
     d = device_params(node)
     f = d.feature_m
@@ -98,40 +100,40 @@ def test_current_sense_amp_hand_calculation_and_nvsim(node):
     assert sa.area_m2() > 50000 * f * f
     assert a.energy_j == pytest.approx(NVSIM[node][5], rel=0.02)
     assert a.latency_s == pytest.approx(NVSIM[node][6], rel=0.01)
-    assert model_class("column_periphery", "nvsim_current_sa") is ap.CurrentSenseAmp
+    assert model_class("column_periphery", "nvsim_current_sa") is bl.CurrentSenseAmp
     with pytest.raises(ValueError, match="levels == 2"):
-        ap.CurrentSenseAmp(ctx(node), levels=4, sample_rate_hz=1e9, column_resistance_ohm=5e3, read_voltage_v=0.25)
+        bl.CurrentSenseAmp(ctx(node), levels=4, sample_rate_hz=1e9, column_resistance_ohm=5e3, read_voltage_v=0.25)
 
 
 @pytest.mark.parametrize("node", NODES)
 def test_precharge_mux_writedriver_hand_calculation(node):
     d, c, vdd = device_params(node), ctx(node), VDD[node]
     f = d.feature_m
-    pre = ap.BitlinePrecharge(c, bitline_cap_f=30e-15, bitline_res_ohm=1e3, clamp_voltage_v=0.25)
+    pre = bl.BitlinePrecharge(c, bitline_cap_f=30e-15, bitline_res_ohm=1e3, clamp_voltage_v=0.25)
     c_en = d.gate_cap_f(1.5 * f) + 2 * d.gate_cap_f(6 * f) + d.inverter_output_cap_f(1.5 * f)
     assert pre.action("precharge").energy_j == pytest.approx(c_en * vdd ** 2 + 30e-15 * 0.25 * vdd, rel=1e-12)
 
-    mux = ap.ColumnMux(c, ways=8, max_current_a=80e-6, load_cap_f=2e-15, swing_v=0.25)
+    mux = bl.ColumnMux(c, ways=8, max_current_a=80e-6, load_cap_f=2e-15, swing_v=0.25)
     w = 80e-6 / d.i_on_n_a_per_m
     assert mux.pass_width_m == pytest.approx(max(w, 1.5 * f))
     e = d.gate_cap_f(mux.pass_width_m) * vdd ** 2 + 8 * d.drain_cap_f(mux.pass_width_m) * 0.25 * vdd
     assert mux.action("select").energy_j == pytest.approx(e, rel=1e-12)
     assert mux.area_m2() == pytest.approx(8 * d.transistor_area_m2(mux.pass_width_m))
     with pytest.raises(ValueError, match="ways >= 2"):
-        ap.ColumnMux(c, ways=1, max_current_a=80e-6, load_cap_f=2e-15, swing_v=0.25)
+        bl.ColumnMux(c, ways=1, max_current_a=80e-6, load_cap_f=2e-15, swing_v=0.25)
 
-    wd = ap.WriteDriver(c, write_current_a=80e-6, write_pulse_s=10e-9, path_resistance_ohm=8e3,
+    wd = bl.WriteDriver(c, write_current_a=80e-6, write_pulse_s=10e-9, path_resistance_ohm=8e3,
                         bitline_cap_f=30e-15)
     assert wd.supply_v == vdd  # 80 µA × 8 kΩ = 0.64 V fits under Vdd
     pulse = vdd * 80e-6 * 10e-9
     assert wd.action("pulse").energy_j == pytest.approx(pulse, rel=1e-15)
     gates = 2 * d.gate_cap_f(wd.width_n_m + wd.width_p_m) * vdd ** 2
     assert wd.action("write_bit").energy_j == pytest.approx(pulse + 30e-15 * vdd ** 2 + gates, rel=1e-12)
-    boosted = ap.WriteDriver(c, write_current_a=80e-6, write_pulse_s=10e-9, path_resistance_ohm=15e3,
+    boosted = bl.WriteDriver(c, write_current_a=80e-6, write_pulse_s=10e-9, path_resistance_ohm=15e3,
                              bitline_cap_f=30e-15)
     assert boosted.supply_v == pytest.approx(1.2)  # I·R above Vdd: the write rail follows it
     with pytest.raises(ValueError, match="cannot drive"):
-        ap.WriteDriver(c, write_current_a=80e-6, write_pulse_s=10e-9, path_resistance_ohm=15e3,
+        bl.WriteDriver(c, write_current_a=80e-6, write_pulse_s=10e-9, path_resistance_ohm=15e3,
                        bitline_cap_f=30e-15, supply_v=1.0)
 
 
@@ -139,12 +141,12 @@ def test_precharge_mux_writedriver_hand_calculation(node):
 def test_row_decoder_small_hand_calculation(node):
     """outputs = 4: one 2-bit predecode block whose lines drive the loads directly (NVSim: ≤ 8 rows)."""
     d, c = device_params(node), ctx(node)
-    dec = ap.RowDecoder(c, outputs=4, height_m=10e-6, load_cap_f=5e-15)
+    dec = row.RowDecoder(c, outputs=4, height_m=10e-6, load_cap_f=5e-15)
     assert dec.address_bits == 2 and dec.blocks == (2,) and not dec.final_nand
     wmin = d.min_width_m
     wn, wp = 2 * wmin, d.pn_ratio * wmin
     line = d.wire_c_f_per_m * 10e-6 + 5e-15
-    chain = ap.InverterChain.sized_for(d, line)
+    chain = rc.InverterChain.sized_for(d, line)
     c_nand_out = d.drain_cap_f(wn) + 2 * d.drain_cap_f(wp) + chain.input_cap_f
     c_addr = 2 * d.gate_cap_f(wn + wp) + d.inverter_output_cap_f(wmin)
     e = (0.5 * 2 * c_addr + c_nand_out + chain.switched_cap_f) * VDD[node] ** 2
@@ -155,13 +157,13 @@ def test_decoder_cost_grows_with_log2_rows():
     c = ctx(45)
     prev_e = prev_t = prev_a = 0.0
     for k in range(2, 12):
-        dec = ap.RowDecoder(c, outputs=2 ** k, height_m=2 ** k * 0.4e-6, load_cap_f=2e-15)
+        dec = row.RowDecoder(c, outputs=2 ** k, height_m=2 ** k * 0.4e-6, load_cap_f=2e-15)
         assert dec.address_bits == k
         a = dec.action("decode")
         assert a.energy_j > prev_e and a.latency_s > prev_t and dec.area_m2() > prev_a
         prev_e, prev_t, prev_a = a.energy_j, a.latency_s, dec.area_m2()
     # address-bit term alone: same lines (fixed height, load), more address bits cost more
-    e = [ap.RowDecoder(c, outputs=n, height_m=50e-6, load_cap_f=2e-15).action("decode").energy_j
+    e = [row.RowDecoder(c, outputs=n, height_m=50e-6, load_cap_f=2e-15).action("decode").energy_j
          for n in (16, 64, 256)]
     assert e[0] < e[1] < e[2]
 
@@ -201,18 +203,18 @@ def test_write_energy_identical_through_every_writer():
     """Same MTJ, same current and pulse, same supply → the same pulse energy V·I·t everywhere."""
     c = Context(node_nm=28, vdd_v=0.9)
     i, t = 60e-6, 10e-9
-    ref = ap.write_pulse_energy_j(0.9, i, t)
+    ref = bl.write_pulse_energy_j(0.9, i, t)
     assert ref == pytest.approx(0.9 * i * t, rel=1e-15)
     dev = mtj_params(MTJSpec(delta_ref=40.0, ic0_ref_a=33.3e-6), 300.0)
-    wd = ap.WriteDriver(c, write_current_a=i, write_pulse_s=t,
+    wd = bl.WriteDriver(c, write_current_a=i, write_pulse_s=t,
                         path_resistance_ohm=float(mtj.r_ap_ohm(dev, 0.1)) + 3.7e3, bitline_cap_f=20e-15)
     sd = MTJSpindrop(c, device=dev, target_p=None, write_current_a=i, write_pulse_s=t, reset_current_a=100e-6,
                      reset_pulse_s=t, reset_policy="always", read_voltage_v=0.1, read_pulse_s=1e-9)
     assert wd.action("pulse").energy_j == pytest.approx(ref, rel=1e-15)
     assert sd.action("stochastic_write").energy_j == pytest.approx(ref, rel=1e-15)
-    assert sd.action("reset").energy_j == pytest.approx(ap.write_pulse_energy_j(0.9, 100e-6, t), rel=1e-15)
+    assert sd.action("reset").energy_j == pytest.approx(bl.write_pulse_energy_j(0.9, 100e-6, t), rel=1e-15)
     with pytest.raises(ValueError):
-        ap.write_pulse_energy_j(0.9, -1e-6, t)
+        bl.write_pulse_energy_j(0.9, -1e-6, t)
 
 
 def test_node_range_and_periphery_positive():
@@ -245,12 +247,12 @@ def test_wordline_driver_last_stage_capped_at_100_f():
     d = device_params(32.0)
     long_wl = 1024 * 300e-15 / 128   # ~2.4 pF: far beyond what a 100 F stage drives at effort 4
     c32 = Context(node_nm=32, vdd_v=0.9, temperature_k=300.0)
-    drv = ap.WordlineDriver(c32, wordline_cap_f=long_wl)
+    drv = row.WordlineDriver(c32, wordline_cap_f=long_wl)
     assert drv.chain.widths_n_m[-1] == pytest.approx(100 * 32e-9, rel=1e-12)
     assert drv.chain.widths_n_m[0] == pytest.approx(d.min_width_m, rel=1e-12)
     ratios = np.diff(np.log(drv.chain.widths_n_m))
     assert np.allclose(ratios, ratios[0])   # re-spread geometrically below the cap
-    small = ap.WordlineDriver(c32, wordline_cap_f=20e-15)
+    small = row.WordlineDriver(c32, wordline_cap_f=20e-15)
     assert small.chain.widths_n_m[-1] < 100 * 32e-9
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cimsim.cli import main
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_switching
 from cimsim.components.switching.table import SwitchingTable
 
 
@@ -32,7 +32,7 @@ def test_mtj_json_points_and_keys(capsys):
     assert [pt["current_ratio"] for pt in doc["points"]] == pytest.approx([0.9, 1.2])
     assert 0 < p[0] < p[1] <= 1
     dev = mtj.MTJParams(delta_ref=40.0, ic0_ref_a=doc["ic0_a"])
-    np.testing.assert_allclose(p, mtj.p_switch(dev, np.array([0.9, 1.2]) * dev.ic0_ref_a, 10e-9, 300.0), rtol=1e-12)
+    np.testing.assert_allclose(p, mtj_switching.p_switch(dev, np.array([0.9, 1.2]) * dev.ic0_ref_a, 10e-9, 300.0), rtol=1e-12)
     assert all(pt["p_error"] > 0 and pt["pulse_s"] == 10e-9 for pt in doc["points"])
 
 
@@ -84,7 +84,7 @@ def test_mtj_both_table_ends_evaluate_with_one_sided_slope(capsys, ratio):
     i = float(ratio)
     h = 1e-4
     inner = i + h if i < 1 else i - h
-    p_in = float(mtj.p_switch(dev, inner * dev.ic0_ref_a, 2e-9, 300.0))
+    p_in = float(mtj_switching.p_switch(dev, inner * dev.ic0_ref_a, 2e-9, 300.0))
     one_sided = (pt["p_switch"] - p_in) / (i - inner)
     assert pt["dp_dratio"] == pytest.approx(one_sided, rel=1e-6, abs=1e-9)
 

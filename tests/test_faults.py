@@ -212,11 +212,11 @@ def _storage(reads=0.0, time_s=0.0, state="low", sigmas=None, t_k=300.0, t_ret=N
 def test_read_disturb_is_the_tables_own_p_where_it_resolves_it(i, delta, pulse_ns):
     """Issue 19: the per-read disturb probability is the switching table's P at the read's operating point, exactly
     (bit for bit: the same lookup), wherever the table resolves P."""
-    from cimsim.components import mtj, mtj_thermal
+    from cimsim.components import mtj, mtj_switching, mtj_thermal
 
     dev = mtj.MTJParams()
     ic0 = float(mtj.ic0_a(dev, 300.0))
-    p_tab = float(mtj.p_switch(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta))
+    p_tab = float(mtj_switching.p_switch(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta))
     assert p_tab > 0
     assert float(mtj_thermal.read_disturb_probability(dev, i * ic0, pulse_ns * 1e-9, 300.0, delta=delta)) == p_tab
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cimsim.activity import new_counts
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_switching
 from cimsim.components.quantizer import Quantizer
 from cimsim.functional.executor import Executor
 from cimsim.hardware import build_hardware, mtj_params
@@ -168,7 +168,7 @@ def test_process_variation_spreads_module_p_as_the_model_predicts(arch, shipped)
     d0, c0 = mtj.delta(dev, t_k), mtj.ic0_a(dev, t_k)
 
     def p(d, c):
-        return float(mtj.p_switch(dev, src.write_current_a, src.write_pulse_s, t_k, delta=d, ic0_a=c))
+        return float(mtj_switching.p_switch(dev, src.write_current_a, src.write_pulse_s, t_k, delta=d, ic0_a=c))
 
     eps = 1e-5
     dp_dd = (p(d0 * (1 + eps), c0) - p(d0 * (1 - eps), c0)) / (2 * eps)     # per relative change of Δ

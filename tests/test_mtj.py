@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from cimsim.components import mtj, mtj_thermal
+from cimsim.components import mtj, mtj_switching, mtj_thermal
 
-pytestmark = pytest.mark.filterwarnings("ignore::cimsim.components.mtj.AnalyticValidityWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::cimsim.components.mtj_switching.AnalyticValidityWarning")
 
 P0 = mtj.MTJParams(switching_model="analytic")  # closed-form tests; the table has tests/test_switching_table.py
 NB = dataclasses.replace(P0, nb_min_barrier=0.0)  # Neel-Brown all the way up to I_c0 (REFERENCES' textbook law)
@@ -107,14 +107,14 @@ def test_thermal_regime_exact():
     i = np.linspace(-0.5, 0.999, 301)[:, None]
     t = np.geomspace(1e-10, 1e-5, 11)[None, :]
     for d in (20.0, 40.0, 60.0):
-        got = mtj.p_switch(NB, i * IC0, t, T0, delta=d)
+        got = mtj_switching.p_switch(NB, i * IC0, t, T0, delta=d)
         np.testing.assert_allclose(got, neel_brown(i, t, d), rtol=1e-12, atol=0)
     e2 = dataclasses.replace(NB, thermal_exponent=2.0, tau0_s=1e-12)
-    got = mtj.p_switch(e2, i * IC0, t, T0)
+    got = mtj_switching.p_switch(e2, i * IC0, t, T0)
     np.testing.assert_allclose(got, neel_brown(i, t, 60.0, tau0=1e-12, e=2.0), rtol=1e-12, atol=0)
     # with the default validity limit Neel-Brown holds wherever the barrier is >= 5 kT
     i_ok = np.linspace(-0.5, 1 - 5 / 40, 50)[:, None]
-    np.testing.assert_allclose(mtj.p_switch(P0, i_ok * IC0, t, T0, delta=40.0), neel_brown(i_ok, t, 40.0),
+    np.testing.assert_allclose(mtj_switching.p_switch(P0, i_ok * IC0, t, T0, delta=40.0), neel_brown(i_ok, t, 40.0),
                                rtol=1e-12, atol=0)
 
 
@@ -125,13 +125,13 @@ def test_thermal_regime_exact():
 def test_monotone_in_current_pulse_temperature(params):
     i = np.linspace(0, 5, 2001)
     t = np.geomspace(0.1 * NS, 100 * NS, 61)
-    grid = mtj.p_switch(params, i[:, None] * IC0, t[None, :], T0)
+    grid = mtj_switching.p_switch(params, i[:, None] * IC0, t[None, :], T0)
     assert np.all(np.diff(grid, axis=0) >= -1e-15)
     assert np.all(np.diff(grid, axis=1) >= -1e-15)
     assert grid.min() >= 0 and grid.max() <= 1
     temps = np.linspace(230, 400, 52)
     for pulse in (1 * NS, 5 * NS, 20 * NS):
-        gt = mtj.p_switch(params, i[:, None] * IC0, pulse, temps[None, :])
+        gt = mtj_switching.p_switch(params, i[:, None] * IC0, pulse, temps[None, :])
         assert np.all(np.diff(gt, axis=1) >= -1e-12)
     # the grid really spans both regimes
     assert grid[0, 0] < 1e-15 and grid[-1, -1] == 1.0
@@ -141,11 +141,11 @@ def test_monotone_in_current_pulse_temperature(params):
 @pytest.mark.parametrize("pulse", [0.5 * NS, 1 * NS, 5 * NS, 10 * NS, 100 * NS])
 def test_continuous_through_bridge(delta, pulse):
     i = np.arange(0.5, 4.0, 1e-4)
-    prob = mtj.p_switch(P0, i * IC0, pulse, T0, delta=delta)
+    prob = mtj_switching.p_switch(P0, i * IC0, pulse, T0, delta=delta)
     # no jump: the largest step between neighbours stays that of a steep but continuous curve
     assert np.max(np.abs(np.diff(prob))) < 5e-3
     i_a = 1 - 5 / delta
-    left, right = mtj.p_switch(P0, np.array([i_a - 1e-9, i_a + 1e-9]) * IC0, pulse, T0, delta=delta)
+    left, right = mtj_switching.p_switch(P0, np.array([i_a - 1e-9, i_a + 1e-9]) * IC0, pulse, T0, delta=delta)
     assert abs(right - left) < 1e-6
 
 
@@ -153,11 +153,11 @@ def test_bridge_warns_and_closed_forms_do_not():
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error", mtj.AnalyticValidityWarning)
-        mtj.p_switch(P0, 0.5 * IC0, 10 * NS, T0, delta=40.0)  # barrier 10 kT: Neel-Brown
-        mtj.p_switch(P0, 3.0 * IC0, 2 * NS, T0, delta=40.0)  # precessional: Butler
-    with pytest.warns(mtj.AnalyticValidityWarning, match="bridge"):
-        mtj.p_switch(P0, 1.0 * IC0, 10 * NS, T0, delta=40.0)
+        warnings.simplefilter("error", mtj_switching.AnalyticValidityWarning)
+        mtj_switching.p_switch(P0, 0.5 * IC0, 10 * NS, T0, delta=40.0)  # barrier 10 kT: Neel-Brown
+        mtj_switching.p_switch(P0, 3.0 * IC0, 2 * NS, T0, delta=40.0)  # precessional: Butler
+    with pytest.warns(mtj_switching.AnalyticValidityWarning, match="bridge"):
+        mtj_switching.p_switch(P0, 1.0 * IC0, 10 * NS, T0, delta=40.0)
 
 
 def test_butler_worked_table_with_thermal_channel_off():
@@ -165,7 +165,7 @@ def test_butler_worked_table_with_thermal_channel_off():
     prec = dataclasses.replace(P0, tau0_s=1e6)
     rows = [(1.5, 5, 0.54), (1.5, 10, 0.993), (2, 1, 0.0), (2, 5, 0.989), (3, 1, 0.052), (3, 5, 1 - 2e-6)]
     for i, t_ns, expected in rows:
-        got = float(mtj.p_switch(prec, i * IC0, t_ns * NS, T0))
+        got = float(mtj_switching.p_switch(prec, i * IC0, t_ns * NS, T0))
         assert got == pytest.approx(expected, rel=0.03, abs=1e-3), (i, t_ns)
         assert got == pytest.approx(butler(i, t_ns * NS, 60.0, mtj.tau_d_s(P0)), rel=1e-6, abs=1e-300)
 
@@ -175,33 +175,33 @@ def test_precessional_regime_follows_butler_in_pulse_length_no_thermal_floor():
     tau_d = mtj.tau_d_s(P0)
     for i in (3.0, 4.0):
         t = np.linspace(0.9, 3.0, 8) * NS  # where Butler exceeds the Neel-Brown rate at its validity limit
-        got = mtj.p_switch(P0, i * IC0, t, T0)
+        got = mtj_switching.p_switch(P0, i * IC0, t, T0)
         np.testing.assert_allclose(got, butler(i, t, 60.0, tau_d), rtol=1e-9, atol=1e-300)
         assert np.all(np.diff(got) > 0)
     # the old model's floor: 1 - exp(-t/tau0) = 0.63 at 1 ns for every i >= 1; Butler gives 0.05 at i = 3
-    assert float(mtj.p_switch(P0, 3 * IC0, 1 * NS, T0)) == pytest.approx(0.052, abs=2e-3)
-    assert float(mtj.p_switch(P0, 1.2 * IC0, 1 * NS, T0)) < -math.expm1(-1.0) / 10
+    assert float(mtj_switching.p_switch(P0, 3 * IC0, 1 * NS, T0)) == pytest.approx(0.052, abs=2e-3)
+    assert float(mtj_switching.p_switch(P0, 1.2 * IC0, 1 * NS, T0)) < -math.expm1(-1.0) / 10
 
 
 def test_extremes_finite_and_bounded():
     cur = np.array([-1e-3, 0.0, 1e-12, 0.5 * IC0, IC0, 1e3 * IC0, 1.0, 1e6])
     for t in (0.0, 1e-15, 1e-9, 1.0, 1e6):
-        prob = mtj.p_switch(P0, cur, t, T0)
+        prob = mtj_switching.p_switch(P0, cur, t, T0)
         assert np.all(np.isfinite(prob)) and np.all((prob >= 0) & (prob <= 1))
-    assert np.all(mtj.p_switch(P0, cur, 0.0, T0) == 0.0)
-    assert float(mtj.p_switch(P0, 1.0, 1e-9, T0)) == 1.0
+    assert np.all(mtj_switching.p_switch(P0, cur, 0.0, T0) == 0.0)
+    assert float(mtj_switching.p_switch(P0, 1.0, 1e-9, T0)) == 1.0
     with pytest.raises(ValueError):
-        mtj.p_switch(P0, IC0, -1e-9, T0)
+        mtj_switching.p_switch(P0, IC0, -1e-9, T0)
 
 
 def test_broadcasting_and_device_overrides():
-    out = mtj.p_switch(P0, np.linspace(0.9, 1.2, 3)[:, None] * IC0, np.array([1, 2, 5, 10]) * NS, T0)
+    out = mtj_switching.p_switch(P0, np.linspace(0.9, 1.2, 3)[:, None] * IC0, np.array([1, 2, 5, 10]) * NS, T0)
     assert out.shape == (3, 4)
     d = np.array([40.0, 60.0])
-    per_dev = mtj.p_switch(NB, 0.95 * IC0, 5 * NS, T0, delta=d, ic0_a=np.array([IC0, IC0]))
+    per_dev = mtj_switching.p_switch(NB, 0.95 * IC0, 5 * NS, T0, delta=d, ic0_a=np.array([IC0, IC0]))
     np.testing.assert_allclose(per_dev, neel_brown(0.95, 5 * NS, d), rtol=1e-12)
     with pytest.raises(ValueError):
-        mtj.p_switch(P0, IC0, NS, T0, delta=-1.0)
+        mtj_switching.p_switch(P0, IC0, NS, T0, delta=-1.0)
 
 
 def test_tau_d_follows_hk_temperature():
@@ -222,16 +222,16 @@ def test_inverse_round_trip(params, temperature):
     target = np.array([0.05, 0.2, 0.5, 0.8])[:, None]
     pulses = np.array([1, 2, 5, 10]) * NS
     for d in (None, 40.0):
-        cur = mtj.current_for_probability(params, target, pulses[None, :], temperature, delta=d)
+        cur = mtj_switching.current_for_probability(params, target, pulses[None, :], temperature, delta=d)
         assert cur.shape == (4, 4)
-        back = mtj.p_switch(params, cur, pulses[None, :], temperature, delta=d)
+        back = mtj_switching.p_switch(params, cur, pulses[None, :], temperature, delta=d)
         np.testing.assert_allclose(back, np.broadcast_to(target, back.shape), rtol=0, atol=1e-9)
-    assert isinstance(mtj.current_for_probability(params, 0.5, 5 * NS, temperature), float)
+    assert isinstance(mtj_switching.current_for_probability(params, 0.5, 5 * NS, temperature), float)
 
 
 @pytest.mark.parametrize("delta, expected", [(40.0, (0.991, 0.951, 0.933)), (60.0, (0.994, 0.967, 0.956))])
 def test_operating_point_table(delta, expected):
-    cur = mtj.current_for_probability(NB, 0.5, np.array([1, 5, 10]) * NS, T0, delta=delta)
+    cur = mtj_switching.current_for_probability(NB, 0.5, np.array([1, 5, 10]) * NS, T0, delta=delta)
     np.testing.assert_allclose(cur / IC0, expected, atol=6e-4)
     closed = 1 - np.log(np.array([1, 5, 10]) / math.log(2)) / delta
     np.testing.assert_allclose(cur / IC0, closed, rtol=1e-13)
@@ -240,7 +240,7 @@ def test_operating_point_table(delta, expected):
 @pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5, float("nan")])
 def test_inverse_rejects_bad_target(bad):
     with pytest.raises(ValueError, match="target_p"):
-        mtj.current_for_probability(P0, bad, NS, T0)
+        mtj_switching.current_for_probability(P0, bad, NS, T0)
 
 
 # ---------------------------------------------------------------- read disturb, energy
@@ -345,8 +345,8 @@ def test_variation_reproducible_and_usable():
     for f in dataclasses.fields(a):
         np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name))
     assert not np.array_equal(a.delta, c.delta)
-    i_w = mtj.current_for_probability(P0, 0.5, 5 * NS, T0)
-    prob = mtj.p_switch(P0, i_w, 5 * NS, T0, delta=a.delta, ic0_a=a.ic0_a)
+    i_w = mtj_switching.current_for_probability(P0, 0.5, 5 * NS, T0)
+    prob = mtj_switching.p_switch(P0, i_w, 5 * NS, T0, delta=a.delta, ic0_a=a.ic0_a)
     assert prob.shape == (1000,) and 0.3 < prob.mean() < 0.7 and prob.std() > 0.05
     with pytest.raises(ValueError):
         mtj.sample_devices(P0, mtj.VariationSigmas(), -1, np.random.default_rng(0), T0)
@@ -364,5 +364,5 @@ def test_butler_channel_against_sllg_macrospin():
     tau_d = mtj.tau_d_s(P0)
     for i, t_ns in [(2.0, 5.0), (3.0, 1.0), (3.0, 2.0)]:
         run = simulate_switching(i, 60.0, P0.alpha, [t_ns * NS / tau_d], n_traj=2048, rng=np.random.default_rng(0))
-        model = float(mtj.p_switch(prec, i * IC0, t_ns * NS, T0))
+        model = float(mtj_switching.p_switch(prec, i * IC0, t_ns * NS, T0))
         assert run.p[0] == pytest.approx(model, abs=0.05), (i, t_ns, run.p[0], model)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_switching
 from cimsim.components.adc import MurmannSurveyADC, NeuroSimSarADC
 from cimsim.components.base import Context
 from cimsim.components.cell import CellGeometry
@@ -80,8 +80,8 @@ def test_dropout_energy_is_proportional_to_passes(passes, schedule):
 def test_hotter_chip_switches_more_at_a_fixed_current(ratio, t_lo, dt, pulse):
     dev = mtj.MTJParams(delta_ref=40.0, ic0_ref_a=33.3e-6)
     current = ratio * dev.ic0_ref_a
-    cold = float(mtj.p_switch(dev, current, pulse, t_lo))
-    hot = float(mtj.p_switch(dev, current, pulse, t_lo + dt))
+    cold = float(mtj_switching.p_switch(dev, current, pulse, t_lo))
+    hot = float(mtj_switching.p_switch(dev, current, pulse, t_lo + dt))
     assert 0.0 <= cold <= 1.0 and 0.0 <= hot <= 1.0
     # monotone in T inside the interpolation band (within 1e-4 of 0 or 1 the slowing of precession with T can
     # win by < 1e-7: docs/mtj_model.md)

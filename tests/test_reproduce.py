@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cimsim.cli import cli, main
-from cimsim.components import array_periphery
+from cimsim.components import bitline_periphery
 from cimsim.validation import discover, select
 from cimsim.validation.registry import CaseResult, case
 
@@ -58,14 +58,14 @@ def test_json_schema_of_reproduce():
 def test_reproduce_fails_when_a_model_is_broken(monkeypatch):
     assert invoke("reproduce", "subarray_nvsim_45nm").exit_code == 0
     # a sense amp 20× too large breaks the subarray area against NVSim
-    monkeypatch.setattr(array_periphery, "IV_CONVERTER_AREA_F2", 20 * array_periphery.IV_CONVERTER_AREA_F2)
+    monkeypatch.setattr(bitline_periphery, "IV_CONVERTER_AREA_F2", 20 * bitline_periphery.IV_CONVERTER_AREA_F2)
     res = invoke("reproduce", "subarray_nvsim_45nm")
     assert res.exit_code == 1
     assert "circuits.subarray_nvsim.45nm.area" in res.output and "fail" in res.output
 
 
 def test_reproduce_fails_when_write_convention_is_broken(monkeypatch):
-    monkeypatch.setattr(array_periphery, "write_pulse_energy_j", lambda v, i, t: 10 * v * i * t)
+    monkeypatch.setattr(bitline_periphery, "write_pulse_energy_j", lambda v, i, t: 10 * v * i * t)
     res = invoke("reproduce", "subarray_nvsim_22nm", "--format", "json")
     assert res.exit_code == 1
     bad = [c["name"] for c in json.loads(res.output)["cases"] if c["verdict"] == "fail"]

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from cimsim.components import mtj
+from cimsim.components import mtj_switching
 from cimsim.components.base import Context
 from cimsim.components.spindrop import MTJSpindrop, realized_p, write_p_for
 from cimsim.components.switching.table import load_table
@@ -31,7 +31,7 @@ def _module(reset_a: float, reset_s: float = 10e-9, t_k: float = 300.0) -> MTJSp
 @pytest.mark.parametrize("reset_a, reset_s", [(50e-6, 10e-9), (50e-6, 5e-9), (100e-6, 1e-9), (45e-6, 20e-9)])
 def test_reset_failure_is_the_tables_own_probability(reset_a, reset_s):
     m = _module(reset_a, reset_s)
-    i, d, tau = mtj.reduced_coordinates(DEV, reset_a, reset_s, 300.0)
+    i, d, tau = mtj_switching.reduced_coordinates(DEV, reset_a, reset_s, 300.0)
     assert m.p_reset_fail == 1.0 - float(load_table().p(i, d, tau))  # exactly: the same lookup
 
 

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from cimsim.components import mtj
+from cimsim.components import mtj, mtj_switching
 from cimsim.components.switching import validate
 from cimsim.components.switching.table import SwitchingTable, _expit, load_table, shipped_table_path
 
@@ -109,18 +109,18 @@ def test_required_coverage():
 def test_outside_the_table_is_a_value_error_naming_the_parameter(kwargs, name):
     args = {"current_a": IC0, "pulse_s": 10 * NS, "delta": None} | kwargs
     with pytest.raises(ValueError, match=rf"^{name}: .* outside the switching table"):
-        mtj.p_switch(DROP, args["current_a"], args["pulse_s"], 300.0, delta=args["delta"])
+        mtj_switching.p_switch(DROP, args["current_a"], args["pulse_s"], 300.0, delta=args["delta"])
 
 
 def test_unreachable_target_names_target_p():
     with pytest.raises(ValueError, match="^target_p: .* not reachable"):
-        mtj.current_for_probability(DROP, 0.999999, 0.5 * NS, 300.0)
+        mtj_switching.current_for_probability(DROP, 0.999999, 0.5 * NS, 300.0)
 
 
 def test_limits_zero_and_one():
     assert TABLE.p(TABLE.i[0], TABLE.delta[-1], TABLE.tau_d[0]) == 0.0
     assert TABLE.p(TABLE.i[-1], TABLE.delta[0], TABLE.tau_d[-1]) == 1.0
-    assert float(mtj.p_switch(DROP, IC0, 0.0, 300.0)) == 0.0  # no pulse, no switch
+    assert float(mtj_switching.p_switch(DROP, IC0, 0.0, 300.0)) == 0.0  # no pulse, no switch
 
 
 def test_dense_grid_monotone_and_bounded():
@@ -159,17 +159,17 @@ def test_p_rises_with_temperature_at_fixed_current(t_k, dt, ratio, pulse_ns):
 
     Within 1e-4 of 0 or 1 the opposing tau_D(T) term can win by < 1e-7, below the table's resolution 1/N."""
     cur = ratio * IC0
-    lo = float(mtj.p_switch(DROP, cur, pulse_ns * NS, t_k))
-    hi = float(mtj.p_switch(DROP, cur, pulse_ns * NS, t_k + dt))
+    lo = float(mtj_switching.p_switch(DROP, cur, pulse_ns * NS, t_k))
+    hi = float(mtj_switching.p_switch(DROP, cur, pulse_ns * NS, t_k + dt))
     assume(1e-4 < lo < 1 - 1e-4)
     assert hi >= lo - 1e-12
 
 
 def test_thermal_drift_of_the_spindrop_operating_point():
     """Current tuned for p = 0.2 at 300 K: p drifts up with T and down when cold (no compensation)."""
-    cur = mtj.current_for_probability(DROP, 0.2, 10 * NS, 300.0)
+    cur = mtj_switching.current_for_probability(DROP, 0.2, 10 * NS, 300.0)
     temps = np.array([233.0, 273.0, 300.0, 350.0, 398.0])
-    prob = mtj.p_switch(DROP, cur, 10 * NS, temps)
+    prob = mtj_switching.p_switch(DROP, cur, 10 * NS, temps)
     assert prob[2] == pytest.approx(0.2, abs=1e-9)
     assert np.all(np.diff(prob) > 0)
     assert prob[0] < 0.1 and prob[-1] > 0.35
@@ -179,29 +179,29 @@ def test_thermal_drift_of_the_spindrop_operating_point():
 def test_inverse_round_trip(t_k):
     target = np.array([0.05, 0.2, 0.5, 0.8, 0.98])[:, None]
     pulses = np.array([2.0, 5.0, 10.0, 50.0])[None, :] * NS
-    cur = mtj.current_for_probability(DROP, target, pulses, t_k)
+    cur = mtj_switching.current_for_probability(DROP, target, pulses, t_k)
     assert cur.shape == (5, 4)
-    back = mtj.p_switch(DROP, cur, pulses, t_k)
+    back = mtj_switching.p_switch(DROP, cur, pulses, t_k)
     np.testing.assert_allclose(back, np.broadcast_to(target, back.shape), atol=1e-9, rtol=0)
     assert np.all(np.diff(cur, axis=0) > 0) and np.all(np.diff(cur, axis=1) < 0)
     # per-device overrides broadcast like p_switch's
     d = np.array([35.0, 40.0, 45.0])
-    per_dev = mtj.current_for_probability(DROP, 0.3, 10 * NS, t_k, delta=d)
-    np.testing.assert_allclose(mtj.p_switch(DROP, per_dev, 10 * NS, t_k, delta=d), 0.3, atol=1e-9)
+    per_dev = mtj_switching.current_for_probability(DROP, 0.3, 10 * NS, t_k, delta=d)
+    np.testing.assert_allclose(mtj_switching.p_switch(DROP, per_dev, 10 * NS, t_k, delta=d), 0.3, atol=1e-9)
 
 
 def test_slope_and_error_helpers():
-    cur = mtj.current_for_probability(DROP, 0.2, 10 * NS, 300.0)
-    slope = float(mtj.dp_dcurrent(DROP, cur, 10 * NS, 300.0))
+    cur = mtj_switching.current_for_probability(DROP, 0.2, 10 * NS, 300.0)
+    slope = float(mtj_switching.dp_dcurrent(DROP, cur, 10 * NS, 300.0))
     h = 1e-3 * IC0
-    fd = float(np.diff(mtj.p_switch(DROP, np.array([cur - h, cur + h]), 10 * NS, 300.0))[0]) / (2 * h)
+    fd = float(np.diff(mtj_switching.p_switch(DROP, np.array([cur - h, cur + h]), 10 * NS, 300.0))[0]) / (2 * h)
     assert slope == pytest.approx(fd, rel=0.02)
     # SpinDrop operating point: the macrospin slope dP/d(I/I_c0) is O(1), not the ~8 of the old analytic law
     assert 0.8 < slope * IC0 < 4.0
-    err = float(mtj.p_switch_error(DROP, cur, 10 * NS, 300.0))
+    err = float(mtj_switching.p_switch_error(DROP, cur, 10 * NS, 300.0))
     assert err == pytest.approx(math.sqrt(0.2 * 0.8 / TABLE.n_traj), rel=1e-6)
     an = dataclasses.replace(DROP, switching_model="analytic", nb_min_barrier=0.0)
-    assert np.isnan(mtj.p_switch_error(an, cur, 10 * NS, 300.0))  # no Monte-Carlo error for closed forms
+    assert np.isnan(mtj_switching.p_switch_error(an, cur, 10 * NS, 300.0))  # no Monte-Carlo error for closed forms
 
 
 @pytest.mark.slow

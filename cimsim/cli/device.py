@@ -60,7 +60,7 @@ def mtj_command(arch: str | None, which: str, ratios: tuple[float, ...], pulse: 
     Also prints the slope dP/dI at each operating point (per A and per unit I/I_c0) and the binomial
     standard error of the stochastic-LLG table (none for the analytic model).
     """
-    from cimsim.components import mtj
+    from cimsim.components import mtj, mtj_switching
     from cimsim.hardware import mtj_params
     from cimsim.spec.loader import load_arch
 
@@ -78,7 +78,7 @@ def mtj_command(arch: str | None, which: str, ratios: tuple[float, ...], pulse: 
     ic0 = float(mtj.ic0_a(dev, t_k))
     delta = float(mtj.delta(dev, t_k))
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", mtj.AnalyticValidityWarning)
+        warnings.simplefilter("always", mtj_switching.AnalyticValidityWarning)
         doc = _evaluate(dev, which, path, ic0, delta, t_k, t_p, ratios, target_p,
                         tuple(ov[0] for ov in arch_over))
     for msg in dict.fromkeys(str(w.message) for w in caught):
@@ -102,16 +102,16 @@ def _evaluate(dev: Any, which: str, path: Path, ic0: float, delta: float, t_k: f
     """The JSON document of `cimsim mtj`: one point per ratio (or the target-p solution)."""
     import numpy as np
 
-    from cimsim.components import mtj
+    from cimsim.components import mtj_switching
 
     try:
         if target_p is not None:
-            currents = np.atleast_1d(mtj.current_for_probability(dev, target_p, t_p, t_k))
+            currents = np.atleast_1d(mtj_switching.current_for_probability(dev, target_p, t_p, t_k))
         else:
             currents = np.asarray(ratios or DEFAULT_RATIOS, dtype=float) * ic0
-        prob = mtj.p_switch(dev, currents, t_p, t_k)
-        err = mtj.p_switch_error(dev, currents, t_p, t_k)
-        slope = mtj.dp_dcurrent(dev, currents, t_p, t_k)
+        prob = mtj_switching.p_switch(dev, currents, t_p, t_k)
+        err = mtj_switching.p_switch_error(dev, currents, t_p, t_k)
+        slope = mtj_switching.dp_dcurrent(dev, currents, t_p, t_k)
     except ValueError as exc:
         raise _model_error(exc, which, str(path), set_keys) from None
     points: list[dict[str, Any]] = [

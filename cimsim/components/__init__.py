@@ -13,7 +13,7 @@ import importlib
 
 #: Modules of the shipped models (each registers its classes with ``@register`` when imported).
 SHIPPED_MODULES = ("adc", "sense_amp", "crossbar", "spindrop", "lfsr", "digital", "buffer", "interconnect",
-                   "controller", "array_periphery")
+                   "controller", "periphery_rc", "row_periphery", "bitline_periphery")
 
 
 def load_shipped() -> None:

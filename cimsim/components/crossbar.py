@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 from cimsim.components import contracts, mtj
 from cimsim.components.array_periphery import ComputeArrayPeriphery
 from cimsim.components.base import Action, Component, Context, register
+from cimsim.components.bitline_periphery import ColumnMux
 from cimsim.components.cell import CellGeometry
 from cimsim.components.electrical import ArrayCircuit, tmr_at_temperature
 from cimsim.spec.common import Spec
@@ -163,8 +164,6 @@ class Crossbar(Component):
         ``max_current_a`` (A; writes go through the mux, NVSim's rule); the load on its output is taken as one
         bit line's capacitance [assumed: the converter input is not modelled, a bit line bounds it from
         above]. None for ``ways == 1``."""
-        from cimsim.components.array_periphery import ColumnMux
-
         if ways <= 1:
             return None
         return ColumnMux(self.ctx, ways=ways, max_current_a=max_current_a,

@@ -1,7 +1,8 @@
 """Thermally activated flips of an MTJ without a write: read disturb and retention (docs/analog.md "Read
 disturb and retention").
 
-The same device parameters and switching model as :mod:`cimsim.components.mtj`: read disturb is the switching
+The same device parameters (:mod:`cimsim.components.mtj`) and switching model
+(:mod:`cimsim.components.mtj_switching`): read disturb is the switching
 table's own P_sw at the read's operating point wherever the table resolves it, and Brown's high-barrier escape
 rate below (the collinear spin torque acts on m_z like an axial field, so Brown's axially symmetric result holds
 with h = I/I_c0); retention is the zero-current rate. SI units throughout.
@@ -14,7 +15,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cimsim.components.mtj import FloatOrArray, MTJParams, _device, _log_h_nb, _ret, _table, tau_d_s
+from cimsim.components.mtj import FloatOrArray, MTJParams, _device, _ret, tau_d_s
+from cimsim.components.mtj_switching import _log_h_nb, _table
 
 __all__ = ["thermal_escape_rate_hz", "read_disturb_probability", "retention_flip_probability"]
 

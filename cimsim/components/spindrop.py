@@ -17,7 +17,7 @@ with stationary (realised) drop probability p_real = p / (1 − p_rf (1 − p)) 
 give the same chain (the read bit is the only state the controller sees). :func:`realized_p` and
 :func:`write_p_for` convert between the two.
 
-Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.array_periphery.
+Write and reset energies follow cimsim's one write convention (:func:`cimsim.components.bitline_periphery.
 write_pulse_energy_j`, docs/models.md "Write energy"): supply × current × pulse, with the supply the write rail
 needed to push the current through the MTJ and its access transistor (as for the crossbar's weights).
 """
@@ -30,9 +30,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from cimsim.components import mtj
-from cimsim.components.array_periphery import write_pulse_energy_j, write_supply_v
+from cimsim.components import mtj, mtj_switching
+from cimsim.components.array_periphery import write_supply_v
 from cimsim.components.base import Action, Component, Context, model_class, register
+from cimsim.components.bitline_periphery import write_pulse_energy_j
 from cimsim.components.switching.table import load_table
 from cimsim.rng import CounterStream
 from cimsim.spec.common import Spec
@@ -228,7 +229,7 @@ class MTJSpindrop(DropoutSource):
         self.modules_per_reference = max(1, int(modules_per_reference))
         t_cal = self.calibration_temperature_k
         if write_current_a is None:
-            write_current_a = float(mtj.current_for_probability(device, target_p, write_pulse_s, t_cal))
+            write_current_a = float(mtj_switching.current_for_probability(device, target_p, write_pulse_s, t_cal))
         if not write_current_a > 0:
             raise ValueError(f"the stochastic-write current for p = {target_p} comes out at {write_current_a:.3g} A; "
                              "the device cannot realise that p with this pulse (raise the pulse or the device's Δ)")
@@ -238,8 +239,8 @@ class MTJSpindrop(DropoutSource):
             # First-order tracking: I(T) = I_cal·(1 + TC·(T − T_cal)) with TC = (dI*/dT)/I_cal at T_cal, where
             # I*(T) holds P_sw(I*, t_p, T) at the calibrated p. A PTAT/CTAT current mix realises any linear TC;
             # the curvature of I*(T) is left over (docs/models.md "Temperature").
-            p_cal = float(mtj.p_switch(device, write_current_a, write_pulse_s, t_cal))
-            i_hi, i_lo = (float(mtj.current_for_probability(device, p_cal, write_pulse_s, t_cal + s * TC_SLOPE_DT_K))
+            p_cal = float(mtj_switching.p_switch(device, write_current_a, write_pulse_s, t_cal))
+            i_hi, i_lo = (float(mtj_switching.current_for_probability(device, p_cal, write_pulse_s, t_cal + s * TC_SLOPE_DT_K))
                           for s in (1, -1))
             self.tracking_tc_per_k = (i_hi - i_lo) / (2 * TC_SLOPE_DT_K * write_current_a)
         scale = 1.0 + self.tracking_tc_per_k * (ctx.temperature_k - t_cal)
@@ -257,7 +258,7 @@ class MTJSpindrop(DropoutSource):
     @cached_property
     def p_nominal(self) -> float:
         """Probability that the stochastic write switches a reset MTJ (nominal device parameters)."""
-        return float(mtj.p_switch(self.device, self.write_current_a, self.write_pulse_s, self.ctx.temperature_k))
+        return float(mtj_switching.p_switch(self.device, self.write_current_a, self.write_pulse_s, self.ctx.temperature_k))
 
     @cached_property
     def p_reset_fail(self) -> float:
@@ -271,7 +272,7 @@ class MTJSpindrop(DropoutSource):
         if self.device.switching_model == "sllg_table":
             i_max = load_table(self.device.switching_table).ranges()["i"][1]
             current = min(current, i_max * float(mtj.ic0_a(self.device, t)))
-        return 1.0 - float(mtj.p_switch(self.device, current, self.reset_pulse_s, t))
+        return 1.0 - float(mtj_switching.p_switch(self.device, current, self.reset_pulse_s, t))
 
     @property
     def p_realized(self) -> float:
@@ -284,7 +285,7 @@ class MTJSpindrop(DropoutSource):
         there (how strongly a current error moves p), and the switching model."""
         t = self.ctx.temperature_k
         ic0 = float(mtj.ic0_a(self.device, t))
-        slope = float(mtj.dp_dcurrent(self.device, self.write_current_a, self.write_pulse_s, t)) * ic0
+        slope = float(mtj_switching.dp_dcurrent(self.device, self.write_current_a, self.write_pulse_s, t)) * ic0
         return {"operating_temperature_k": t, "calibration_temperature_k": self.calibration_temperature_k,
                 "temperature_compensation": self.temperature_compensation,
                 "calibration_current_a": self.calibration_current_a, "write_current_a": self.write_current_a,
@@ -339,7 +340,7 @@ class MTJSpindrop(DropoutSource):
         dev = mtj.sample_devices(self.device, sigmas, n, rng, self.ctx.temperature_k)
         current = (mtj.sample_write_currents(self.write_current_a, sigmas.write_current, n, rng)
                    if sigmas.write_current > 0 else self.write_current_a)
-        p_w = np.asarray(mtj.p_switch(self.device, current, self.write_pulse_s,
+        p_w = np.asarray(mtj_switching.p_switch(self.device, current, self.write_pulse_s,
                                       self.ctx.temperature_k, delta=dev.delta, ic0_a=dev.ic0_a))
         # reset failures at the nominal device (docs/mtj_model.md "Reset failures": not resampled per module)
         return np.asarray(realized_p(p_w, self.p_reset_fail))

@@ -1,5 +1,6 @@
 """One STT-MRAM subarray read and written as a plain memory (the way NVSim and NVMExplorer report it), composed
-from the cells and the array periphery of :mod:`cimsim.components.array_periphery`.
+from the cells and the array periphery blocks of :mod:`cimsim.components.periphery_rc`,
+:mod:`cimsim.components.row_periphery` and :mod:`cimsim.components.bitline_periphery`.
 
 A *memory read* activates one row and senses one word of ``word_bits`` columns with 1-bit current-mode sense
 amps (each against a reference cell); a *memory write* programs one word. This is the number to put beside
@@ -11,18 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cimsim.components.array_periphery import (
-    ArrayLines,
-    BitlinePrecharge,
-    ColumnMux,
-    CurrentSenseAmp,
-    RowDecoder,
-    WordlineDriver,
-    WriteDriver,
-)
 from cimsim.components.base import Context
+from cimsim.components.bitline_periphery import BitlinePrecharge, ColumnMux, CurrentSenseAmp, WriteDriver
 from cimsim.components.cell import CellGeometry
+from cimsim.components.periphery_rc import ArrayLines
 from cimsim.components.periphery_tech import device_params
+from cimsim.components.row_periphery import RowDecoder, WordlineDriver
 
 
 @dataclass(frozen=True)

@@ -207,7 +207,7 @@ def run_report(directory: str | Path, out: str | Path | None = None) -> Report:
         if hasattr(src, "device"):  # a source that switches an MTJ
             _add(report, out, "psw", "Spindrop switching probability",
                  "Switching probability of the dropout MTJ against write current at the configured pulse "
-                 "(cimsim.components.mtj.p_switch); the dot is the chip's operating point.",
+                 "(cimsim.components.mtj_switching.p_switch); the dot is the chip's operating point.",
                  plots.psw_curve(src.device, src.write_pulse_s, hw.ctx.temperature_k, src.write_current_a,
                                  src.p_realized))
         else:

@@ -352,12 +352,12 @@ def corruption_curves(corrupted: dict[str, dict[str, float]], clean: float, clea
 
 def psw_curve(device: Any, pulse_s: float, temperature_k: float, current_a: float, p_target: float) -> Figure:
     """P_sw(I) of the dropout MTJ at the write pulse, with the chip's operating point."""
-    from cimsim.components import mtj
+    from cimsim.components import mtj, mtj_switching
 
     ic0 = float(mtj.ic0_a(device, temperature_k))
     currents = np.linspace(0.5 * ic0, 1.6 * ic0, 400)  # inside the switching table (I/I_c0 ≥ 0.45)
-    p = mtj.p_switch(device, currents, pulse_s, temperature_k)
-    p_op = float(mtj.p_switch(device, current_a, pulse_s, temperature_k))
+    p = mtj_switching.p_switch(device, currents, pulse_s, temperature_k)
+    p_op = float(mtj_switching.p_switch(device, current_a, pulse_s, temperature_k))
     fig = Figure(figsize=(6.0, 4.2), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(currents * 1e6, p, color="#1f77b4", label=f"P_sw, pulse {pulse_s * 1e9:.3g} ns")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from cimsim.components import mtj
+from cimsim.components import mtj_switching
 from cimsim.hardware import mtj_params
 from cimsim.spec.arch import MTJSpec
 from cimsim.validation.registry import CaseResult, case, ratio_case, rel_error
@@ -28,7 +28,7 @@ def butler_precessional() -> list[CaseResult]:
     dev = replace(mtj_params(MTJSpec(delta_ref=60.0, alpha=0.01, mu0_hk_t=0.5), 300.0), switching_model="analytic")
     out = []
     for i, t, p_ref in BUTLER_POINTS:
-        p = float(mtj.p_switch(dev, i * dev.ic0_ref_a, t, 300.0))
+        p = float(mtj_switching.p_switch(dev, i * dev.ic0_ref_a, t, 300.0))
         out.append(ratio_case(f"device.butler_precessional.i{i:g}_t{t * 1e9:g}ns", TOPIC,
                               "Butler et al., IEEE TMAG 48, 4684 (2012) via REFERENCES §1.1 worked table",
                               p_ref, p, "1", lo=1 - BUTLER_TOL, hi=1 + BUTLER_TOL,
@@ -42,7 +42,7 @@ def neel_brown_thermal() -> CaseResult:
     dev = replace(mtj_params(MTJSpec(delta_ref=40.0, ic0_ref_a=33.3e-6), 300.0), switching_model="analytic")
     i, t = 0.8, 10e-9
     ref = -math.expm1(-t / (dev.tau0_s * math.exp(40.0 * (1 - i))))
-    p = float(mtj.p_switch(dev, i * dev.ic0_ref_a, t, 300.0))
+    p = float(mtj_switching.p_switch(dev, i * dev.ic0_ref_a, t, 300.0))
     return ratio_case("device.neel_brown_thermal", TOPIC, "Néel–Brown law, REFERENCES §1.1 regime 1 (closed form)",
                       ref, p, "1", lo=1 - 1e-9, hi=1 + 1e-9, note="Δ = 40, i = 0.8, t_p = 10 ns, τ0 = 1 ns")
 
