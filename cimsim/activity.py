@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-
 from typing import TYPE_CHECKING
 
 from cimsim.hardware import Hardware

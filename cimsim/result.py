@@ -17,7 +17,14 @@ from cimsim.engine.cycles import mask_mode, serial_step_cycles
 from cimsim.engine.plan import TimingPlan
 from cimsim.engine.simulator import EngineResult
 from cimsim.hardware import Hardware
-from cimsim.ledger import OPS_CONVENTION, Efficiency, Ledger, binary_macs_per_pass, efficiency, ops_per_inference
+from cimsim.ledger import (
+    OPS_CONVENTION,
+    Efficiency,
+    Ledger,
+    binary_macs_per_pass,
+    efficiency,
+    ops_per_inference,
+)
 from cimsim.mapping import Mapping
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.workload import WorkloadSpec
