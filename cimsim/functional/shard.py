@@ -47,13 +47,16 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def run_pool(units: Iterable[Unit], workers: int, tick: Callable[[int], None] | None,
-             fn: UnitFn = in_worker) -> Iterator[UnitResult]:
-    """Units on ``workers`` local processes; the units of a pool broken by a dying worker are recomputed."""
+             fn: UnitFn = in_worker, pool: ProcessPoolExecutor | None = None) -> Iterator[UnitResult]:
+    """Units on ``workers`` local processes; the units of a pool broken by a dying worker are recomputed.
+    ``pool``: an open pool of ``workers`` processes to use (kept open; its workers keep their built chips), else
+    one is made for this call."""
     todo = iter(units)
     retry: list[Unit] = []
     pending: dict[Future, Unit] = {}
     restarts = 0
-    pool = _new_pool(workers)
+    own = pool is None
+    pool = pool if pool is not None else _new_pool(workers)
     try:
         while True:
             while len(pending) < IN_FLIGHT * workers:
@@ -84,9 +87,10 @@ def run_pool(units: Iterable[Unit], workers: int, tick: Callable[[int], None] | 
                     raise CimsimError(f"functional workers died {restarts} times; giving up", field="--workers",
                                       allowed="fewer workers, or more memory per worker")
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = _new_pool(workers)
+                pool, own = _new_pool(workers), True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def dask_client(scheduler: Any) -> tuple[Any, bool]:
