@@ -14,6 +14,7 @@ against the number of inputs (subprocesses). Prints a markdown table and the mac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -187,11 +188,9 @@ def machine() -> str:
     import torch
 
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
     load = os.getloadavg()
     return (f"{cpu}, {os.cpu_count()} cores, {gpu}; numpy {np.__version__}, torch {torch.__version__}; "

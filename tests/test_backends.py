@@ -68,8 +68,10 @@ def test_variation_noise_faults_and_chips_are_bit_identical_on_torch():
                                     "faults.converters.offset_sigma_lsb": 0.3,
                                     "faults.dropout_modules.stuck_at_drop": 0.05})
     opt = dict(limit=20, passes=3, seed=2, corruptions=False, threads=1)
-    wl = ROOT / "workloads" / "digits_cnn.yaml"
-    _same_result(simulate(arch, wl, Options(**opt)), simulate(arch, wl, Options(**opt, backend="torch")))
+    wl = load_workload(ROOT / "workloads" / "digits_cnn.yaml", [("ood_samples", 20)])
+    base = ROOT / "workloads"
+    _same_result(simulate(arch, wl, Options(**opt), base_dir=base),
+                 simulate(arch, wl, Options(**opt, backend="torch"), base_dir=base))
 
 
 def _executors(arch, wl_path: Path, **kw):
@@ -159,3 +161,26 @@ def test_cupy_is_bit_identical():
     opt = dict(limit=30, passes=3, seed=7, corruptions=False)
     _same_result(simulate(_arch("spindrop"), wl, Options(**opt)),
                  simulate(_arch("spindrop"), wl, Options(**opt, backend="cupy", device="cuda")))
+
+
+def test_sweep_file_backend_key_runs_points_on_torch_with_the_same_bits(tmp_path):
+    from cimsim.dse.points import load_sweep, resolve_all
+    from cimsim.dse.runner import task_of
+    from cimsim.dse.worker import run_task
+
+    docs = []
+    for backend in ("numpy", "torch"):
+        f = tmp_path / f"{backend}.yaml"
+        f.write_text(f"name: b_{backend}\narch: {ROOT}/arch_configs/spindrop.yaml\n"
+                     f"workload: {ROOT}/workloads/digits_mlp.yaml\nhardware_only: false\nlimit: 5\npasses: 2\n"
+                     f"ood: false\ncorruptions: false\nbackend: {backend}\n"
+                     "axes:\n  - {path: crossbar.rows_active, values: [16]}\n")
+        sweep = load_sweep(f)
+        (r,) = resolve_all(sweep, sweep.points())
+        task = task_of(sweep, r, threads=1)
+        assert task.backend == backend
+        row = run_task(task)
+        assert row["error"] is None
+        row["result"].pop("wall_time_s")
+        docs.append((r.key, row["result"]))
+    assert docs[0] == docs[1]                        # same point key and the same result on either backend

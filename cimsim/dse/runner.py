@@ -147,7 +147,7 @@ def task_of(sweep: Sweep, r: Resolved, threads: int | None = None) -> Task:
     return Task(key=r.key, index=r.point.index, axes=r.point.axes,
                 arch_path=None if sweep.arch_path is None else str(sweep.arch_path),
                 workload_path=str(sweep.workload_path), arch_over=r.point.arch_over, wl_over=r.point.wl_over,
-                options=sweep.run_options(), threads=threads)
+                options=sweep.run_options(), threads=threads, backend=sweep.spec.backend, device=sweep.spec.device)
 
 
 class Session:
