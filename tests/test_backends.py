@@ -184,3 +184,14 @@ def test_sweep_file_backend_key_runs_points_on_torch_with_the_same_bits(tmp_path
         row["result"].pop("wall_time_s")
         docs.append((r.key, row["result"]))
     assert docs[0] == docs[1]                        # same point key and the same result on either backend
+
+
+def test_a_layer_whose_sums_float32_cannot_hold_exactly_is_refused():
+    from types import SimpleNamespace
+
+    from cimsim.errors import MappingError
+    from cimsim.functional.executor import check_exact_bounds
+
+    check_exact_bounds(SimpleNamespace(name="ok", fan_in=2 ** 24 - 1))
+    with pytest.raises(MappingError, match="2\\^24"):
+        check_exact_bounds(SimpleNamespace(name="wide", fan_in=2 ** 24))

@@ -27,8 +27,13 @@ UnitFn = Callable[[Unit], UnitResult]
 
 
 def in_worker(unit: Unit) -> UnitResult:
-    """A unit in a pool or Dask worker: BLAS on one thread (the workers already fill the cores)."""
+    """A unit in a pool or Dask worker: BLAS (and torch) on one thread (the workers already fill the cores)."""
     from threadpoolctl import threadpool_limits
+
+    if unit.spec.backend == "torch" and unit.spec.device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)  # this worker process only
 
     with threadpool_limits(limits=1, user_api="blas"):
         return evaluate_unit(unit)
