@@ -67,8 +67,8 @@ def test_variation_noise_faults_and_chips_are_bit_identical_on_torch():
                                     "variation.chips": 3, "faults.cells.stuck_lrs": 0.01,
                                     "faults.converters.offset_sigma_lsb": 0.3,
                                     "faults.dropout_modules.stuck_at_drop": 0.05})
-    opt = dict(limit=20, passes=3, seed=2, corruptions=False, threads=1)
-    wl = load_workload(ROOT / "workloads" / "digits_cnn.yaml", [("ood_samples", 20)])
+    opt = dict(limit=8, passes=2, seed=2, corruptions=False, threads=1)
+    wl = load_workload(ROOT / "workloads" / "digits_cnn.yaml", [("ood_samples", 6)])
     base = ROOT / "workloads"
     _same_result(simulate(arch, wl, Options(**opt), base_dir=base),
                  simulate(arch, wl, Options(**opt, backend="torch"), base_dir=base))

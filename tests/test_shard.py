@@ -43,16 +43,17 @@ def test_two_local_workers_give_one_process_bits_and_count_inputs():
             seen.append((done, total))
 
     opt = dict(limit=40, passes=3, seed=5)
-    one = simulate(_arch(), MLP, Options(**opt))
-    two = simulate(_arch(), MLP, Options(**opt, workers=2, progress=progress))
+    wl = load_workload(MLP, [("ood_samples", 30)])
+    one = simulate(_arch(), wl, Options(**opt), base_dir=MLP.parent)
+    two = simulate(_arch(), wl, Options(**opt, workers=2, progress=progress), base_dir=MLP.parent)
     _same(one, two)
-    wl = load_workload(MLP)
     sets = 2 * 40 + 2 * wl.ood_samples * len(wl.ood) + 2 * 40 * sum(map(len, wl.corruptions.values()))
     chips = 2 * (40 + wl.ood_samples * len(wl.ood))                   # chips 1 and 2: test and OOD MC sets
     assert seen[-1] == (sets + chips, sets + chips)
     assert all(b >= a for (a, _), (b, _) in zip(seen, seen[1:], strict=False))
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_one_process_bits():
     distributed = pytest.importorskip("dask.distributed")
     opt = dict(limit=25, passes=2, seed=1, corruptions=False)
@@ -63,6 +64,7 @@ def test_dask_cluster_gives_one_process_bits():
     _same(one, two)
 
 
+@pytest.mark.slow  # waits for the 10 s connection timeout
 def test_unreachable_scheduler_is_one_line_exit_2():
     import subprocess
     import sys
