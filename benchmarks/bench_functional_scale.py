@@ -4,7 +4,7 @@ data-set scale (issue 20 item 3).
 VGG-small and ResNet-18 (CIFAR shapes, the shipped ``*_shapes`` workloads) on seeded synthetic weights and
 images made here (:mod:`benchmarks.synthetic`), SpinDrop arch with 256×256 arrays and ``chip.tiles: auto``,
 T = 20, MC test set only. Inputs/s for: numpy on 1 core and on all cores (this process's worker threads),
-torch on the CPU, 2 local processes, a 2-worker Dask LocalCluster, and torch on CUDA when a GPU is present.
+torch on the CPU (1 thread and its default threads), 2 local processes, a 2-worker Dask LocalCluster, and torch on CUDA when a GPU is present.
 Each is set side by side with the float32 GEMM roofline of the same im2col shapes on the same device (the
 GEMMs the executor runs: (T_·N·P·planes, F) @ (F, O) per crossbar layer, T_ = 1 up to the first dropped
 layer), measured in this one run, best of ``REPEATS``. ``--rss`` adds peak RSS of a whole ``simulate()`` run
@@ -137,9 +137,15 @@ def _rows(b: Bench, gpu: bool) -> list[tuple[str, float, float]]:
     ex = b.executor()
     t, roof_all = _best(lambda: ex.run(b.x)), b.roofline()
     rows.append((f"numpy, all {os.cpu_count()} cores (threads)", n / t, roof_all / t))
-    ex = b.executor("torch")
-    t, roof_t = _best(lambda: ex.run(b.x)), b.roofline("torch")
-    rows.append(("torch, CPU", n / t, roof_t / t))
+    import torch
+
+    default_threads = torch.get_num_threads()
+    for nt in (1, default_threads):
+        torch.set_num_threads(nt)
+        ex = b.executor("torch")
+        t, roof_t = _best(lambda ex=ex: ex.run(b.x)), b.roofline("torch")
+        rows.append((f"torch, CPU, {nt} thread{'s' if nt > 1 else ''}", n / t, roof_t / t))
+    torch.set_num_threads(default_threads)
     from concurrent.futures import ProcessPoolExecutor
 
     from cimsim.functional.shard import _new_pool, run_pool
