@@ -207,15 +207,14 @@ def set_recipes(workload: WorkloadSpec, x01: np.ndarray, *, seed: int, ood: bool
     def rng(*key: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
-    others = tuple(range(1, chips)) if chips > 1 else ()
-    out = [SetRecipe("test", True, 0, lambda: x01, (0, *others), tally=True),
-           SetRecipe("test_det", False, 1, lambda: x01)]
+    def ood_set(i: int, name: str) -> Callable[[], np.ndarray]:
+        return lambda: make_ood(name, x01, workload.ood_samples, rng(OOD_DATA, i))
+
+    out = [SetRecipe("test", True, 0, lambda: x01, tally=True), SetRecipe("test_det", False, 1, lambda: x01)]
     if ood:
         for i, name in enumerate(workload.ood):
-            def make(i: int = i, name: str = name) -> np.ndarray:
-                return make_ood(name, x01, workload.ood_samples, rng(OOD_DATA, i))
-            out.append(SetRecipe(f"ood/{name}", True, OOD_STREAM + i, make, (0, *others)))
-            out.append(SetRecipe(f"ood_det/{name}", False, OOD_STREAM + 50 + i, make))
+            out.append(SetRecipe(f"ood/{name}", True, OOD_STREAM + i, ood_set(i, name)))
+            out.append(SetRecipe(f"ood_det/{name}", False, OOD_STREAM + 50 + i, ood_set(i, name)))
     if corruptions:
         k = 0
         for name, severities in workload.corruptions.items():
@@ -225,6 +224,13 @@ def set_recipes(workload: WorkloadSpec, x01: np.ndarray, *, seed: int, ood: bool
                 out.append(SetRecipe(f"corrupt/{name}_{sev}", True, CORRUPT_STREAM + 2 * k, make_c))
                 out.append(SetRecipe(f"corrupt_det/{name}_{sev}", False, CORRUPT_STREAM + 2 * k + 1, make_c))
                 k += 1
+    # chips 1 … N−1, chip after chip (a process keeps one chip's executor built): MC test and OOD sets, their
+    # inputs made again from the same seeds (cheaper than holding every OOD set)
+    for c in range(1, chips):
+        out.append(SetRecipe("test", True, 0, lambda: x01, (c,)))
+        if ood:
+            out += [SetRecipe(f"ood/{name}", True, OOD_STREAM + i, ood_set(i, name), (c,))
+                    for i, name in enumerate(workload.ood)]
     return out
 
 

@@ -4,6 +4,7 @@ activity counts and the chip Monte-Carlo (docs/architecture.md, "functional/")."
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,8 @@ def functional_run(ctx: Context, workload: WorkloadSpec, x01: np.ndarray, y: np.
             opt.progress("functional", done[0], total)
 
     sharded = opt.scheduler is not None or (opt.workers or 1) > 1
-    size = max(1, min(ex.chunk, math.ceil(n / (IN_FLIGHT * (opt.workers or 2))))) if sharded else max(n, 1) * 64
+    # sharded: units of at most one executor chunk, a few per worker; here: one unit per set (chunked inside)
+    size = max(1, min(ex.chunk, math.ceil(n / (IN_FLIGHT * (opt.workers or 2))))) if sharded else sys.maxsize
     col = Collected(tallies=ex.new_tallies())
     ex.shared_mask_tallies(col.tallies, stream=0)  # per_pass masks: drawn once per run, tallied once
     recipes = set_recipes(workload, x01, seed=opt.seed, ood=opt.ood, corruptions=opt.corruptions, chips=chips)
