@@ -180,13 +180,16 @@ def _rss_child(wl: str, n: int) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def _rss(folder: Path, net: str, sizes: tuple[int, ...]) -> list[tuple[int, float]]:
-    wl = synthetic_workload(ROOT / "workloads" / f"{NETS[net]}.yaml", folder / f"rss_{net}", inputs=max(sizes))
+def _rss(folder: Path, net: str, sizes: tuple[int, ...]) -> list[tuple[int, str]]:
+    """Peak RSS (MiB) of a whole ``simulate()`` run per input count, or the run's error (last line)."""
+    wl = synthetic_workload(ROOT / "workloads" / f"{NETS[net]}.yaml", folder / f"rss_{net}", inputs=max(sizes),
+                            overrides={"mc_passes": PASSES})
     out = []
     for n in sizes:
         p = subprocess.run([sys.executable, "-m", "benchmarks.bench_functional_scale", "--rss-child", str(wl),
-                            str(n)], capture_output=True, text=True, check=True, cwd=ROOT)
-        out.append((n, float(p.stdout.split()[-1])))
+                            str(n)], capture_output=True, text=True, cwd=ROOT)
+        ok = p.returncode == 0
+        out.append((n, f"{float(p.stdout.split()[-1]):.0f}" if ok else f"failed: {p.stderr.strip().splitlines()[-1]}"))
     return out
 
 
@@ -229,8 +232,8 @@ def main() -> None:
         if args.rss:
             print("\n| network | inputs | peak RSS (MiB) |\n|---|---|---|")
             for net in args.nets.split(","):
-                for n, mib in _rss(Path(tmp), net, (4, 16)):
-                    print(f"| {net} | {n} | {mib:.0f} |", flush=True)
+                for n, mib in _rss(Path(tmp), net, (4, 32)):
+                    print(f"| {net} | {n} | {mib} |", flush=True)
 
 
 if __name__ == "__main__":
