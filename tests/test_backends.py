@@ -68,7 +68,7 @@ def test_variation_noise_faults_and_chips_are_bit_identical_on_torch():
                                     "faults.converters.offset_sigma_lsb": 0.3,
                                     "faults.dropout_modules.stuck_at_drop": 0.05})
     opt = dict(limit=8, passes=2, seed=2, corruptions=False, threads=1)
-    wl = load_workload(ROOT / "workloads" / "digits_cnn.yaml", [("ood_samples", 6)])
+    wl = load_workload(ROOT / "workloads" / "digits_cnn.yaml", [("ood_samples", 10)])
     base = ROOT / "workloads"
     _same_result(simulate(arch, wl, Options(**opt), base_dir=base),
                  simulate(arch, wl, Options(**opt, backend="torch"), base_dir=base))
