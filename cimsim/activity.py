@@ -10,19 +10,23 @@ Three parts:
 - :func:`structural_per_job`: data-independent actions of one job on one layer (geometry of the mapping);
 - :func:`mask_generations` + the dropout source's own :meth:`mask_action_counts`: dropout bits;
 - :func:`digital_per_job`: the graph's digital nodes (residual adds, pools) and their buffering;
-- data-dependent crossbar activity (driven rows, conducting cells): counted by the functional run, or
-  :func:`expected_counts` without one (``--hardware-only``).
+- data-dependent crossbar activity (driven rows, conducting cells): from the functional run's raw tallies
+  (:func:`counts_from_tallies`), or :func:`expected_counts` without one (``--hardware-only``).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from cimsim.components import contracts
 from cimsim.hardware import Hardware
 from cimsim.mapping import LayerMap, Mapping
 from cimsim.resolve import NodeShape
+
+if TYPE_CHECKING:  # the functional run's tally record (activity sits below functional/)
+    from cimsim.functional.tallies import Tallies
 
 # Hardware-only mode: fraction of a first-layer bit plane's rows that carry a 1, and fraction of driven
 # cells read in the low-resistance state. 0.5 each: no data → maximum-entropy bits [assumed, stated in
@@ -148,6 +152,33 @@ def add_mask_counts(counts: dict[str, float], hw: Hardware, generated: float, dr
     says which actions those are)."""
     for action, n in hw.component("dropout_source").mask_action_counts(generated, dropped).items():
         counts[f"dropout_source.{action}"] += n
+
+
+def counts_from_tallies(hw: Hardware, mapping: Mapping, tallies: Tallies) -> Counts:
+    """Action counts of a functional run from its raw tallies (:mod:`cimsim.functional.tallies`): the
+    data-independent actions per job × jobs, the crossbar's data-dependent actions from the driven rows and LRS
+    cells, the dropout source's from the bits drawn. Every count is an exact function of integer tallies, so it
+    does not depend on chunking, threads or sharding."""
+    counts = new_counts()
+    layers = {lm.name: lm for lm in mapping.layers}
+    for name, (bits, drops) in tallies.shared_masks.items():  # per_pass: T masks, drawn once per run
+        add_mask_counts(counts[name], hw, bits, drops)
+    for name, t in tallies.nodes.items():
+        lm = layers.get(name)
+        if t.jobs == 0:
+            continue
+        if lm is None:
+            for k, v in digital_per_job(hw.design.node(name), hw).items():
+                counts[name][k] += v * t.jobs
+            continue
+        c = counts[name]
+        if t.masked:
+            add_mask_counts(c, hw, t.mask_bits, t.mask_drops)
+        for k, v in array_activity(hw, lm, driven_rows=t.driven_rows, lrs_cells=t.lrs_cells).items():
+            c[k] += v
+        for k, v in structural_per_job(lm, hw).items():
+            c[k] += v * t.jobs
+    return {k: dict(v) for k, v in counts.items()}
 
 
 def expected_counts(hw: Hardware, mapping: Mapping, *, inputs: int, passes: int) -> Counts:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from cimsim.functional import metrics
-from cimsim.functional.executor import Executor, _integer_threshold
+from cimsim.functional.executor import Executor
+from cimsim.functional.ops import integer_threshold
 from cimsim.hardware import build_hardware
 from cimsim.mapping import map_network
 from cimsim.resolve import resolve
@@ -32,7 +33,7 @@ def test_integer_threshold_decides_like_the_float64_comparison():
     s = np.arange(-400, 400, dtype=np.float32)
     for scale in (1.0, 1 / 0.8, 1 / 0.7, 1 / 0.9):
         want = s[:, None].astype(np.float64) * scale >= theta[None]
-        np.testing.assert_array_equal(s[:, None] >= _integer_threshold(theta, scale)[None], want)
+        np.testing.assert_array_equal(s[:, None] >= integer_threshold(theta, scale)[None], want)
 
 
 def test_clip_corrected_and_dense_routes_equal_the_per_group_formula(shipped):

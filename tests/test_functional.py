@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimsim.activity import new_counts
 from cimsim.components import mtj, mtj_switching
 from cimsim.components.quantizer import Quantizer
 from cimsim.functional.executor import Executor
@@ -71,8 +70,9 @@ def test_empirical_dropout_rate_within_binomial_tolerance(arch, shipped):
     wl = wl.model_copy(deep=True)
     wl.dropout.regenerate = "per_input"
     ex = _executor(arch, wl, net, passes=10)
-    counts = new_counts()
-    ex.run(x[:200], mc=True, counts=counts)
+    tallies = ex.new_tallies()
+    ex.run(x[:200], mc=True, tallies=tallies)
+    counts = ex.counts(tallies)
     p_real = ex.hw.component("dropout_source").p_nominal
     for name in wl.dropout.layers:
         c = counts[name]
@@ -142,9 +142,9 @@ def test_worker_threads_change_nothing(arch, shipped, changes):
     for threads in (1, 2, 3):
         ex = _executor(arch, wl, net, **changes)
         ex.threads = threads
-        counts = new_counts()
-        logits = ex.run(x[:45], counts=counts, chunk=23)
-        runs.append((logits, {k: dict(v) for k, v in counts.items()}))
+        tallies = ex.new_tallies()
+        logits = ex.run(x[:45], tallies=tallies, chunk=23)
+        runs.append((logits, ex.counts(tallies)))
     for logits, counts in runs[1:]:
         np.testing.assert_array_equal(logits, runs[0][0])
         assert counts == runs[0][1]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cimsim.activity import expected_counts, new_counts
+from cimsim.activity import expected_counts
 from cimsim.errors import ConfigError, MappingError, WeightsError
 from cimsim.functional.executor import Executor
 from cimsim.hardware import build_hardware
@@ -221,8 +221,9 @@ def test_multi_bit_and_graph_costs(tmp_path):
     assert "c4" in exp and "comparator.compare" in exp["c4"]
     # the functional run counts the same structural and digital actions
     ex = Executor(hw, mp, load_network(wl.network, tmp_path), seed=0, passes=3)
-    cnt = new_counts()
-    ex.run(np.random.default_rng(1).integers(0, 8, size=(2, 2, 6, 6)), mc=True, counts=cnt)
+    tallies = ex.new_tallies()
+    ex.run(np.random.default_rng(1).integers(0, 8, size=(2, 2, 6, 6)), mc=True, tallies=tallies)
+    cnt = ex.counts(tallies)
     for node in ("add1", "add2", "ap", "gap"):
         assert dict(cnt[node]) == pytest.approx(exp[node])
     assert cnt["fc"]["accumulator.accumulate"] == exp["fc"]["accumulator.accumulate"]

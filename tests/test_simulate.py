@@ -36,15 +36,17 @@ def test_hardware_only_counts_agree_with_functional_in_expectation():
     """Structural counts are identical; dropout and driven-row counts agree within binomial tolerance."""
     r = _run(passes=10, limit=300)
     wl = r.workload
-    from cimsim.activity import new_counts
     from cimsim.functional.executor import Executor
     from cimsim.network.datasets import load_dataset, quantize_inputs
     from cimsim.network.weights import load_network
 
     net = load_network(wl.network, MLP.parent)
     x = quantize_inputs(load_dataset(wl.dataset, MLP.parent).x_test[:300], wl.network.input_bits)
-    counts = new_counts()
-    Executor(r.hardware, r.mapping, net, seed=5, passes=10).run(x, counts=counts)
+    ex = Executor(r.hardware, r.mapping, net, seed=5, passes=10)
+    tallies = ex.new_tallies()
+    ex.shared_mask_tallies(tallies)
+    ex.run(x, tallies=tallies)
+    counts = ex.counts(tallies)
     exp = expected_counts(r.hardware, r.mapping, inputs=300, passes=10)
     p = r.hardware.component("dropout_source").p_nominal
     for lm in r.mapping.layers:

@@ -138,6 +138,13 @@ def models() -> None:
               help="inputs the event engine schedules (timing is data-independent)")
 @click.option("--threads", type=click.IntRange(1), help="functional worker threads [default: the usable CPUs]; "
               "results do not depend on it")
+@click.option("--backend", type=click.Choice(["numpy", "torch", "cupy"]), default="numpy", show_default=True,
+              help="array library of the functional run; results do not depend on it")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="device of --backend torch (cpu or cuda) or cupy (cuda)")
+@click.option("--workers", type=click.IntRange(1), help="local processes the evaluation sets and chips are "
+              "sharded over [default: this process]; results do not depend on it")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="shard over this Dask distributed cluster instead")
 @click.option("--no-ood", is_flag=True, help="skip the OOD sets")
 @click.option("--no-corruptions", is_flag=True, help="skip the corrupted sets")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -146,7 +153,7 @@ def models() -> None:
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="write a Chrome trace JSON")
 def run(arch: str | None, workload: str | None, passes: int | None, seed: int, limit: int | None,
         sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, threads: int | None,
-        no_ood: bool, no_corruptions: bool, fmt: str, out_dir: str | None, trace_file: str | None) -> None:
+        backend: str, device: str, workers: int | None, scheduler: str | None, no_ood: bool, no_corruptions: bool, fmt: str, out_dir: str | None, trace_file: str | None) -> None:
     """Simulate WORKLOAD on ARCH (defaults: the SpinDrop chip running the digits MLP)."""
     from cimsim.atomic_io import OutputDir, check_file_target
     from cimsim.engine.trace import chrome_trace_bytes, write_chrome_trace
@@ -182,8 +189,16 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
     if inputs is not None and not hardware_only:
         raise ConfigError("--inputs counts inferences of a --hardware-only run; a functional run counts its data set",
                           field="--inputs", allowed="--inputs with --hardware-only, or --limit")
+    if hardware_only and (workers or scheduler or backend != "numpy"):
+        raise ConfigError("--backend, --workers and --scheduler shape the functional run; a --hardware-only run "
+                          "has none", field="--workers" if workers else "--scheduler" if scheduler else "--backend",
+                          allowed="drop the flag, or drop --hardware-only")
+    from cimsim.functional.backend import get_backend
+
+    get_backend(backend, device)  # a missing library or device is refused before anything runs
     opts = Options(passes=passes, seed=seed, limit=limit, hardware_only=hardware_only, inputs=inputs,
-                   timing_inputs=timing_inputs, threads=threads,
+                   timing_inputs=timing_inputs, threads=threads, backend=backend, device=device,
+                   workers=workers, scheduler=scheduler,
                    trace=trace_file is not None, ood=not no_ood, corruptions=not no_corruptions, progress=progress)
     try:
         result = simulate(arch_spec, wl_spec, opts, base_dir=wl_path.parent, arch_file=str(arch_path))

@@ -102,21 +102,24 @@ class _LocalPool(_Executor):
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def dask_client(scheduler: Any) -> tuple[Any, bool]:
+    """(client, whether this call opened it): a ``tcp://HOST:PORT`` address is connected to, an existing
+    ``dask.distributed.Client`` (tests, notebooks) is used as is. Also used by ``cimsim run --scheduler``."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ConfigError("--scheduler needs Dask: pip install 'cimsim[dse]'", field="--scheduler") from None
+    if isinstance(scheduler, str):
+        try:
+            return Client(scheduler, timeout="10s"), True
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler: {exc}", field="--scheduler") from None
+    return scheduler, False
+
+
 class _Dask(_Executor):
     def __init__(self, scheduler: Any) -> None:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ConfigError("--scheduler needs Dask: pip install 'cimsim[dse]'", field="--scheduler") from None
-        if isinstance(scheduler, str):
-            try:
-                self.client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as exc:
-                raise ConfigError(f"cannot reach the Dask scheduler: {exc}", field="--scheduler") from None
-            self.own = True
-        else:  # an existing Client (tests, notebooks)
-            self.client = scheduler
-            self.own = False
+        self.client, self.own = dask_client(scheduler)
         self.workers = max(1, sum(self.client.nthreads().values()))
 
     def run(self, tasks: list[Task]) -> Iterator[list[dict[str, Any]]]:
@@ -144,7 +147,7 @@ def task_of(sweep: Sweep, r: Resolved, threads: int | None = None) -> Task:
     return Task(key=r.key, index=r.point.index, axes=r.point.axes,
                 arch_path=None if sweep.arch_path is None else str(sweep.arch_path),
                 workload_path=str(sweep.workload_path), arch_over=r.point.arch_over, wl_over=r.point.wl_over,
-                options=sweep.run_options(), threads=threads)
+                options=sweep.run_options(), threads=threads, backend=sweep.spec.backend, device=sweep.spec.device)
 
 
 class Session:

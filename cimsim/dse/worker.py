@@ -33,6 +33,9 @@ class Task:
     options: dict[str, Any]
     # functional worker threads of this point (not part of the key: results do not depend on it); None: the CPUs
     threads: int | None = None
+    # array library of the functional run (not part of the key either: results do not depend on it)
+    backend: str = "numpy"
+    device: str = "cpu"
 
 
 @functools.lru_cache(maxsize=16)
@@ -57,7 +60,8 @@ def run_task(task: Task) -> dict[str, Any]:
                         file=task.arch_path)
         wl = validate(WorkloadSpec, apply_overrides(_raw(task.workload_path), list(task.wl_over), WorkloadSpec),
                       file=task.workload_path)
-        result = simulate(arch, wl, Options(**task.options, threads=task.threads),
+        result = simulate(arch, wl, Options(**task.options, threads=task.threads, backend=task.backend,  # type: ignore[arg-type]
+                                                   device=task.device),
                           base_dir=Path(task.workload_path).parent, arch_file=task.arch_path)
         doc = result.to_json()
         doc.pop("config", None)  # the key and the sweep spec reproduce it; keeps the store small

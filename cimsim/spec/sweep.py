@@ -192,6 +192,9 @@ class SweepSpec(Spec):
     corruptions: bool = True
     timing_inputs: int = Field(default=64, ge=1, description="inputs the timing run schedules")
     timing: Literal["auto", "engine", "closed_form"] = "auto"
+    backend: Literal["numpy", "torch", "cupy"] = Field(default="numpy", description="array library of functional "
+                                                       "runs (results do not depend on it; not part of a point's key)")
+    device: Literal["cpu", "cuda"] = Field(default="cpu", description="device of the torch or cupy backend")
     skip_invalid: bool = Field(default=False, description="record a point whose axis combination is invalid as "
                                                           "failed instead of refusing the sweep")
     set: dict[str, Any] = Field(default_factory=dict, description="fixed overrides of every point, dotted path → "
