@@ -240,6 +240,9 @@ class Result:
             "area_m2": self.hardware.area_m2(),
             "area_breakdown_m2": self.hardware.area_breakdown_m2(),
             "leakage_w": self.hardware.leakage_w(),
+            # area_m2 / leakage_w above are the chip as used by this workload (what is priced); views gives both
+            # it and the chip as built, labelled, as `cimsim describe ARCH WORKLOAD` does
+            "views": self.hardware.views(),
             "arrays_used": self.mapping.arrays_used,
             "chip_tiles": {"tiles": self.arch.chip.tiles, "auto": self.hardware.design.tiles_auto},
             "arrays_total": self.mapping.chip_arrays,

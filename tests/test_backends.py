@@ -31,12 +31,7 @@ torch = pytest.importorskip("torch")
 ARCHS = sorted(p.stem for p in (ROOT / "arch_configs").glob("*.yaml"))
 SHIPPED_WITH_DATA = ("digits_mlp", "digits_cnn", "digits_mlp_scale")
 # workloads whose weights or data set are not shipped (or that are shape-only): synthetic weights and images
-OTHERS = [pytest.param(p.stem, marks=pytest.mark.xfail(
-              raises=AttributeError, strict=False,
-              reason="simulate() of a graph workload stops in limits.layer_sizes (network/checks.py) until the "
-                     "graph-network fix of that module lands; the executor-level comparison runs first"))
-          if "resnet" in p.stem else p.stem
-          for p in sorted((ROOT / "workloads").glob("*.yaml")) if p.stem not in SHIPPED_WITH_DATA]
+OTHERS = [p.stem for p in sorted((ROOT / "workloads").glob("*.yaml")) if p.stem not in SHIPPED_WITH_DATA]
 NO_GPU = "no CUDA device on this machine"
 
 

@@ -101,3 +101,16 @@ def test_fanout_expressions_reject_anything_else():
         chiptree.evaluate_fanout("__import__('os')", {})
     with pytest.raises(ValueError, match="no built instance"):
         chiptree.evaluate_fanout("crossbar.nothing", {})
+
+
+def test_run_and_describe_report_both_views_alike():
+    """`cimsim run` prices the chip as used by the workload and shows the chip as built beside it; both equal
+    what `cimsim describe ARCH WORKLOAD` labels the same way (issue 23: 512 used vs 2 048 built modules)."""
+    arch, wl = str(ARCH), str(MLP)
+    run = json.loads(CliRunner().invoke(cli, ["run", arch, wl, "--hardware-only", "--format", "json"]).output)
+    desc = json.loads(CliRunner().invoke(cli, ["describe", arch, wl, "--format", "json"]).output)
+    assert run["views"] == desc["views"]
+    assert run["area_m2"] == run["views"]["used_by_workload"]["area_m2"]
+    built, used = run["views"]["chip_as_built"], run["views"]["used_by_workload"]
+    assert built["instances"]["dropout_source"] == 2048 and used["instances"]["dropout_source"] == 512
+    assert built["area_m2"] > used["area_m2"]

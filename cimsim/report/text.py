@@ -101,6 +101,10 @@ def run_text(r: Result) -> str:
     out.append("")
     out.append(f"area                      {j['area_m2'] * 1e6:.4g} mm²  (arrays used {j['arrays_used']} of "
                f"{j['arrays_total']}, cell utilization {j['utilization']:.1%}; leakage {si(j['leakage_w'], 'W')})")
+    built = j.get("views", {}).get("chip_as_built")
+    if built is not None:
+        out.append(f"                          used by this workload (priced above); chip as built: "
+                   f"{built['area_m2'] * 1e6:.4g} mm², leakage {si(built['leakage_w'], 'W')}")
     if j.get("chip_tiles", {}).get("auto"):
         out.append(f"chip size                 {j['chip_tiles']['tiles']} tiles, sized automatically (chip.tiles: auto): "
                    "the fewest that map the network × replicas")
