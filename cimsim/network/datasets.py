@@ -59,15 +59,6 @@ class Dataset:
     y_test: np.ndarray
     name: str = ""
 
-    @property
-    def num_classes(self) -> int:
-        """1 + the largest label (0 for a set without labels)."""
-        return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.x_test.shape[1:])  # type: ignore[return-value]
-
 
 def quantize_inputs(x01: np.ndarray, bits: int) -> np.ndarray:
     """Images in [0, 1] -> unsigned ints in [0, 2**bits - 1], round to nearest (uint8, int64 for bits > 8)."""
