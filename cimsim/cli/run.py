@@ -111,6 +111,10 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
                                      leave=False, file=sys.stderr)
         bar.update(done - bar.n)
 
+    if limit is not None and hardware_only:
+        raise ConfigError("--limit picks test inputs of a functional run; a --hardware-only run reads no data",
+                          field="--limit", allowed="--inputs N with --hardware-only (inferences to count), or "
+                          "--limit without --hardware-only")
     if inputs is not None and not hardware_only:
         raise ConfigError("--inputs counts inferences of a --hardware-only run; a functional run counts its data set",
                           field="--inputs", allowed="--inputs with --hardware-only, or --limit")

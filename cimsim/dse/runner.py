@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import cimsim
-from cimsim.dse.points import Resolved, Sweep, dedupe, load_sweep, resolve_all
 from cimsim.dse.lifeline import die_with
+from cimsim.dse.points import Resolved, Sweep, dedupe, load_sweep, resolve_all
 from cimsim.dse.store import Lock, Status, Store
 from cimsim.dse.worker import Task, run_batch
 from cimsim.errors import ConfigError, short_repr

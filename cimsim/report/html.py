@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cimsim.atomic_io import OutputDir, atomic_write_bytes
 from cimsim.dse import results as dse_results
 from cimsim.dse.store import Store, is_sweep_dir
-from cimsim.atomic_io import OutputDir, atomic_write_bytes
 from cimsim.errors import CimsimError, ConfigError, short_repr
 from cimsim.report import plots
 from cimsim.spec.sweep import Objective, parse_constraint, parse_objective
