@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         except OSError as exc:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}", 2)
         except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for debugging
+            if isinstance(exc, ValueError) and "embedded null byte" in str(exc):  # the OS refuses such a path
+                fail("a path given on the command line holds a NUL byte", 2)
             if os.environ.get("CIMSIM_DEBUG"):
                 raise
             fail(f"internal error {type(exc).__name__}: {exc} (a bug; rerun with CIMSIM_DEBUG=1 for the "

@@ -114,7 +114,7 @@ def export(df: pd.DataFrame, path: str | Path) -> Path:
         df.to_csv(path, index=False)
     elif path.suffix == ".parquet":
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow
         except ImportError:
             raise ConfigError("Parquet export needs pyarrow: pip install 'cimsim[dse]'", file=str(path)) from None
         # object columns mixing types (axis values such as null and 5) are stored as strings
@@ -124,7 +124,13 @@ def export(df: pd.DataFrame, path: str | Path) -> Path:
                 kinds = {type(v) for v in out[c] if v is not None and not (isinstance(v, float) and np.isnan(v))}
                 if len(kinds) > 1:
                     out[c] = out[c].map(lambda v: None if v is None else str(v))
-        out.to_parquet(path, index=False)
+        try:
+            out.to_parquet(path, index=False)
+        except (OverflowError, ValueError, TypeError, pyarrow.ArrowException) as exc:
+            # e.g. an integer beyond int64 in a hand-edited store: the CSV holds every value
+            path.unlink(missing_ok=True)
+            raise ConfigError(f"no Parquet file: a column does not fit Parquet's types ({type(exc).__name__}: "
+                              f"{str(exc)[:80]}); results.csv holds every value", file=str(path)) from None
     else:
         raise ConfigError(f"unknown export format {path.suffix!r}", file=str(path), allowed=".csv, .parquet")
     return path
