@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from cimsim.cli import main
-from cimsim.dse import load, run_sweep, sweep_status
+from cimsim.dse import run_sweep
 from cimsim.dse.points import load_sweep
-from cimsim.dse.store import DB_NAME, LOCK_NAME, Lock, Store
+from cimsim.dse.store import DB_NAME, LOCK_NAME, Lock
 from cimsim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
