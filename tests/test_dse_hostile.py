@@ -644,3 +644,49 @@ def test_zipped_axes_are_one_sensitivity_panel():
     assert fig.axes[0].get_xlabel() == "a / b"
     rows = pd.DataFrame({"index": [3], "crossbar.rows_active": [16], "column_periphery.bits": [None]})
     assert plots.setting_labels(rows, ["crossbar.rows_active", "column_periphery.bits"]) == ["rows_active=16, bits=null"]
+
+
+def _group(pgid: int) -> set[int]:
+    """Live processes of process group ``pgid`` other than its leader (Linux /proc)."""
+    out = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == pgid:
+            continue
+        try:
+            fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.add(int(d))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_workers_die_with_a_killed_sweep(tmp_path):
+    """kill -9 of `cimsim sweep --workers 2` leaves no forkserver, resource tracker or worker behind."""
+    import signal
+    import subprocess
+    import time
+
+    spec = write(tmp_path, axes=[{"path": "crossbar.rows_active", "values": [4, 8, 16, 32]},
+                                 {"path": "mc_passes", "values": [3, 4, 5, 6, 7, 8]}], timing="engine",
+                 timing_inputs=48)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "cimsim", "sweep", str(spec), "--workers", "2", "--out",
+                             str(tmp_path / "o")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and len(_group(proc.pid)) < 3:
+            time.sleep(0.2)
+        assert proc.poll() is None and len(_group(proc.pid)) >= 3, "no pool to kill"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _group(proc.pid):
+            time.sleep(0.2)
+        assert not _group(proc.pid), "processes outlived the killed sweep"
+    finally:
+        for pid in _group(proc.pid):
+            os.kill(pid, signal.SIGKILL)
