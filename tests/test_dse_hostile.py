@@ -603,10 +603,17 @@ def test_sweep_without_a_terminal_prints_progress_lines(tmp_path, capsys):
     assert lines and lines[-1].startswith("sweep: 4/4 points (0 failed)")
 
 
-def test_each_point_is_committed_on_its_own():
-    from cimsim.dse.runner import _LocalPool
+def test_each_point_is_committed_on_its_own(tmp_path):
+    """Every executor sends one point per task, so the store gains one committed row per finished point."""
+    from cimsim.dse.runner import _Executor, _InProcess, _LocalPool
 
-    assert _LocalPool.batch_max == 1
+    assert _Executor.batch_max == _LocalPool.batch_max == 1
+    ex = _InProcess()
+    assert [len(c) for c in ex.chunks(list(range(7)))] == [1] * 7
+    seen: list[int] = []
+    run_sweep(write(tmp_path, axes=AXES), tmp_path / "o", workers=1,
+              progress=lambda done, failed, total: seen.append(done))
+    assert seen == [0, 1, 2, 3, 4]
 
 
 def test_limit_with_hardware_only_is_refused(capsys):

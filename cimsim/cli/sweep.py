@@ -57,7 +57,7 @@ class _Lines:
 def sweep(target: str, workers: int | None, scheduler: str | None, out_dir: str | None, show_status: bool) -> None:
     """Run (or resume) the sweep TARGET; with --status, report on the sweep directory TARGET.
 
-    Each finished point is committed at once to DIR/sweep.sqlite (on a Dask cluster, each returned batch);
+    Each finished point is committed at once to DIR/sweep.sqlite;
     rerunning the same command skips the points already there. A failed point is recorded with its error and
     the sweep goes on. --status only reads (the store is opened read-only).
     """

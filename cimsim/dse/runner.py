@@ -69,8 +69,9 @@ class _Executor:
     def close(self) -> None:
         pass
 
-    # points per batch sent to a worker: a batch is committed when it comes back
-    batch_max = 32
+    # points per batch sent to a worker; a batch is committed when it comes back, so 1 commits every point
+    # at once (a point costs far more than its round trip to a worker or a Dask scheduler)
+    batch_max = 1
 
     def chunks(self, tasks: list[Task]) -> list[list[Task]]:
         # a few batches per worker: amortizes pickling/IPC, keeps load balance and progress granular
@@ -87,10 +88,6 @@ class _InProcess(_Executor):
 
 
 class _LocalPool(_Executor):
-    # one point per task: each point is committed to the store as soon as it finishes (a point costs far more
-    # than its round trip to the worker)
-    batch_max = 1
-
     def __init__(self, workers: int) -> None:
         self.workers = workers
         # forkserver: workers are forked from a clean server that imported cimsim once (fast start, and no

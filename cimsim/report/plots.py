@@ -96,6 +96,17 @@ def _log_worthy(v: np.ndarray) -> bool:
     return bool(v.size >= 2 and (v > 0).all() and v.max() / v.min() > 20)
 
 
+def _set_log(ax: Any, which: str) -> None:
+    """A log axis with plain numbers at the decades (and 2, 5 within them) instead of 3×10² style labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _legend(ax: Any, **kw: Any) -> None:
     """A legend only when something carries a label (matplotlib warns on an empty one)."""
     if ax.get_legend_handles_labels()[0]:
@@ -175,9 +186,9 @@ def pareto_scatter(df: pd.DataFrame, front: pd.DataFrame, x: Objective, y: Objec
         ax.step(fx[order], fy[order], where="post" if y.sense == "min" else "pre", color=FRONT_COLOR, lw=1,
                 alpha=0.7)
     if _log_worthy(xs):
-        ax.set_xscale("log")
+        _set_log(ax, "x")
     if _log_worthy(ys):
-        ax.set_yscale("log")
+        _set_log(ax, "y")
     ax.set_xlabel(f"{label_of(x.key, ux)} ({'lower' if x.sense == 'min' else 'higher'} is better)")
     ax.set_ylabel(f"{label_of(y.key, uy)} ({'lower' if y.sense == 'min' else 'higher'} is better)")
     ax.grid(alpha=0.3, which="both")
@@ -276,9 +287,9 @@ def sensitivity(df: pd.DataFrame, axes: Sequence[str | Sequence[str]], objective
             if labels is not None:
                 ax.set_xticks(range(len(labels)), labels, fontsize=9, rotation=20 if len(labels) > 3 else 0)
             elif len(levels) > 2 and levels.min() > 0 and levels.max() / levels.min() > 20:
-                ax.set_xscale("log")
+                _set_log(ax, "x")
             if _log_worthy(np.asarray(lo + hi, dtype=float)):
-                ax.set_yscale("log")
+                _set_log(ax, "y")
             if r == n_r - 1:
                 ax.set_xlabel(" / ".join(group), fontsize=10)
             if c == 0:
