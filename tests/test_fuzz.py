@@ -1,12 +1,15 @@
 """Hypothesis property tests (issue 10): every input ends in exit 0 or a one-line exit-2 error.
 
 Inputs: arch YAML and workload YAML (the shipped files with hostile mutations, and raw-text damage), weights
-.npz (shapes, dtypes, values, byte corruption), data .npz against the network, and CLI argument lists.
+.npz (shapes, dtypes, values, byte corruption), data .npz against the network, and CLI argument lists; since
+issue 21 also sweep files, sweep stores (sweep.sqlite edited or damaged), run folders given to `cimsim report`
+and small ONNX graphs.
 The CLI is driven in-process (``cimsim.cli.main`` with SystemExit captured) for speed; the subprocess tests
 in test_cli.py / test_reliability.py cover the real process.
 
 Profiles (``HYPOTHESIS_PROFILE``): ``quick`` (default, derandomized: the same examples every run, a few
-seconds per test) and ``long`` (derandomized, 2500 examples per test, 12 500 in all)::
+seconds per test) and ``long`` (derandomized, 2500 examples per test, 12 500 in all, plus the per-test counts of
+the issue-21 tests below)::
 
     HYPOTHESIS_PROFILE=long nice -n 10 python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider \
         --hypothesis-show-statistics
@@ -360,8 +363,9 @@ def test_contract_helper_can_fail():
 
 
 # =============================================================================== issue 21: sweeps, store, report
-# Per-test example counts: the quick profile keeps each test to a few seconds; the long profile runs the counts
-# below (12 000 examples over these four tests).
+# Per-test example counts: the quick profile keeps each test to a few seconds (a report draws and saves its
+# figures: about 1 s each on an idle core); the long profile runs the counts below (10 100 examples over the
+# sweep, store and report tests, 3 000 more on ONNX graphs).
 def _examples(long: int, quick: int = 25) -> int:
     return long if os.environ.get("HYPOTHESIS_PROFILE") == "long" else quick
 
@@ -385,7 +389,7 @@ SPEC_VALUES = st.one_of(HOSTILE, st.sampled_from(["random", "optuna", "grid", ".
                                                "integer": st.booleans()}))
 
 
-@settings(max_examples=_examples(4000))
+@settings(max_examples=_examples(6500))
 @given(data=st.data())
 def test_fuzz_sweep_spec(tmp_path, capsys, data):
     """A hostile sweep file loads with a consistent plan (bounded, distinct, inside the grid, a prefix-stable
@@ -486,7 +490,7 @@ def _edit_store(db: Path, edit) -> None:
         con.close()
 
 
-@settings(max_examples=_examples(4000))
+@settings(max_examples=_examples(3300, 10))
 @given(edits=st.lists(STORE_EDITS, min_size=1, max_size=3), report=st.integers(0, 7))
 def test_fuzz_sweep_store(tmp_path_factory, capsys, edits, report):
     """A hostile sweep.sqlite: `sweep DIR --status` (and in 1 of 8 examples `report DIR --out`) ends in exit 0
@@ -519,7 +523,7 @@ def _base_run(tmp) -> dict[str, bytes]:
     return _BASE_RUN["files"]
 
 
-@settings(max_examples=_examples(1000, 15))
+@settings(max_examples=_examples(300, 3))
 @given(data=st.data())
 def test_fuzz_report_run_folder(tmp_path_factory, capsys, data):
     """A hostile `cimsim run --out` folder (result.json edited or damaged, layers.csv damaged): `cimsim report`
