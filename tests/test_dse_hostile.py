@@ -697,3 +697,24 @@ def test_workers_die_with_a_killed_sweep(tmp_path):
     finally:
         for pid in _group(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("data", [b"garbage " * 50, b""])
+def test_sweep_into_a_folder_with_a_damaged_store_is_one_line(tmp_path, capsys, data):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / DB_NAME).write_bytes(data)
+    if data:
+        exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
+               needles=(DB_NAME,))
+        assert (out / DB_NAME).read_bytes() == data
+    else:  # an empty file is a new SQLite database: the sweep fills it
+        code, _, err = cli(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out))
+        assert code == 0, err
+
+
+def test_a_store_path_that_cannot_be_opened_is_one_line(tmp_path, capsys):
+    out = tmp_path / "o"
+    (out / DB_NAME).mkdir(parents=True)  # sqlite cannot open a folder as its database
+    exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
+           needles=(DB_NAME,))

@@ -279,7 +279,7 @@ class Store:
 
     # ------------------------------------------------------------------- meta
     def set_meta(self, **items: Any) -> None:
-        with self.conn:
+        with _sqlite_errors(self.db), self.conn:
             self.conn.execute("BEGIN")
             self.conn.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)",
                                   [(k, json.dumps(v)) for k, v in items.items()])
@@ -304,7 +304,7 @@ class Store:
     # ----------------------------------------------------------------- points
     def plan(self, rows: list[tuple[int, str, dict[str, Any]]], *, replace: bool = False) -> None:
         """Record the planned (index, key, axes); ``replace`` forgets an earlier plan (a changed spec)."""
-        with self.conn:
+        with _sqlite_errors(self.db), self.conn:
             self.conn.execute("BEGIN")
             if replace:
                 self.conn.execute("DELETE FROM planned")
@@ -319,7 +319,7 @@ class Store:
             error: str | None = None, wall_s: float | None = None) -> bool:
         """Commit one finished point; False when its key was already stored (nothing changes)."""
         status = "done" if error is None else "failed"
-        with self.conn:
+        with _sqlite_errors(self.db), self.conn:
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO points (key, idx, axes, status, result, error, wall_s, finished_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
