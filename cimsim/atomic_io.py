@@ -87,7 +87,7 @@ def clean_stale(target: Path) -> None:
         pid = int(head)
         if pid == os.getpid() or _pid_alive(pid):
             continue  # a live writer (or this process) owns it
-        if cand.name.endswith(".old") and not target.exists():
+        if cand.name.endswith(".old") and not target.exists() and cand.is_dir() and not cand.is_symlink():
             os.rename(cand, target)  # the kill fell between the two renames of a fallback swap
         elif cand.is_dir() and not cand.is_symlink():
             shutil.rmtree(cand, ignore_errors=True)
@@ -249,6 +249,8 @@ class OutputDir:
             clean_stale(p)
         except OSError as exc:
             raise ConfigError(f"cannot create {str(p.parent)!r}: {exc.strerror or exc}", file=flag) from None
+        if p.is_symlink():  # also one a stale-temporary recovery could have put there
+            raise ConfigError(f"{str(p)!r} is a symbolic link; give a real directory", file=flag)
         if p.is_dir():
             self._check_replaceable()
         self.run_id = uuid.uuid4().hex
