@@ -718,3 +718,8 @@ def test_a_store_path_that_cannot_be_opened_is_one_line(tmp_path, capsys):
     (out / DB_NAME).mkdir(parents=True)  # sqlite cannot open a folder as its database
     exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
            needles=(DB_NAME,))
+
+
+def test_non_utf8_text_in_the_store_is_one_line(sweep_dir, tmp_path, capsys):
+    d = _store_copy(sweep_dir, tmp_path, "UPDATE meta SET v = CAST(X'22ff8022' AS TEXT) WHERE k = 'name'")
+    exit_2(capsys, "sweep", str(d), "--status", needles=(DB_NAME, "UTF-8"))

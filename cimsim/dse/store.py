@@ -207,6 +207,9 @@ def _sqlite_errors(db: Path) -> Iterator[None]:
     except sqlite3.Error as exc:
         raise ConfigError(f"unreadable sweep store: {short_repr(str(exc), 100)} (a sweep.sqlite written by "
                           "`cimsim sweep` is expected)", file=str(db)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("a stored text is not UTF-8 (a sweep.sqlite written by `cimsim sweep` is expected)",
+                          file=str(db)) from None
 
 
 class Store:
