@@ -722,4 +722,4 @@ def test_a_store_path_that_cannot_be_opened_is_one_line(tmp_path, capsys):
 
 def test_non_utf8_text_in_the_store_is_one_line(sweep_dir, tmp_path, capsys):
     d = _store_copy(sweep_dir, tmp_path, "UPDATE meta SET v = CAST(X'22ff8022' AS TEXT) WHERE k = 'name'")
-    exit_2(capsys, "sweep", str(d), "--status", needles=(DB_NAME, "UTF-8"))
+    exit_2(capsys, "sweep", str(d), "--status", needles=(DB_NAME,))
