@@ -485,8 +485,8 @@ def _edit_store(db: Path, edit) -> None:
         else:
             con.execute(f"UPDATE {kind} SET {a} = ? WHERE rowid = (SELECT MIN(rowid) FROM {kind})", (b,))
         con.commit()
-    except sqlite3.Error:
-        pass  # a constraint refused the edit: the store stays as it was
+    except (sqlite3.Error, UnicodeDecodeError):
+        pass  # a constraint (or earlier byte damage) refused the edit: the store stays as it was
     finally:
         con.close()
 
