@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from cimsim.cli import main
-from cimsim.dse import run_sweep
+from cimsim.dse import load, run_sweep
 from cimsim.dse.points import load_sweep
 from cimsim.dse.store import DB_NAME, LOCK_NAME, Lock
 from cimsim.errors import ConfigError
@@ -723,3 +723,15 @@ def test_a_store_path_that_cannot_be_opened_is_one_line(tmp_path, capsys):
 def test_non_utf8_text_in_the_store_is_one_line(sweep_dir, tmp_path, capsys):
     d = _store_copy(sweep_dir, tmp_path, "UPDATE meta SET v = CAST(X'22ff8022' AS TEXT) WHERE k = 'name'")
     exit_2(capsys, "sweep", str(d), "--status", needles=(DB_NAME,))
+
+
+def test_list_valued_axes_are_categories_in_the_report(tmp_path, capsys):
+    """An axis over a list field (workload.ood) is legal; the report treats each list as one category."""
+    spec = write(tmp_path, axes=[{"path": "workload.ood", "values": [[], ["uniform_noise"]]},
+                                 {"path": "mc_passes", "values": [5, 10]}])
+    code, _, err = cli(capsys, "sweep", str(spec), "--workers", "1", "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    df = load(tmp_path / "o")
+    assert set(df["workload.ood"]) == {"[]", '["uniform_noise"]'}
+    code, _, err = cli(capsys, "report", str(tmp_path / "o"))
+    assert code == 0, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def load(directory: str | Path) -> pd.DataFrame:
     records = []
     for r in rows:
         rec = {"key": r["key"], "index": r["index"], "status": r["status"], "error": r["error"], "wall_s": r["wall_s"]}
-        rec.update(r["axes"])
+        # a list or mapping value (e.g. an axis over workload.ood) as its JSON text: one hashable category
+        rec.update({k: json.dumps(v, sort_keys=True, default=str) if isinstance(v, (list, dict)) else v
+                    for k, v in r["axes"].items()})
         if r["result"]:
             rec.update({k: v for k, v in flatten(r["result"]).items() if k not in rec})
         records.append(rec)
