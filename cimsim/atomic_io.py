@@ -8,6 +8,13 @@
   renames and recovers the old directory on the next run if a kill fell between them. Files of an older run
   never mix with the new ones, because the whole directory is replaced. A directory holding files cimsim did
   not write is refused, never deleted.
+
+Ownership: cimsim replaces an existing output directory only when it is empty or its ``manifest.json`` lists
+every file in it (sub-folders included, e.g. a report's ``figures/``). A sub-folder that is itself a cimsim
+output directory (its own manifest, e.g. ``RUN_DIR/report`` made by ``cimsim report RUN_DIR``) counts as
+cimsim's too, so a report never blocks a later ``cimsim run --out RUN_DIR``; that run replaces the folder whole,
+the report of the previous run with it. A symbolic link as the output path is refused, and files are only
+ever written into a temporary directory this process made, so no write follows a link planted in the output.
 """
 
 from __future__ import annotations
@@ -29,11 +36,7 @@ import numpy as np
 from cimsim.errors import ConfigError
 
 MANIFEST = "manifest.json"
-# What cimsim wrote into --out before manifests existed: such a directory may be replaced.
-LEGACY_OUTPUTS = frozenset({"result.json", "layers.csv", "components.csv", "energy_ledger.csv", "per_sample.csv",
-                            "report.txt", "trace.json"})
 _TMP_TAG = ".cimsim-"
-
 
 
 def json_default(o: object) -> object:
@@ -78,13 +81,13 @@ def clean_stale(target: Path) -> None:
         return
     for cand in parent.glob(f".{target.name}{_TMP_TAG}*"):
         stem = cand.name[len(f".{target.name}{_TMP_TAG}"):]
-        try:
-            pid = int(stem.split("-", 1)[0])
-        except ValueError:
+        head = stem.split("-", 1)[0]
+        if not (head.isdigit() and len(head) <= 9):  # a pid; anything else is not ours
             continue
+        pid = int(head)
         if pid == os.getpid() or _pid_alive(pid):
             continue  # a live writer (or this process) owns it
-        if cand.name.endswith(".old") and not target.exists():
+        if cand.name.endswith(".old") and not target.exists() and cand.is_dir() and not cand.is_symlink():
             os.rename(cand, target)  # the kill fell between the two renames of a fallback swap
         elif cand.is_dir() and not cand.is_symlink():
             shutil.rmtree(cand, ignore_errors=True)
@@ -92,10 +95,18 @@ def clean_stale(target: Path) -> None:
             cand.unlink(missing_ok=True)
 
 
+def check_path_text(path: str | Path, *, flag: str, what: str = "a path") -> None:
+    """An output path from the command line: not empty, no NUL byte (which the OS cannot take)."""
+    text = str(path)
+    if text.strip() == "":
+        raise ConfigError("empty path", file=flag, allowed=what)
+    if "\x00" in text:
+        raise ConfigError("the path holds a NUL byte", file=flag, allowed=what)
+
+
 def check_file_target(path: str | Path, *, flag: str) -> Path:
     """Validate an output file path given on the command line and create its folder; returns it."""
-    if str(path).strip() == "":
-        raise ConfigError("empty path", file=flag, allowed="a file path")
+    check_path_text(path, flag=flag, what="a file path")
     p = Path(path)
     if p.is_dir():
         raise ConfigError(f"{str(p)!r} is a directory", file=flag, allowed="a file path")
@@ -149,26 +160,67 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def read_manifest(path: str | Path) -> dict | None:
-    """The manifest of an output directory (None if absent or unreadable)."""
-    try:
-        doc = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The manifest of an output directory (None if absent, unreadable, a symlink or malformed)."""
+    f = Path(path) / MANIFEST
+    if f.is_symlink():
         return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("files"), dict) else None
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("files"), dict)):
+        return None
+    return doc if all(isinstance(k, str) and isinstance(v, dict) for k, v in doc["files"].items()) else None
+
+
+def _tree(path: Path) -> list[str]:
+    """Every entry below ``path`` that is not a directory (files, links), as posix paths relative to it;
+    symlinked folders are not followed."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        rel = Path(root).relative_to(path)
+        out += [(rel / f).as_posix() for f in files]
+        out += [(rel / d).as_posix() for d in dirs if (Path(root) / d).is_symlink()]
+    return sorted(out)
+
+
+def foreign_files(path: str | Path) -> list[str]:
+    """Files in output directory ``path`` that cimsim did not write: not in its manifest, and not inside a
+    sub-folder that is itself a cimsim output directory (recursively). Everything, without a manifest."""
+    path = Path(path)
+    man = read_manifest(path)
+    known = (set(man["files"]) | {MANIFEST}) if man is not None else set()
+    if man is None:
+        return _tree(path)
+    out = []
+    owned: list[str] = []
+    for rel in _tree(path):
+        if rel in known or any(rel.startswith(o + "/") for o in owned):
+            continue
+        top = rel.split("/", 1)[0]
+        sub = path / top
+        if "/" in rel and top not in {k.split("/", 1)[0] for k in known} and sub.is_dir() \
+                and not sub.is_symlink() and read_manifest(sub) is not None and not foreign_files(sub):
+            owned.append(top)
+            continue
+        out.append(rel)
+    return out
 
 
 def verify_output_dir(path: str | Path) -> dict:
-    """Check that a directory holds exactly the files its manifest lists, with matching sha256; returns the
-    manifest. Raises ConfigError naming the first mismatch."""
+    """Check that a directory holds exactly the files its manifest lists (besides nested cimsim output
+    folders such as a report), with matching sha256; returns the manifest. Raises ConfigError naming the
+    first mismatch."""
     path = Path(path)
     man = read_manifest(path)
     if man is None:
         raise ConfigError("no readable manifest.json", file=str(path))
-    present = {p.name for p in path.iterdir()} - {MANIFEST}
-    if present != set(man["files"]):
-        raise ConfigError(f"files {sorted(present ^ set(man['files']))} differ from the manifest", file=str(path))
+    extra = foreign_files(path)
+    missing = [n for n in man["files"] if not (path / n).is_file()]
+    if extra or missing:
+        raise ConfigError(f"files {sorted(extra + missing)} differ from the manifest", file=str(path))
     for name, meta in man["files"].items():
-        if sha256_bytes((path / name).read_bytes()) != meta["sha256"]:
+        if sha256_bytes((path / name).read_bytes()) != meta.get("sha256"):
             raise ConfigError("sha256 differs from the manifest", file=str(path / name))
     return man
 
@@ -185,10 +237,11 @@ class OutputDir:
 
     def __init__(self, path: str | Path, *, flag: str = "--out") -> None:
         self.flag = flag
-        if str(path).strip() == "":
-            raise ConfigError("empty path", file=flag, allowed="a directory path")
+        check_path_text(path, flag=flag, what="a directory path")
         self.path = Path(path)
         p = self.path
+        if p.is_symlink():
+            raise ConfigError(f"{str(p)!r} is a symbolic link; give a real directory", file=flag)
         if p.exists() and not p.is_dir():
             raise ConfigError(f"{str(p)!r} exists and is not a directory", file=flag)
         try:
@@ -196,6 +249,8 @@ class OutputDir:
             clean_stale(p)
         except OSError as exc:
             raise ConfigError(f"cannot create {str(p.parent)!r}: {exc.strerror or exc}", file=flag) from None
+        if p.is_symlink():  # also one a stale-temporary recovery could have put there
+            raise ConfigError(f"{str(p)!r} is a symbolic link; give a real directory", file=flag)
         if p.is_dir():
             self._check_replaceable()
         self.run_id = uuid.uuid4().hex
@@ -206,12 +261,10 @@ class OutputDir:
             raise ConfigError(f"cannot write in {str(p.parent)!r}: {exc.strerror or exc}", file=flag) from None
 
     def _check_replaceable(self) -> None:
-        entries = {e.name for e in self.path.iterdir()}
-        if not entries:
-            return
-        man = read_manifest(self.path)
-        known = (set(man["files"]) | {MANIFEST}) if man is not None else set(LEGACY_OUTPUTS)
-        foreign = sorted(entries - known)
+        try:
+            foreign = foreign_files(self.path)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {str(self.path)!r}: {exc.strerror or exc}", file=self.flag) from None
         if foreign:
             raise ConfigError(f"{str(self.path)!r} holds files cimsim did not write ({', '.join(foreign[:3])}"
                               f"{', …' if len(foreign) > 3 else ''}); the whole directory is replaced by a run, "
@@ -240,6 +293,35 @@ class OutputDir:
         _fsync_dir(self.tmp)
         self._swap()
         return [self.path / n for n in files]
+
+    def commit_tree(self) -> list[Path]:
+        """Add the manifest over every file already written into :attr:`tmp` (sub-folders included), then
+        swap the directory into place; returns the final paths."""
+        from cimsim import __version__
+
+        meta = {}
+        for rel in _tree(self.tmp):
+            f = self.tmp / rel
+            if rel == MANIFEST or f.is_symlink():
+                raise ValueError(f"bad output file {rel!r}")
+            data = f.read_bytes()
+            meta[rel] = {"bytes": len(data), "sha256": sha256_bytes(data)}
+        manifest = {"cimsim_version": __version__, "run_id": self.run_id,
+                    "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": meta}
+        with open(self.tmp / MANIFEST, "x", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(self.tmp)
+        self._swap()
+        return [self.path / rel for rel in meta]
+
+    def final(self, p: str | Path) -> Path:
+        """Where a path inside :attr:`tmp` ends up after the commit."""
+        try:
+            return self.path / Path(p).relative_to(self.tmp)
+        except ValueError:
+            return Path(p)
 
     def _swap(self) -> None:
         if self.path.is_dir() and _exchange(self.tmp, self.path):

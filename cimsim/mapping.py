@@ -221,7 +221,7 @@ def map_network(design: Design) -> Mapping:
         raise MappingError(f"the network needs {per_replica} arrays ({tiles_per_replica} tiles) per copy × {reps} "
                            f"cop{'ies' if reps > 1 else 'y'}; the chip has {cap.tiles} tiles of "
                            f"{cap.arrays_per_tile} arrays", file=design.arch_file, field="chip.tiles",
-                           allowed=f">= {tiles_per_replica * reps}")
+                           allowed=f">= {tiles_per_replica * reps}, or chip.tiles=auto (the fewest that map)")
     return Mapping(layers=tuple(layers), replicas=reps, arrays_per_replica=per_replica,
                    tiles_per_replica=tiles_per_replica, chip_arrays=cap.arrays)
 

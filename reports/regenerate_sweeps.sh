@@ -8,5 +8,7 @@ workers="${1:-2}"
 for spec in sweeps/*.yaml; do
     name="$(basename "$spec" .yaml)"
     python -m cimsim sweep "$spec" --workers "$workers" --out "results/$name"
+    # `cimsim report` replaces only a folder it wrote (manifest.json); folders from before manifests go first
+    [ -f "reports/sweeps/$name/manifest.json" ] || rm -rf "reports/sweeps/$name"
     python -m cimsim report "results/$name" --html --out "reports/sweeps/$name"
 done

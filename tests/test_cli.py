@@ -192,3 +192,32 @@ def test_internal_errors_are_one_line_with_their_own_status(capsys, monkeypatch)
     monkeypatch.setenv("CIMSIM_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         main(["describe"])
+
+
+
+def _readme_api_numbers() -> tuple[str, str, str]:
+    import re
+
+    line = next(ln for ln in (ROOT / "README.md").read_text().splitlines() if "# <Result spindrop × digits_mlp" in ln)
+    m = re.search(r"T=(\d+), accuracy ([0-9.]+), ([0-9.e+-]+) J/inference", line)
+    assert m, line
+    return m.group(1), m.group(2), m.group(3)
+
+
+def test_readme_api_example_numbers_are_the_shipped_run():
+    """README's `simulate(...)` example (T = 20, seed 0, the default MLP on the SpinDrop chip) is the run of
+    reports/spindrop_digits_mlp (`cimsim run --out`, same options): its repr must show that run's numbers.
+    After `bash reports/regenerate.sh`, update the README line if this fails."""
+    doc = json.loads((ROOT / "reports" / "spindrop_digits_mlp" / "result.json").read_text())
+    assert (doc["passes"], doc["seed"]) == (20, 0)
+    assert _readme_api_numbers() == ("20", f"{doc['accuracy']:.4f}", f"{doc['energy_per_inference_j']:.4g}")
+
+
+@pytest.mark.slow
+def test_readme_api_example_matches_a_fresh_run():
+    """The README example itself, run through the API (about 10 s)."""
+    from cimsim.simulate import Options, simulate
+
+    r = simulate(str(ARCH), str(MLP), Options(passes=20, seed=0))
+    t, acc, e = _readme_api_numbers()
+    assert f"T={t}, accuracy {acc}, {e} J/inference" in repr(r)

@@ -1,12 +1,15 @@
 """Hypothesis property tests (issue 10): every input ends in exit 0 or a one-line exit-2 error.
 
 Inputs: arch YAML and workload YAML (the shipped files with hostile mutations, and raw-text damage), weights
-.npz (shapes, dtypes, values, byte corruption), data .npz against the network, and CLI argument lists.
+.npz (shapes, dtypes, values, byte corruption), data .npz against the network, and CLI argument lists; since
+issue 21 also sweep files, sweep stores (sweep.sqlite edited or damaged), run folders given to `cimsim report`
+and small ONNX graphs.
 The CLI is driven in-process (``cimsim.cli.main`` with SystemExit captured) for speed; the subprocess tests
 in test_cli.py / test_reliability.py cover the real process.
 
 Profiles (``HYPOTHESIS_PROFILE``): ``quick`` (default, derandomized: the same examples every run, a few
-seconds per test) and ``long`` (derandomized, 2500 examples per test, 12 500 in all)::
+seconds per test) and ``long`` (derandomized, 2500 examples per test, 12 500 in all, plus the per-test counts of
+the issue-21 tests below)::
 
     HYPOTHESIS_PROFILE=long nice -n 10 python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider \
         --hypothesis-show-statistics
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import string
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -355,3 +360,268 @@ def test_contract_helper_can_fail():
     with pytest.raises(AssertionError):
         assert_contract(2, "cimsim: error: " + "x" * 300, ["x"])
     assert issubclass(WeightsError, CimsimError)
+
+
+# =============================================================================== issue 21: sweeps, store, report
+# Per-test example counts: the quick profile keeps each test to a few seconds (a report draws and saves its
+# figures: about 1 s each on an idle core); the long profile runs the counts below (10 100 examples over the
+# sweep, store and report tests, 3 000 more on ONNX graphs).
+def _examples(long: int, quick: int = 25) -> int:
+    return long if os.environ.get("HYPOTHESIS_PROFILE") == "long" else quick
+
+
+SWEEP_DATA = {
+    "name": "fz", "arch": str(ARCH), "workload": str(MLP), "search": "grid", "samples": 3, "seed": 1,
+    "timing_inputs": 2, "hardware_only": True,
+    "set": {"chip.tiles": 4},
+    "axes": [{"path": "crossbar.rows_active", "values": [4, 8]},
+             {"path": "mc_passes", "linear": {"start": 2, "stop": 6, "num": 3, "integer": True}},
+             {"zip": [{"path": "column_periphery.model", "values": ["mlsa", "neurosim_sar"]},
+                      {"path": "column_periphery.bits", "values": [None, 5]}]}],
+    "objectives": ["min energy_per_inference_j", "min latency_s"], "constraints": ["area_m2 <= 2e-6"],
+    "color_by": "crossbar.rows_active", "optuna": {"sampler": "nsga2", "population_size": 4, "batch": 2},
+}
+SWEEP_PATHS = leaf_paths(SWEEP_DATA) + [("axes", 0, "log"), ("axes", 1, "linear", "start"), ("search",),
+                                        ("axes", 3), ("name",), ("constraints", 1)]
+SPEC_VALUES = st.one_of(HOSTILE, st.sampled_from(["random", "optuna", "grid", "..", ".", "a/b", "area_m2 <= nan",
+                                                  "min latency_s", "max accuracy", "area_m2 >= 1e-300"]),
+                        st.fixed_dictionaries({"start": HOSTILE, "stop": HOSTILE, "num": st.integers(-2, 40),
+                                               "integer": st.booleans()}))
+
+
+@settings(max_examples=_examples(6500))
+@given(data=st.data())
+def test_fuzz_sweep_spec(tmp_path, capsys, data):
+    """A hostile sweep file loads with a consistent plan (bounded, distinct, inside the grid, a prefix-stable
+    random sample) or is refused in one line naming it; small plans also run through `cimsim sweep`."""
+    from cimsim.dse.points import load_sweep
+    from cimsim.errors import MAX_LINE, ConfigError
+    from cimsim.spec.sweep import MAX_PLAN_POINTS
+
+    doc = data.draw(mutate(SWEEP_DATA, SWEEP_PATHS))
+    if data.draw(st.booleans()):  # also hostile values where the mutation strategy's HOSTILE does not reach
+        path = data.draw(st.sampled_from(SWEEP_PATHS))
+        parent = _container(doc, path)
+        if isinstance(parent, dict) or (isinstance(parent, list) and isinstance(path[-1], int)
+                                        and path[-1] < len(parent)):
+            parent[path[-1]] = data.draw(SPEC_VALUES)
+    content = data.draw(damage(yaml.safe_dump(doc, sort_keys=False)))
+    f = tmp_path / "s.yaml"
+    f.write_bytes(content)
+    try:
+        sweep = load_sweep(f)
+    except ConfigError as exc:
+        # names the file at fault: the sweep file, or the arch / workload file it points to
+        assert exc.file and len(exc.one_line()) <= MAX_LINE, exc.one_line()
+        return
+    n = sweep.planned_count()
+    assert sweep.spec.search == "optuna" or n <= MAX_PLAN_POINTS
+    if sweep.spec.search != "optuna":
+        pts = sweep.points()
+        idx = [p.index for p in pts]
+        assert len(idx) == n == len(set(idx)) and all(0 <= i < sweep.grid_size for i in idx)
+        if sweep.spec.search == "random" and n > 1:
+            smaller = load_sweep(f)
+            smaller.spec = smaller.spec.model_copy(update={"samples": n - 1})
+            assert [p.index for p in smaller.points()] == idx[:-1]
+    if n <= 3 and sweep.spec.search != "optuna" and sweep.spec.hardware_only:
+        argv = ["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "o")]
+        code, _, err = run_cli(capsys, argv)
+        assert_contract(code, err, argv)
+
+
+_BASE_STORE: dict[str, bytes] = {}
+
+
+def _base_store(tmp) -> bytes:
+    """A finished 2-point sweep store (built once per session)."""
+    if "db" not in _BASE_STORE:
+        from cimsim.dse import run_sweep
+
+        spec = {**SWEEP_DATA, "axes": [SWEEP_DATA["axes"][0]]}
+        (tmp / "base.yaml").write_text(yaml.safe_dump(spec))
+        run_sweep(tmp / "base.yaml", tmp / "base", workers=1)
+        import sqlite3
+
+        con = sqlite3.connect(tmp / "base" / "sweep.sqlite")
+        con.execute("PRAGMA journal_mode=DELETE")
+        con.close()
+        _BASE_STORE["db"] = (tmp / "base" / "sweep.sqlite").read_bytes()
+    return _BASE_STORE["db"]
+
+
+STORE_TEXT = st.one_of(HOSTILE.map(lambda v: json.dumps(v, allow_nan=True, default=str)), st.text(max_size=30),
+                       st.sampled_from(["9" * 4400, "[" * 3000, '{"a": 1}', "[]", "null", "NaN", '"x"',
+                                        '{"crossbar.rows_active": [1]}', '{"latency_s": "fast"}']))
+STORE_EDITS = st.one_of(
+    st.tuples(st.just("meta"), st.sampled_from(["name", "spec", "axes", "planned", "version", "zzz"]), STORE_TEXT),
+    st.tuples(st.just("points"), st.sampled_from(["axes", "result", "status", "idx", "error", "wall_s", "key"]),
+              st.one_of(STORE_TEXT, HOSTILE.filter(lambda v: isinstance(v, (int, float)) and abs(v) < 2**63),
+                        st.none(), st.binary(max_size=8))),
+    st.tuples(st.just("planned"), st.sampled_from(["axes", "key", "idx"]), STORE_TEXT),
+    st.tuples(st.just("sql"), st.sampled_from(["DROP TABLE meta", "DROP TABLE points", "DELETE FROM planned",
+                                               "DELETE FROM points", "CREATE TABLE x (a)", "DELETE FROM meta"]),
+              st.none()),
+    st.tuples(st.just("bytes"), st.integers(0, 20000), st.binary(min_size=0, max_size=16)),
+    st.tuples(st.just("truncate"), st.integers(0, 20000), st.none()),
+)
+
+
+def _edit_store(db: Path, edit) -> None:
+    import sqlite3
+
+    kind, a, b = edit
+    if kind in ("bytes", "truncate"):
+        raw = db.read_bytes()
+        a = min(a, len(raw))
+        db.write_bytes(raw[:a] + (b + raw[a + len(b):] if kind == "bytes" else b""))
+        return
+    con = sqlite3.connect(db)
+    try:
+        if kind == "meta":
+            con.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (a, b))
+        elif kind == "sql":
+            con.execute(a)
+        else:
+            con.execute(f"UPDATE {kind} SET {a} = ? WHERE rowid = (SELECT MIN(rowid) FROM {kind})", (b,))
+        con.commit()
+    except (sqlite3.Error, UnicodeDecodeError):
+        pass  # a constraint (or earlier byte damage) refused the edit: the store stays as it was
+    finally:
+        con.close()
+
+
+@settings(max_examples=_examples(3300, 10))
+@given(edits=st.lists(STORE_EDITS, min_size=1, max_size=3), report=st.integers(0, 7))
+def test_fuzz_sweep_store(tmp_path_factory, capsys, edits, report):
+    """A hostile sweep.sqlite: `sweep DIR --status` (and in 1 of 8 examples `report DIR --out`) ends in exit 0
+    or one line and exit 2, and never writes into DIR."""
+    base = _base_store(tmp_path_factory.mktemp("fzbase"))
+    tmp = tmp_path_factory.mktemp("fzstore")
+    d = tmp / "s"
+    d.mkdir()
+    db = d / "sweep.sqlite"
+    db.write_bytes(base)
+    for e in edits:
+        _edit_store(db, e)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    argvs = [["sweep", str(d), "--status"]]
+    if report == 0:
+        argvs.append(["report", str(d), "--out", str(tmp / "r")])
+    for argv in argvs:
+        code, _, err = run_cli(capsys, argv)
+        assert_contract(code, err, argv)
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+
+_BASE_RUN: dict[str, dict[str, bytes]] = {}
+
+
+def _base_run(tmp) -> dict[str, bytes]:
+    if "files" not in _BASE_RUN:
+        main(["run", "--hardware-only", "--timing-inputs", "2", "--out", str(tmp / "run")])
+        _BASE_RUN["files"] = {p.name: p.read_bytes() for p in (tmp / "run").iterdir() if p.is_file()}
+    return _BASE_RUN["files"]
+
+
+@settings(max_examples=_examples(300, 3))
+@given(data=st.data())
+def test_fuzz_report_run_folder(tmp_path_factory, capsys, data):
+    """A hostile `cimsim run --out` folder (result.json edited or damaged, layers.csv damaged): `cimsim report`
+    ends in exit 0 or one line and exit 2 and writes only DIR/report."""
+    files = _base_run(tmp_path_factory.mktemp("fzrunbase"))
+    d = tmp_path_factory.mktemp("fzrun") / "run"
+    d.mkdir()
+    for name, raw in files.items():
+        (d / name).write_bytes(raw)
+    doc = json.loads(files["result.json"])
+    which = data.draw(st.sampled_from(["result.json", "result.json", "layers.csv"]))
+    if which == "result.json":
+        edited = data.draw(mutate(doc, leaf_paths({k: v for k, v in doc.items() if k != "config"})))
+        (d / "result.json").write_bytes(data.draw(damage(json.dumps(edited, default=str))))
+    else:
+        (d / "layers.csv").write_bytes(data.draw(damage(files["layers.csv"].decode())))
+    before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+    argv = ["report", str(d)]
+    code, _, err = run_cli(capsys, argv)
+    assert_contract(code, err, argv)
+    assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before
+    assert {p.name for p in d.iterdir() if p.is_dir()} <= {"report"}
+
+
+# ------------------------------------------------------------------------------------------ ONNX graphs
+ONNX_OPS = ["Gemm", "MatMul", "Sign", "Flatten", "Relu", "BatchNormalization", "Dropout", "Clip", "Conv", "MaxPool",
+            "Reshape", "Add", "Identity", "Softmax"]
+ONNX_FLOATS = st.one_of(st.floats(-3, 3, allow_nan=False), st.sampled_from([float("nan"), float("inf"), -0.0, 0.0,
+                                                                          1e-300, 1e30]))
+
+
+@st.composite
+def onnx_model(draw):
+    """A small ONNX graph: a chain of 1–4 ops on a [1, C, H, W] or [1, N] input, with hostile shapes,
+    attributes and initializer values (NaN, inf, zero size, wrong ranks)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    conv_in = draw(st.booleans())
+    shape = [1, draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6))] if conv_in \
+        else [1, draw(st.integers(0, 12))]
+    nodes, inits = [], []
+    cur = "x"
+    for i in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(ONNX_OPS))
+        out = f"t{i}"
+        ins = [cur]
+        attrs: dict = {}
+        if op in ("Gemm", "MatMul", "Conv", "Add"):
+            wshape = draw(st.lists(st.integers(0, 6), min_size=1, max_size=4))
+            w = np.asarray(draw(st.lists(ONNX_FLOATS, min_size=int(np.prod(wshape)), max_size=int(np.prod(wshape)))),
+                           dtype=np.float32).reshape(wshape)
+            inits.append(numpy_helper.from_array(w, f"w{i}"))
+            ins.append(f"w{i}")
+            if op == "Gemm":
+                attrs = {"alpha": draw(ONNX_FLOATS), "transB": draw(st.integers(0, 1))}
+        elif op == "BatchNormalization":
+            c = draw(st.integers(0, 4))
+            for nm in ("s", "b", "m", "v"):
+                arr = np.asarray(draw(st.lists(ONNX_FLOATS, min_size=c, max_size=c)), dtype=np.float32)
+                inits.append(numpy_helper.from_array(arr, f"{nm}{i}"))
+                ins.append(f"{nm}{i}")
+            attrs = {"epsilon": draw(st.one_of(st.floats(-1, 1), st.just(float("nan"))))}
+        elif op == "Dropout":
+            inits.append(numpy_helper.from_array(np.asarray(draw(ONNX_FLOATS), dtype=np.float32), f"r{i}"))
+            ins.append(f"r{i}")
+        elif op == "Reshape":
+            inits.append(numpy_helper.from_array(np.asarray(draw(st.lists(st.integers(-2, 8), max_size=3)),
+                                                            dtype=np.int64), f"sh{i}"))
+            ins.append(f"sh{i}")
+        elif op == "MaxPool":
+            k = draw(st.integers(0, 3))
+            attrs = {"kernel_shape": [k, k]}
+        nodes.append(helper.make_node(op, ins, [out], **attrs))
+        cur = out
+    graph = helper.make_graph(nodes, "fz", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)], initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@settings(max_examples=_examples(3000))
+@given(data=st.data())
+def test_fuzz_onnx_graph(tmp_path_factory, capsys, data):
+    """`cimsim import onnx` on a hostile small graph: exit 0 or one line and exit 2; writes only into --out."""
+    pytest.importorskip("onnx")
+    from cimsim.cli.imports import onnx_cmd
+
+    names = {p.name: p for p in onnx_cmd.params}
+    if "dataset_name" not in names:
+        pytest.skip("the ONNX importer of this tree predates its issue-21 hardening (--dataset); this fuzz "
+                    "targets the hardened one")
+    tmp = tmp_path_factory.mktemp("fzonnx")
+    model = tmp / "m.onnx"
+    model.write_bytes(data.draw(onnx_model()))
+    argv = ["import", "onnx", str(model), "--out", str(tmp / "o")]
+    if "input_bits" in names:
+        argv += ["--input-bits", "4"]
+    argv += ["--dataset", names["dataset_name"].type.choices[0]]
+    code, _, err = run_cli(capsys, argv)
+    assert_contract(code, err, argv)
+    assert {p.name for p in tmp.iterdir()} <= {"m.onnx", "o"}

@@ -31,6 +31,20 @@ def default_path(rel: str) -> Path:
     return shipped
 
 
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN and ±inf (NaN passes every range comparison)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        rv = super().convert(value, param, ctx)
+        if isinstance(rv, float) and not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
 def split_sets(sets: tuple[str, ...]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
     """Route ``--set`` overrides to the arch or the workload by their first key (or an explicit prefix)."""
     import difflib
@@ -73,30 +87,39 @@ def main(argv: list[str] | None = None) -> None:
 
     Exit statuses: 0 success, 2 bad input (one line naming the file or flag, the field and what is
     allowed), 130 interrupted, 70 internal error (a bug: one line, the traceback only with CIMSIM_DEBUG=1).
+
+    Python warnings raised by a command (numpy, torch, matplotlib) are held back: after a success each distinct
+    one is printed once as ``cimsim: warning: ...``; after an error only the error line is printed.
     """
     import os
+    import warnings
 
     def fail(text: str, status: int) -> None:
         click.echo(f"cimsim: error: {clip(text, MAX_LINE)}", err=True)
         sys.exit(status)
 
-    try:
-        cli.main(args=argv, prog_name="cimsim", standalone_mode=False)
-    except CimsimError as exc:
-        fail(exc.one_line(), 2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("cimsim: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        ctx = getattr(exc, "ctx", None)
-        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        fail(clip(exc.format_message(), MAX_LINE - len(where)) + where, 2)
-    except MemoryError:
-        fail("out of memory; lower --limit, --passes, ood_samples or the layer sizes", 2)
-    except OSError as exc:
-        fail(f"{exc.filename or ''}: {exc.strerror or exc}", 2)
-    except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for debugging
-        if os.environ.get("CIMSIM_DEBUG"):
-            raise
-        fail(f"internal error {type(exc).__name__}: {exc} (a bug; rerun with CIMSIM_DEBUG=1 for the "
-             "traceback and report it)", 70)
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            cli.main(args=argv, prog_name="cimsim", standalone_mode=False)
+        except CimsimError as exc:
+            fail(exc.one_line(), 2)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("cimsim: aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            fail(clip(exc.format_message(), MAX_LINE - len(where)) + where, 2)
+        except MemoryError:
+            fail("out of memory; lower --limit, --passes, ood_samples or the layer sizes", 2)
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}", 2)
+        except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for debugging
+            if isinstance(exc, ValueError) and "embedded null byte" in str(exc):  # the OS refuses such a path
+                fail("a path given on the command line holds a NUL byte", 2)
+            if os.environ.get("CIMSIM_DEBUG"):
+                raise
+            fail(f"internal error {type(exc).__name__}: {exc} (a bug; rerun with CIMSIM_DEBUG=1 for the "
+                 "traceback and report it)", 70)
+    for text in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+        click.echo(f"cimsim: warning: {clip(text, MAX_LINE)}", err=True)

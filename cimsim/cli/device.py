@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cimsim.cli._app import DEFAULT_ARCH, cli, default_path, split_sets
+from cimsim.cli._app import DEFAULT_ARCH, FiniteFloatRange, cli, default_path, split_sets
 from cimsim.errors import ConfigError
 
 # reduced coordinate named in a switching-model ValueError -> the option that sets it
@@ -43,13 +43,13 @@ def _json_value(x: float) -> float | None:
 @click.argument("arch", required=False, type=click.Path(dir_okay=False))
 @click.option("--which", type=click.Choice(["dropout", "storage"]), default="dropout", show_default=True,
               help="the Spindrop modules' stochastic MTJ or the crossbar's storage MTJ")
-@click.option("--current-ratio", "ratios", multiple=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--current-ratio", "ratios", multiple=True, type=FiniteFloatRange(min=0, min_open=True),
               metavar="R", help="write current as I/I_c0(T); repeatable [default: a sweep 0.8-3]")
-@click.option("--pulse", type=click.FloatRange(min=0, min_open=True), metavar="S",
+@click.option("--pulse", type=FiniteFloatRange(min=0, min_open=True), metavar="S",
               help="write pulse, s [default: spindrop.write_pulse_s]")
-@click.option("--temperature", type=click.FloatRange(200, 420), metavar="K",
+@click.option("--temperature", type=FiniteFloatRange(200, 420), metavar="K",
               help="device temperature, K [default: technology.temperature_k]")
-@click.option("--target-p", type=click.FloatRange(0, 1, min_open=True, max_open=True), metavar="P",
+@click.option("--target-p", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), metavar="P",
               help="solve for the current that gives P_sw = P instead of sweeping ratios")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override an arch field")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -88,9 +88,9 @@ def mtj_command(arch: str | None, which: str, ratios: tuple[float, ...], pulse: 
         return
     points = doc["points"]
     click.echo(f"{which} MTJ of {path}: model {dev.switching_model}, T = {t_k:g} K, Delta = {delta:.4g}, "
-               f"I_c0 = {ic0 * 1e6:.4g} uA, pulse = {t_p * 1e9:.4g} ns (t_p/tau_D = "
+               f"I_c0 = {ic0 * 1e6:.4g} µA, pulse = {t_p * 1e9:.4g} ns (t_p/tau_D = "
                f"{t_p / float(mtj.tau_d_s(dev, t_k)):.4g})")
-    click.echo(f"{'I/I_c0':>8} {'I (uA)':>9} {'P_sw':>8} {'+-':>7} {'dP/d(I/I_c0)':>13} {'dP/dI (1/uA)':>13}")
+    click.echo(f"{'I/I_c0':>8} {'I (µA)':>9} {'P_sw':>8} {'+-':>7} {'dP/d(I/I_c0)':>13} {'dP/dI (1/µA)':>13}")
     for pt in points:
         pe = "-" if pt["p_error"] is None else f"{pt['p_error']:.4f}"
         click.echo(f"{pt['current_ratio']:8.4f} {pt['current_a'] * 1e6:9.3f} {pt['p_switch']:8.4f} {pe:>7} "

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cimsim.cli._app import DEFAULT_ARCH, DEFAULT_WORKLOAD, cli, default_path, split_sets
+from cimsim.cli._app import DEFAULT_ARCH, DEFAULT_WORKLOAD, FiniteFloatRange, cli, default_path, split_sets
 
 _ARGS = [click.argument("arch", required=False, type=click.Path(dir_okay=False)),
          click.argument("workload", required=False, type=click.Path(dir_okay=False)),
@@ -43,7 +43,7 @@ def faults() -> None:
 @click.option("--passes", type=click.IntRange(2, 1000), default=20, show_default=True, help="MC passes T of the test")
 @click.option("--test-inputs", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="known test inputs (the first test images)")
-@click.option("--k-sigma", type=click.FloatRange(0.5, 6), default=3.0, show_default=True, help="bound half-width, σ")
+@click.option("--k-sigma", type=FiniteFloatRange(0.5, 6), default=3.0, show_default=True, help="bound half-width, σ")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 def test_cmd(arch: str | None, workload: str | None, sets: tuple[str, ...], fmt: str, chips: int,
              calibration_chips: int, passes: int, test_inputs: int, k_sigma: float, seed: int) -> None:

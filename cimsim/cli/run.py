@@ -148,9 +148,9 @@ def models() -> None:
 @click.option("--no-ood", is_flag=True, help="skip the OOD sets")
 @click.option("--no-corruptions", is_flag=True, help="skip the corrupted sets")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", metavar="DIR",
               help="write result.json, CSVs, report.txt and manifest.json here (the folder is replaced whole)")
-@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="write a Chrome trace JSON")
+@click.option("--trace", "trace_file", metavar="FILE", help="write a Chrome trace JSON")
 def run(arch: str | None, workload: str | None, passes: int | None, seed: int, limit: int | None,
         sets: tuple[str, ...], hardware_only: bool, inputs: int | None, timing_inputs: int, threads: int | None,
         backend: str, device: str, workers: int | None, scheduler: str | None, no_ood: bool, no_corruptions: bool, fmt: str, out_dir: str | None, trace_file: str | None) -> None:
@@ -186,6 +186,10 @@ def run(arch: str | None, workload: str | None, passes: int | None, seed: int, l
                                      leave=False, file=sys.stderr)
         bar.update(done - bar.n)
 
+    if limit is not None and hardware_only:
+        raise ConfigError("--limit picks test inputs of a functional run; a --hardware-only run reads no data",
+                          field="--limit", allowed="--inputs N with --hardware-only (inferences to count), or "
+                          "--limit without --hardware-only")
     if inputs is not None and not hardware_only:
         raise ConfigError("--inputs counts inferences of a --hardware-only run; a functional run counts its data set",
                           field="--inputs", allowed="--inputs with --hardware-only, or --limit")

@@ -20,10 +20,12 @@ import cimsim
 from cimsim.errors import ConfigError
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.loader import apply_overrides, read_yaml, validate
-from cimsim.spec.sweep import Axis, SweepSpec, ZipAxis, route
+from cimsim.spec.sweep import MAX_PLAN_POINTS, Axis, SweepSpec, ZipAxis, route
 from cimsim.spec.workload import WorkloadSpec
 
 Override = tuple[str, Any]
+_PERMUTE_MAX = 1 << 22  # grids up to this size are sampled by a full permutation (32 MB of int64 at most)
+_BLOCK = 1024  # candidate points drawn per block on larger grids
 
 
 @dataclass(frozen=True)
@@ -104,17 +106,54 @@ class Sweep:
             choices.append(c)
         return self.point_from_choices(index, tuple(reversed(choices)))
 
+    def planned_count(self) -> int:
+        """Points :meth:`points` would build (grid size, or the random sample size), counted without building."""
+        n = self.grid_size
+        return n if self.spec.search == "grid" else min(self.spec.samples or n, n)
+
+    def check_plan_size(self) -> None:
+        """Refuse, with the count, a plan over :data:`MAX_PLAN_POINTS` before any point is built."""
+        if self.spec.search == "grid" and self.grid_size > MAX_PLAN_POINTS:
+            sizes = " × ".join(str(len(d)) for d in self.dims)
+            raise ConfigError(f"the grid has {self.grid_size:,} points ({sizes}), over the {MAX_PLAN_POINTS:,} a "
+                              "sweep plans; use fewer axis values, or search: random / optuna with samples",
+                              file=str(self.file), field="axes")
+
     def points(self) -> list[Point]:
-        """Grid: every point; random: ``samples`` distinct grid points drawn with the sweep seed."""
+        """Grid: every point; random: ``samples`` distinct grid points drawn with the sweep seed.
+
+        The random sample is a prefix of one seeded sequence of distinct grid points that does not depend on
+        ``samples``: raising ``samples`` keeps the points drawn before and adds new ones.
+        """
+        self.check_plan_size()
         n = self.grid_size
         if self.spec.search == "grid":
             return [self.point_at(i) for i in range(n)]
         if self.spec.search == "random":
             k = min(self.spec.samples or n, n)
-            rng = np.random.default_rng(np.random.SeedSequence(self.spec.seed, spawn_key=(20,)))
-            picks = rng.choice(n, size=k, replace=False) if n < 2**62 else rng.integers(0, n, size=k)
-            return [self.point_at(int(i)) for i in picks]
+            return [self.point_at(i) for i in self._sample(n, k)]
         raise ValueError("optuna points are asked one trial at a time (cimsim.dse.search)")
+
+    def _sample(self, n: int, k: int) -> list[int]:
+        rng = np.random.default_rng(np.random.SeedSequence(self.spec.seed, spawn_key=(20,)))
+        if n <= _PERMUTE_MAX:  # a seeded permutation of the whole grid; its first k are the sample
+            return [int(i) for i in rng.permutation(n)[:k]]
+        # a huge grid (k ≤ MAX_PLAN_POINTS ≪ n): uniform choices per dimension in fixed blocks, the first k
+        # distinct grid points kept (a duplicate has probability < k/n per draw)
+        sizes = [len(d) for d in self.dims]
+        strides = [int(np.prod(sizes[d + 1:], dtype=object)) for d in range(len(sizes))]
+        out: list[int] = []
+        seen: set[int] = set()
+        while len(out) < k:
+            block = np.column_stack([rng.integers(0, m, size=_BLOCK) for m in sizes])
+            for row in block:
+                i = sum(int(c) * st for c, st in zip(row, strides, strict=True))
+                if i not in seen:
+                    seen.add(i)
+                    out.append(i)
+                    if len(out) == k:
+                        break
+        return out
 
     # --------------------------------------------------------------- validate
     def resolve(self, point: Point) -> Resolved:
@@ -211,8 +250,10 @@ def load_sweep(path: str | Path) -> Sweep:
             except ConfigError as exc:
                 raise _axis_error(path, choice, exc) from None
         dims.append(choices)
-    return Sweep(spec=spec, file=path, arch_path=arch_path, workload_path=wl_path, arch_raw=arch_raw,
-                 workload_raw=wl_raw, dims=dims)
+    sweep = Sweep(spec=spec, file=path, arch_path=arch_path, workload_path=wl_path, arch_raw=arch_raw,
+                  workload_raw=wl_raw, dims=dims)
+    sweep.check_plan_size()
+    return sweep
 
 
 def resolve_all(sweep: Sweep, points: list[Point]) -> Iterator[Resolved]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def load(directory: str | Path) -> pd.DataFrame:
     records = []
     for r in rows:
         rec = {"key": r["key"], "index": r["index"], "status": r["status"], "error": r["error"], "wall_s": r["wall_s"]}
-        rec.update(r["axes"])
+        # a list or mapping value (e.g. an axis over workload.ood) as its JSON text: one hashable category
+        rec.update({k: json.dumps(v, sort_keys=True, default=str) if isinstance(v, (list, dict)) else v
+                    for k, v in r["axes"].items()})
         if r["result"]:
             rec.update({k: v for k, v in flatten(r["result"]).items() if k not in rec})
         records.append(rec)
@@ -114,7 +117,7 @@ def export(df: pd.DataFrame, path: str | Path) -> Path:
         df.to_csv(path, index=False)
     elif path.suffix == ".parquet":
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow
         except ImportError:
             raise ConfigError("Parquet export needs pyarrow: pip install 'cimsim[dse]'", file=str(path)) from None
         # object columns mixing types (axis values such as null and 5) are stored as strings
@@ -124,7 +127,13 @@ def export(df: pd.DataFrame, path: str | Path) -> Path:
                 kinds = {type(v) for v in out[c] if v is not None and not (isinstance(v, float) and np.isnan(v))}
                 if len(kinds) > 1:
                     out[c] = out[c].map(lambda v: None if v is None else str(v))
-        out.to_parquet(path, index=False)
+        try:
+            out.to_parquet(path, index=False)
+        except (OverflowError, ValueError, TypeError, pyarrow.ArrowException) as exc:
+            # e.g. an integer beyond int64 in a hand-edited store: the CSV holds every value
+            path.unlink(missing_ok=True)
+            raise ConfigError(f"no Parquet file: a column does not fit Parquet's types ({type(exc).__name__}: "
+                              f"{str(exc)[:80]}); results.csv holds every value", file=str(path)) from None
     else:
         raise ConfigError(f"unknown export format {path.suffix!r}", file=str(path), allowed=".csv, .parquet")
     return path

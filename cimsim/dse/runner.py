@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import cimsim
+from cimsim.dse.lifeline import die_with
 from cimsim.dse.points import Resolved, Sweep, dedupe, load_sweep, resolve_all
 from cimsim.dse.store import Lock, Status, Store
 from cimsim.dse.worker import Task, run_batch
-from cimsim.errors import ConfigError
+from cimsim.errors import ConfigError, short_repr
 from cimsim.limits import usable_cpus
 
 Progress = Callable[[int, int, int], None]  # (finished, failed, total)
@@ -35,6 +38,7 @@ class SweepSummary:
         reused: planned points found in the store (not recomputed).
         wall_s: wall time of the call, s.
         note: e.g. a stale lock taken over.
+        search: grid | random | optuna.
     """
 
     directory: Path
@@ -43,6 +47,7 @@ class SweepSummary:
     reused: int
     wall_s: float
     note: str | None = None
+    search: str = "grid"
 
 
 def default_out(sweep: Sweep) -> Path:
@@ -64,9 +69,13 @@ class _Executor:
     def close(self) -> None:
         pass
 
+    # points per batch sent to a worker; a batch is committed when it comes back, so 1 commits every point
+    # at once (a point costs far more than its round trip to a worker or a Dask scheduler)
+    batch_max = 1
+
     def chunks(self, tasks: list[Task]) -> list[list[Task]]:
         # a few batches per worker: amortizes pickling/IPC, keeps load balance and progress granular
-        size = max(1, min(32, math.ceil(len(tasks) / (4 * self.workers))))
+        size = max(1, min(self.batch_max, math.ceil(len(tasks) / (4 * self.workers))))
         return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
@@ -85,7 +94,9 @@ class _LocalPool(_Executor):
         # fork of this process's threads, e.g. the progress bar's monitor)
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["cimsim.dse.worker", "cimsim.simulate"])
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        # workers die with this process, also under kill -9 (cimsim.dse.lifeline)
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with,
+                                        initargs=(os.getpid(),))
 
     def run(self, tasks: list[Task]) -> Iterator[list[dict[str, Any]]]:
         pending = {self.pool.submit(run_batch, chunk) for chunk in self.chunks(tasks)}
@@ -110,10 +121,12 @@ def dask_client(scheduler: Any) -> tuple[Any, bool]:
     except ImportError:
         raise ConfigError("--scheduler needs Dask: pip install 'cimsim[dse]'", field="--scheduler") from None
     if isinstance(scheduler, str):
+        check_scheduler(scheduler)
         try:
             return Client(scheduler, timeout="10s"), True
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler: {exc}", field="--scheduler") from None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler: {short_repr(str(exc), 120)}",
+                              field="--scheduler") from None
     return scheduler, False
 
 
@@ -132,6 +145,17 @@ class _Dask(_Executor):
     def close(self) -> None:
         if self.own:
             self.client.close()
+
+
+_SCHEDULER = re.compile(r"^(tcp|tls)://[A-Za-z0-9_.\-]+(:[0-9]{1,5})?$|^(tcp|tls)://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def check_scheduler(address: str) -> str:
+    """A Dask scheduler address ``tcp://HOST:PORT`` / ``tls://HOST:PORT``; anything else is a ConfigError."""
+    if not isinstance(address, str) or not _SCHEDULER.match(address):
+        raise ConfigError(f"{short_repr(address)} is not a Dask scheduler address", field="--scheduler",
+                          allowed="tcp://HOST:PORT or tls://HOST:PORT")
+    return address
 
 
 def make_executor(workers: int | None, scheduler: Any = None) -> _Executor:
@@ -232,33 +256,78 @@ def run_sweep(sweep_file: str | Path, out_dir: str | Path | None = None, *, work
         ConfigError: bad sweep file, axis or value (before anything runs), or the directory is locked.
     """
     t0 = time.perf_counter()
+    if isinstance(scheduler, str):
+        check_scheduler(scheduler)
     sweep = load_sweep(sweep_file)
-    out = Path(out_dir) if out_dir is not None else default_out(sweep)
+    out = check_out_dir(out_dir if out_dir is not None else default_out(sweep))
     if sweep.spec.search == "optuna":
-        from cimsim.dse.search import run_optuna
+        from cimsim.dse.search import require_optuna, run_optuna
 
+        require_optuna()
         executor = make_executor(workers, scheduler)
         with Session(sweep, out, executor, progress) as session:
             run_optuna(session)
             status = session.store.status()  # type: ignore[union-attr]
-            return SweepSummary(out, status, session.computed, status.done + status.failed - session.computed,
-                                time.perf_counter() - t0, session.note)
-    resolved = list(resolve_all(sweep, sweep.points()))  # every point checked before anything runs
-    executor = make_executor(workers, scheduler)
-    with Session(sweep, out, executor, progress) as session:
-        assert session.store is not None
-        session.store.set_meta(planned=len(resolved))
-        session.store.plan([(r.point.index, r.key, r.point.axes) for r in resolved], replace=True)
-        session.evaluate(resolved)
-        status = session.store.status()
-        return SweepSummary(out, status, session.computed, len(resolved) - session.computed,
-                            time.perf_counter() - t0, session.note)
+            computed, reused = session.computed, status.done + status.failed - session.computed
+            note = session.note
+    else:
+        resolved = list(resolve_all(sweep, sweep.points()))  # every point checked before anything runs
+        executor = make_executor(workers, scheduler)
+        with Session(sweep, out, executor, progress) as session:
+            assert session.store is not None
+            session.store.set_meta(planned=len(resolved))
+            session.store.plan([(r.point.index, r.key, r.point.axes) for r in resolved], replace=True)
+            session.evaluate(resolved)
+            status = session.store.status()
+            computed, reused, note = session.computed, len(resolved) - session.computed, session.note
+    status = replace(status, feasible=count_feasible(out, sweep.spec.model_dump(mode="json")))
+    return SweepSummary(out, status, computed, reused, time.perf_counter() - t0, note, sweep.spec.search)
+
+
+def check_out_dir(path: str | Path) -> Path:
+    """A sweep directory path given as ``--out``: not empty, no NUL byte, not an existing file or symlink."""
+    text = str(path)
+    if text.strip() == "" or "\x00" in text:
+        raise ConfigError(f"{short_repr(text)} is not a usable directory path", field="--out",
+                          allowed="a directory path without NUL bytes")
+    p = Path(path)
+    if p.is_symlink():
+        raise ConfigError(f"{text!r} is a symbolic link; give the real directory", field="--out")
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{text!r} exists and is not a directory", field="--out")
+    return p
 
 
 def sweep_status(directory: str | Path) -> Status:
-    """Planned / done / failed counts of a sweep directory (reads only; works while a sweep runs)."""
+    """Planned / done / failed (and feasible) counts of a sweep directory; opens the store read-only, so it
+    works while a sweep runs and on a read-only directory."""
     store = Store(directory)
     try:
-        return store.status()
+        st = store.status()
+        spec = store.meta().get("spec", {})
     finally:
         store.close()
+    return replace(st, feasible=count_feasible(directory, spec))
+
+
+def count_feasible(directory: str | Path, spec: dict[str, Any]) -> int | None:
+    """Done points meeting every constraint of the stored spec (None when it has no constraints)."""
+    from cimsim.spec.sweep import parse_constraint
+
+    texts = spec.get("constraints") or []
+    if not texts:
+        return None
+    try:
+        cons = [parse_constraint(str(t)) for t in texts]
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=str(Path(directory) / "sweep.sqlite"), field="meta.spec.constraints") \
+            from None
+    from cimsim.dse.results import feasible, load
+
+    df = load(directory)
+    if df.empty:
+        return 0
+    for c in cons:
+        if c.key not in df.columns:
+            return 0
+    return int(feasible(df, cons).sum())

@@ -31,13 +31,19 @@ def _per_trial_constraints() -> bool:
     return hasattr(optuna.trial.Trial, "set_constraint")
 
 
+def require_optuna() -> None:
+    """Raise a one-line ConfigError naming the extra when optuna is not installed."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError("search: optuna needs the optuna package", field="search",
+                          allowed="pip install 'cimsim[dse]', or search: grid / random") from None
+
+
 def make_study(spec: Any) -> Any:
     """An in-memory optuna study for ``spec`` (seeded sampler, one direction per objective)."""
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("search: optuna needs the optuna package: pip install 'cimsim[dse]'",
-                          field="search") from None
+    require_optuna()
+    import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # optuna >= 5 takes constraints per trial (Trial.set_constraint); older versions via constraints_func
     cf = _constraints if spec.constraints and not _per_trial_constraints() else None
@@ -53,6 +59,7 @@ def make_study(spec: Any) -> Any:
 
 def run_optuna(session: Session) -> Any:
     """Run ``samples`` trials of the session's sweep; returns the optuna study."""
+    require_optuna()
     import optuna
 
     sweep = session.sweep

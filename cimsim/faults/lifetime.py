@@ -105,7 +105,7 @@ def lifetime(hw: Hardware, mapping: Mapping, *, passes: int, inputs: int, throug
     active = c[c > 0]
     if active.size == 0:
         doc.update(lifetime_s=math.inf, lifetime_fraction_s=math.inf, module_characteristic_life_s=math.inf)
-        return doc
+        return _json_safe(doc)
     # Σ c_k^β scaled by the busiest rate keeps the powers finite for any β
     cmax = float(active.max())
     doc["lifetime_s"] = eta / cmax * (math.log(2.0) / float(np.sum((active / cmax) ** beta))) ** (1.0 / beta)
@@ -124,4 +124,18 @@ def lifetime(hw: Hardware, mapping: Mapping, *, passes: int, inputs: int, throug
             lo, hi = (mid, hi) if _fraction_failed(mid, c, eta, beta) < f else (lo, mid)
         doc["lifetime_fraction_s"] = math.sqrt(lo * hi)
     doc["module_characteristic_life_s"] = eta / cmax
+    return _json_safe(doc)
+
+
+def _json_safe(doc: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite numbers (a module never written, or a rate so low that a time leaves the float range) become
+    null, named in ``doc["note"]``: result.json stays strict JSON (no ``Infinity``)."""
+    nulls = []
+    for k, v in list(doc.items()):
+        if isinstance(v, float) and not math.isfinite(v):
+            doc[k] = None
+            nulls.append(k)
+    if nulls:
+        doc["note"] = (f"{', '.join(nulls)} null: infinite (no module ever fails, or the time exceeds "
+                       "1.8e308 s at this inference rate)")
     return doc

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cimsim.atomic_io import OutputDir, atomic_write_bytes
 from cimsim.dse import results as dse_results
 from cimsim.dse.store import Store, is_sweep_dir
-from cimsim.errors import CimsimError, ConfigError
+from cimsim.errors import CimsimError, ConfigError, short_repr
 from cimsim.report import plots
 from cimsim.spec.sweep import Objective, parse_constraint, parse_objective
 
@@ -56,9 +57,36 @@ def _fmt(v: Any) -> str:
 
 
 # ============================================================================================== sweep
+def _zip_groups(spec: dict[str, Any], axes: list[str]) -> list[list[str]]:
+    """The sweep's dimensions as lists of axis names (a zipped group together), from the stored spec."""
+    groups: list[list[str]] = []
+    for entry in spec.get("axes") or []:
+        if not isinstance(entry, dict):
+            continue
+        members = entry.get("zip") if isinstance(entry.get("zip"), list) else [entry]
+        names = [str(m.get("label") or m.get("path")) for m in members if isinstance(m, dict)]
+        names = [n for n in names if n in axes]
+        if names:
+            groups.append(names)
+    listed = {n for g in groups for n in g}
+    return groups + [[a] for a in axes if a not in listed]
+
+
+def _nearest(done: pd.DataFrame, cons: list[Any]) -> pd.DataFrame:
+    """Finished points ordered by their summed relative constraint violation (the nearest to feasible first)."""
+    total = pd.Series(0.0, index=done.index)
+    for c in cons:
+        col = pd.to_numeric(done[c.key], errors="coerce") if c.key in done.columns else pd.Series(np.nan, index=done.index)
+        scale = abs(c.value) or 1.0
+        total += col.map(lambda x, c=c: c.violation(x)).astype(float) / scale
+    out = done.assign(violation=total)
+    return out.sort_values("violation", kind="stable")
+
+
 def sweep_report(directory: str | Path, out: str | Path | None = None, *, color_by: str | None = None,
                  objectives: list[str] | None = None) -> Report:
-    """Figures and tables of a sweep directory (results.csv/.parquet, pareto.csv, figures/)."""
+    """Figures and tables of a sweep directory (results.csv/.parquet, pareto.csv, figures/) written into
+    ``out`` (default ``DIR/report``); the store is opened read-only."""
     directory = Path(directory)
     out = Path(out) if out is not None else directory / "report"
     store = Store(directory)
@@ -70,64 +98,88 @@ def sweep_report(directory: str | Path, out: str | Path | None = None, *, color_
     spec = meta.get("spec", {})
     df = dse_results.load(directory)
     axes = list(meta.get("axes", []))
-    objs = [parse_objective(o) for o in (objectives or spec.get("objectives") or
-                                         ["min energy_per_inference_j", "min latency_s"])]
-    cons = [parse_constraint(c) for c in spec.get("constraints", [])]
+    try:
+        objs = [parse_objective(str(o)) for o in (objectives or spec.get("objectives") or
+                                                  ["min energy_per_inference_j", "min latency_s"])]
+        cons = [parse_constraint(str(c)) for c in spec.get("constraints", []) or []]
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=str(directory / "sweep.sqlite"), field="meta.spec") from None
+    search = str(spec.get("search"))
     report = Report(title=f"Sweep {meta.get('name', directory.name)}", kind="sweep")
-    report.summary = [("sweep file", str(meta.get("sweep_file"))), ("search", str(spec.get("search"))),
-                      ("points", f"{status.planned} planned, {status.done} done, {status.failed} failed, "
-                                 f"{status.pending} pending"),
+    points = (f"{status.planned} trials ({status.distinct} distinct points)" if search == "optuna"
+              else f"{status.planned} planned")
+    points += f", {status.done} done, {status.failed} failed, {status.pending} pending"
+    report.summary = [("sweep file", str(meta.get("sweep_file"))), ("search", search), ("points", points),
                       ("axes", ", ".join(axes)), ("objectives", ", ".join(map(str, objs))),
                       ("constraints", ", ".join(map(str, cons)) or "none"),
                       ("mode", "hardware-only" if spec.get("hardware_only", True) else "functional"),
                       ("cimsim", str(meta.get("version")))]
+    if status.stored is not None and status.stored > (status.distinct or 0) and search != "grid":
+        report.notes.append(f"{status.stored - (status.distinct or 0)} more points are stored from an earlier plan "
+                            "of this sweep; the tables and figures include them")
     if spec.get("description"):
-        report.summary.insert(0, ("description", spec["description"]))
+        report.summary.insert(0, ("description", str(spec["description"])))
     out.mkdir(parents=True, exist_ok=True)
     report.data_files.append(dse_results.export(df, out / "results.csv"))
     try:
         report.data_files.append(dse_results.export(df, out / "results.parquet"))
     except ConfigError as exc:
-        report.notes.append(str(exc))
+        report.notes.append(exc.one_line())
     done = df[df["status"] == "done"].copy() if len(df) else df
     if done.empty:
         report.notes.append("no finished points yet: nothing to plot")
         return report
     front = dse_results.pareto(done, objs, cons)
     feas = dse_results.feasible(done, cons)
+    n_feas = int(feas.sum())
+    if cons:
+        report.summary.insert(3, ("feasible", f"{n_feas} of {len(done)} finished points meet the constraints"))
     report.data_files.append(dse_results.export(front, out / "pareto.csv"))
     color = color_by or spec.get("color_by") or (axes[0] if axes else None)
     if color is not None and color not in done.columns:
         raise ConfigError(f"--color-by {color!r} is not an axis", field="--color-by", allowed=", ".join(axes))
     x, y = (objs[0], objs[1]) if len(objs) >= 2 else (Objective("area_m2", "min"), objs[0])
+    infeasible_note = ""
+    if cons and n_feas == 0:
+        infeasible_note = " No point meets the constraints, so there is no front: see the nearest points below."
+        report.notes.append(f"0 feasible: none of the {len(done)} finished points meets "
+                            f"{', '.join(map(str, cons))}; the table 'Nearest points' lists the closest")
     _add(report, out, "pareto", "Pareto front",
          f"Every finished point of {x} against {y}, coloured by {color}; hollow grey points break a constraint "
          f"or lack a value; red rings mark the {len(front)} non-dominated feasible designs over "
-         f"{', '.join(map(str, objs))}.", plots.pareto_scatter(done, front, x, y, color, feas))
+         f"{', '.join(map(str, objs))}. An axis spanning over 20× is logarithmic.{infeasible_note}",
+         plots.pareto_scatter(done, front, x, y, color, feas))
     cols = [a for a in axes if done[a].nunique(dropna=False) > 1] + [o.key for o in objs]
     if len(cols) >= 2:
         _add(report, out, "parallel", "Parallel coordinates",
-             "Each line is one design across its axes and objectives, each scaled to its own range (ends "
-             "labelled); Pareto designs in red.", plots.parallel_coordinates(done, cols, front))
+             "Each line is one design across its axes and objectives, each scaled to its own range (values "
+             "labelled along each axis); Pareto designs in red.", plots.parallel_coordinates(done, cols, front))
     varying = [a for a in axes if done[a].nunique(dropna=False) > 1]
-    if varying:
+    groups = [[a for a in g if a in varying] for g in _zip_groups(spec, axes)]
+    groups = [g for g in groups if g]
+    if groups:
         _add(report, out, "sensitivity", "One-axis sensitivity",
-             "For each axis value, the median of each objective over all other axes, with the min–max band: how "
-             "much one knob moves an objective on its own.", plots.sensitivity(done, varying, objs))
+             "For each axis value (zipped axes together), the median of each objective over all other axes, with "
+             "the min–max band: how much one knob moves an objective on its own.",
+             plots.sensitivity(done, groups, objs))
     shown = front.head(24)
-    labels = [", ".join(f"{a}={_fmt(r[a])}" for a in varying) or str(r["index"]) for _, r in shown.iterrows()]
-    labels = [f"#{int(i)}: {lab}" if len(lab) < 48 else f"#{int(i)}" for i, lab in zip(shown["index"], labels,
-                                                                                     strict=True)]
-    if any(c.startswith("energy_breakdown_j.") for c in shown.columns):
+    labels = plots.setting_labels(shown, varying)
+    if any(c.startswith("energy_breakdown_j.") for c in shown.columns) and len(shown):
         _add(report, out, "front_energy", "Energy breakdown of the Pareto designs",
-             "Energy per inference of each front design by component.",
+             "Energy per inference of each front design by component, labelled by its axis settings.",
              plots.breakdown_bars(shown, "energy_breakdown_j", "energy per inference by component", labels))
-    if any(c.startswith("area_breakdown_m2.") for c in shown.columns):
-        _add(report, out, "front_area", "Area breakdown of the Pareto designs", "Chip area by component.",
+    if any(c.startswith("area_breakdown_m2.") for c in shown.columns) and len(shown):
+        _add(report, out, "front_area", "Area breakdown of the Pareto designs",
+             "Chip area by component of each front design, labelled by its axis settings.",
              plots.breakdown_bars(shown, "area_breakdown_m2", "area by component", labels))
-    table_cols = ["index", *varying, *[o.key for o in objs], *[c.key for c in cons if c.key not in
-                                                                [o.key for o in objs]]]
+    obj_keys = [o.key for o in objs]
+    table_cols = ["index", *varying, *obj_keys, *[c.key for c in cons if c.key not in obj_keys]]
     report.tables.append(("Pareto designs", front[[c for c in dict.fromkeys(table_cols) if c in front.columns]]))
+    if cons and n_feas == 0:
+        near = _nearest(done, cons).head(10)
+        report.tables.append(("Nearest points (none feasible; violation: summed relative distance to the "
+                              "constraints)", near[[c for c in dict.fromkeys([*table_cols, "violation"])
+                                                   if c in near.columns]]))
     failed = df[df["status"] == "failed"]
     if len(failed):
         report.tables.append((f"Failed points ({len(failed)})", failed[["index", *axes, "error"]].head(50)))
@@ -149,13 +201,79 @@ def _layer_latency_s(doc: dict[str, Any]) -> tuple[dict[str, float], Any]:
     return {k: v["s"] for k, v in doc.get("layer_latency_per_pass", {}).items()}, hw
 
 
+_RUN_NUMBERS = ("latency_s", "throughput_inferences_per_s", "energy_per_inference_j", "area_m2")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _read_run_doc(path: Path) -> dict[str, Any]:
+    """``result.json`` of a run directory with the fields the report reads checked (ConfigError naming the
+    file and the field otherwise)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"unreadable result.json: {short_repr(str(exc), 100)}", file=str(path)) from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"result.json holds {type(doc).__name__}, not an object", file=str(path))
+    for k in _RUN_NUMBERS:
+        if not _is_number(doc.get(k)):
+            raise ConfigError(f"missing or not a number: {short_repr(doc.get(k))}", file=str(path), field=k)
+    if not (isinstance(doc.get("passes"), int) and not isinstance(doc.get("passes"), bool)):
+        raise ConfigError("missing or not an integer", file=str(path), field="passes")
+    if not isinstance(doc.get("hardware_only"), bool):
+        raise ConfigError("missing or not true/false", file=str(path), field="hardware_only")
+    if not (isinstance(doc.get("timing"), dict) and isinstance(doc["timing"].get("schedule"), str)):
+        raise ConfigError("missing or malformed", file=str(path), field="timing.schedule")
+    for k in ("energy_breakdown_j", "area_breakdown_m2"):
+        v = doc.get(k)
+        if not (isinstance(v, dict) and all(isinstance(n, str) and _is_number(x) for n, x in v.items())):
+            raise ConfigError("missing, or not a mapping of names to numbers", file=str(path), field=k)
+    if not doc["hardware_only"]:
+        for k in ("accuracy", "accuracy_deterministic"):
+            if not _is_number(doc.get(k)):
+                raise ConfigError(f"missing or not a number: {short_repr(doc.get(k))}", file=str(path), field=k)
+    for k in ("config", "ood", "corrupted", "layer_latency_per_pass"):
+        if doc.get(k) is not None and not isinstance(doc[k], dict):
+            raise ConfigError("not a mapping", file=str(path), field=k)
+    return doc
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV of a run directory with the named columns (numeric ones all numbers), or a ConfigError."""
+    try:
+        df = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError(f"unreadable CSV: {short_repr(str(exc), 100)}", file=str(path)) from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ConfigError(f"no column {missing[0]!r}", file=str(path), allowed=", ".join(columns))
+    for c in numeric:
+        vals = pd.to_numeric(df[c], errors="coerce")
+        if vals.isna().any() and not df[c].isna().all():
+            raise ConfigError("holds a value that is not a number", file=str(path), field=c)
+        df[c] = vals
+    return df
+
+
 def run_report(directory: str | Path, out: str | Path | None = None) -> Report:
     """Figures of one ``cimsim run --out`` directory."""
     directory = Path(directory)
     out = Path(out) if out is not None else directory / "report"
-    doc = json.loads((directory / "result.json").read_text())
-    name = doc.get("config", {}).get("workload", {}).get("name", "run")
-    arch_name = doc.get("config", {}).get("arch", {}).get("name", "arch")
+    doc = _read_run_doc(directory / "result.json")
+    try:
+        return _run_report(directory, out, doc)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # a field the checks above do not cover (e.g. an OOD entry without its AUROC)
+        raise ConfigError(f"malformed result.json: {type(exc).__name__} {short_repr(str(exc), 80)}",
+                          file=str(directory / "result.json")) from None
+
+
+def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
+    cfg = doc.get("config") or {}
+    name = (cfg.get("workload") or {}).get("name", "run")
+    arch_name = (cfg.get("arch") or {}).get("name", "arch")
     report = Report(title=f"Run: {name} on {arch_name}", kind="run")
     report.summary = [("latency per inference", f"{doc['latency_s'] * 1e6:.4g} µs ({doc['passes']} passes)"),
                       ("throughput", f"{doc['throughput_inferences_per_s']:.4g} inferences/s"),
@@ -166,7 +284,7 @@ def run_report(directory: str | Path, out: str | Path | None = None) -> Report:
     if not doc["hardware_only"]:
         report.summary.insert(0, ("accuracy (MC / deterministic)",
                                   f"{doc['accuracy']:.4f} / {doc['accuracy_deterministic']:.4f}"))
-        for k, v in doc.get("ood", {}).items():
+        for k, v in (doc.get("ood") or {}).items():
             report.summary.append((f"OOD AUROC {k}", f"{v['auroc']:.4f} (entropy), "
                                                     f"{v['auroc_mutual_information']:.4f} (MI)"))
     _add(report, out, "energy_breakdown", "Energy by component",
@@ -182,13 +300,19 @@ def run_report(directory: str | Path, out: str | Path | None = None) -> Report:
         report.notes.append(f"per-layer latency and P_sw unavailable: {exc}")
     layers_csv = directory / "layers.csv"
     if layers_csv.is_file():
+        layers = _read_csv(layers_csv, ("layer", "energy_per_inference_j"), ("energy_per_inference_j",))
+        in_layers = float(layers["energy_per_inference_j"].sum())
+        total = float(doc["energy_per_inference_j"])
+        rest = (f" The layers account for {in_layers * 1e9:.4g} of the {total * 1e9:.4g} nJ per inference; the "
+                f"other {(total - in_layers) * 1e9:.4g} nJ is leakage over the run's time and actions no single "
+                "layer owns (the '(leakage)' and shared rows of energy_ledger.csv)." if total > in_layers * (1 + 1e-9) else "")
         _add(report, out, "per_layer", "Energy and latency by layer",
              "Left: energy per inference of each layer. Right: one job's time on each layer when nothing "
-             "overlaps (mask, compute, buffer write, transfer; steady state).",
-             plots.per_layer(pd.read_csv(layers_csv), latency))
+             f"overlaps (mask, compute, buffer write, transfer; steady state).{rest}",
+             plots.per_layer(layers, latency))
     scores_csv = directory / "ood_scores.csv"
     if scores_csv.is_file():
-        scores = pd.read_csv(scores_csv)
+        scores = _read_csv(scores_csv, ("set", "entropy", "mutual_information"), ("entropy", "mutual_information"))
         if scores["set"].nunique() > 1:
             _add(report, out, "roc", "OOD detection ROC",
                  "Test inputs (negatives) against each OOD set (positives), scored by MC predictive entropy "
@@ -238,6 +362,31 @@ def build_report(directory: str | Path, out: str | Path | None = None, *, color_
         return run_report(directory, out)
     raise ConfigError("neither a sweep directory (sweep.sqlite) nor a run directory (result.json)",
                       file=str(directory))
+
+
+def write_report(directory: str | Path, out: str | Path | None = None, *, html: bool = False,
+                 color_by: str | None = None) -> tuple[Report, Path]:
+    """Build the report of ``directory`` into a folder cimsim owns (``out``, default ``DIR/report``) and
+    return it with the paths it ends at.
+
+    The folder is an :class:`~cimsim.atomic_io.OutputDir`: it must be new, empty or an earlier cimsim report
+    (its manifest lists every file); everything is written into a fresh temporary directory this process made
+    and swapped into place whole, so no write follows a symbolic link and no user file is overwritten.
+    """
+    directory = Path(directory)
+    if not (is_sweep_dir(directory) or (directory / "result.json").is_file()):
+        build_report(directory)  # raises the one-line error naming what the folder lacks
+    target = Path(out) if out is not None else directory / "report"
+    od = OutputDir(target, flag="--out")
+    with od:
+        rep = build_report(directory, od.tmp, color_by=color_by)
+        if html:
+            render_html(rep, od.tmp / "report.html")
+        od.commit_tree()
+    for fig in rep.figures:
+        fig.files = {k: od.final(v) for k, v in fig.files.items()}
+    rep.data_files = [od.final(f) for f in rep.data_files]
+    return rep, target
 
 
 # =============================================================================================== HTML
@@ -313,5 +462,5 @@ def render_html(report: Report, path: str | Path) -> Path:
                  "document.body.setAttribute('data-figures',ok+'/'+i.length);});</script>")
     parts.append("</main></body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts), encoding="utf-8")
+    atomic_write_bytes(path, "\n".join(parts).encode("utf-8"))
     return path

@@ -62,8 +62,55 @@ def scale_for(values: np.ndarray, unit: str) -> tuple[float, str]:
     return div, pre + unit
 
 
+# readable names of the result keys sweeps usually plot (others: their words, unit suffix dropped)
+_NAMES = {"energy_per_inference_j": "energy per inference", "latency_s": "latency per inference",
+          "area_m2": "chip area", "throughput_inferences_per_s": "throughput [inferences/s]",
+          "accuracy": "accuracy (MC)", "accuracy_deterministic": "accuracy (deterministic)",
+          "tops_per_w": "TOPS/W", "tops_per_mm2": "TOPS/mm²", "energy_per_mac_j": "energy per binary MAC",
+          "leakage_w": "leakage power", "latency_per_pass_s": "latency per pass", "nll": "NLL", "ece": "ECE"}
+
+
+def pretty(key: str) -> str:
+    """A result key in words: ``energy_per_inference_j`` → ``energy per inference``,
+    ``ood.uniform_noise.auroc`` → ``ood uniform noise auroc``."""
+    if key in _NAMES:
+        return _NAMES[key]
+    words = []
+    for seg in key.split("."):
+        for suffix in _UNITS:
+            if seg.endswith(suffix) and len(seg) > len(suffix):
+                seg = seg[: -len(suffix)]
+                break
+        words.append(seg.replace("_", " "))
+    return " ".join(words)
+
+
 def label_of(key: str, unit: str) -> str:
-    return f"{key} [{unit}]" if unit else key
+    name = pretty(key)
+    return f"{name} [{unit}]" if unit else name
+
+
+def _log_worthy(v: np.ndarray) -> bool:
+    """Positive values spanning over 20×: drawn on a log axis."""
+    v = v[np.isfinite(v)]
+    return bool(v.size >= 2 and (v > 0).all() and v.max() / v.min() > 20)
+
+
+def _set_log(ax: Any, which: str) -> None:
+    """A log axis with plain numbers at the decades (and 2, 5 within them) instead of 3×10² style labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _legend(ax: Any, **kw: Any) -> None:
+    """A legend only when something carries a label (matplotlib warns on an empty one)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
 
 
 def _numeric(s: pd.Series) -> np.ndarray:
@@ -98,7 +145,8 @@ def _axis_values(s: pd.Series) -> tuple[np.ndarray, list[str] | None]:
 # ======================================================================================== sweep figures
 def pareto_scatter(df: pd.DataFrame, front: pd.DataFrame, x: Objective, y: Objective, color_by: str | None,
                    feasible: pd.Series) -> Figure:
-    """All finished points of two objectives, coloured by an axis; infeasible hollow; the front in red."""
+    """All finished points of two objectives, coloured by an axis; infeasible hollow; the front in red. An
+    objective spanning over 20× gets a log axis."""
     fig = Figure(figsize=(7.0, 5.0), layout="constrained")
     ax = fig.add_subplot()
     xs, ys = _numeric(df[x.key]), _numeric(df[y.key])
@@ -108,19 +156,24 @@ def pareto_scatter(df: pd.DataFrame, front: pd.DataFrame, x: Objective, y: Objec
     if color_by is not None and color_by in df.columns:
         cvals, labels = _axis_values(df[color_by])
         if labels is None:
-            log = np.all(cvals[np.isfinite(cvals)] > 0) and np.nanmax(cvals) / max(np.nanmin(cvals), 1e-300) > 20
             from matplotlib.colors import LogNorm, Normalize
 
-            norm = LogNorm() if log else Normalize()
+            finite = cvals[np.isfinite(cvals)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            # the colour scale spans every point's value (not only the feasible ones), so it exists even
+            # when no point is feasible
+            norm = LogNorm(lo, hi) if _log_worthy(finite) else Normalize(lo, hi if hi > lo else lo + 1.0)
             sc = ax.scatter(xs[feas] / dx, ys[feas] / dy, c=cvals[feas], cmap="viridis", norm=norm, s=28,
-                            label="feasible")
-            fig.colorbar(sc, ax=ax, label=color_by)
+                            label="feasible" if feas.any() else None)
+            if feas.any():
+                fig.colorbar(sc, ax=ax, label=color_by)
         else:
             cmap = _cmap(len(labels))
             for k, lab in enumerate(labels):
                 m = feas & (cvals == k)
-                ax.scatter(xs[m] / dx, ys[m] / dy, color=cmap[k], s=28, label=f"{color_by} = {lab}")
-    else:
+                if m.any():
+                    ax.scatter(xs[m] / dx, ys[m] / dy, color=cmap[k], s=28, label=f"{color_by} = {lab}")
+    elif feas.any():
         ax.scatter(xs[feas] / dx, ys[feas] / dy, color="#1f77b4", s=28, label="feasible")
     if (~feas).any():
         ax.scatter(xs[~feas] / dx, ys[~feas] / dy, facecolors="none", edgecolors="#999999", s=28,
@@ -132,11 +185,15 @@ def pareto_scatter(df: pd.DataFrame, front: pd.DataFrame, x: Objective, y: Objec
                    label=f"Pareto front ({len(front)})")
         ax.step(fx[order], fy[order], where="post" if y.sense == "min" else "pre", color=FRONT_COLOR, lw=1,
                 alpha=0.7)
-    ax.set_xlabel(f"{label_of(x.key, ux)} ({x.sense})")
-    ax.set_ylabel(f"{label_of(y.key, uy)} ({y.sense})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"{x} vs {y}")
+    if _log_worthy(xs):
+        _set_log(ax, "x")
+    if _log_worthy(ys):
+        _set_log(ax, "y")
+    ax.set_xlabel(f"{label_of(x.key, ux)} ({'lower' if x.sense == 'min' else 'higher'} is better)")
+    ax.set_ylabel(f"{label_of(y.key, uy)} ({'lower' if y.sense == 'min' else 'higher'} is better)")
+    ax.grid(alpha=0.3, which="both")
+    _legend(ax, fontsize=8, loc="best")
+    ax.set_title(f"{pretty(x.key)} vs {pretty(y.key)}")
     return fig
 
 
@@ -147,36 +204,48 @@ def _cmap(n: int) -> list[Any]:
     return [cm(i % cm.N) for i in range(n)]
 
 
+def _level_text(v: float, unit: str, d: float, pu: str) -> str:
+    return f"{v / d:.3g}{pu and ' ' + pu}" if unit else f"{v:.3g}"
+
+
 def parallel_coordinates(df: pd.DataFrame, columns: Sequence[str], front: pd.DataFrame) -> Figure:
-    """Every finished point as a line across its axes and objectives (each scaled to [0, 1]); front in red."""
-    fig = Figure(figsize=(max(6.0, 1.6 * len(columns)), 4.6), layout="constrained")
+    """Every finished point as a line across its axes and objectives (each scaled to [0, 1]); front in red.
+    Each axis is labelled at its values (categories and up to 8 distinct numbers), else at five levels."""
+    fig = Figure(figsize=(max(6.0, 1.7 * len(columns)), 4.8), layout="constrained")
     ax = fig.add_subplot()
     norm = np.zeros((len(df), len(columns)))
-    ticks: list[tuple[str, str]] = []
+    ticks: list[list[tuple[float, str]]] = []
     for j, col in enumerate(columns):
         vals, labels = _axis_values(df[col])
-        lo, hi = np.nanmin(vals), np.nanmax(vals)
+        finite = vals[np.isfinite(vals)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         span = hi - lo if hi > lo else 1.0
         norm[:, j] = (vals - lo) / span
         if labels is not None:
-            ticks.append((labels[0], labels[-1]))
-        else:
-            u = unit_of(col)
-            d, pu = scale_for(vals, u)
-            ticks.append((f"{lo / d:.3g}{pu and ' ' + pu}", f"{hi / d:.3g}{pu and ' ' + pu}"))
+            ticks.append([((k - lo) / span, lab) for k, lab in enumerate(labels)])
+            continue
+        u = unit_of(col)
+        d, pu = scale_for(vals, u)
+        levels = np.unique(finite)
+        if levels.size > 8:
+            levels = np.linspace(lo, hi, 5)
+        ticks.append([((v - lo) / span, _level_text(v, u, d, pu)) for v in levels])
     is_front = df.index.isin(front.index)
     xs = np.arange(len(columns))
     for row in norm[~is_front]:
         ax.plot(xs, row, color="#7f7f7f", alpha=0.25, lw=0.8)
     for row in norm[is_front]:
         ax.plot(xs, row, color=FRONT_COLOR, alpha=0.9, lw=1.6)
-    for j, (lo, hi) in enumerate(ticks):
+    for j, marks in enumerate(ticks):
         ax.axvline(j, color="black", lw=0.6)
-        ax.annotate(lo, (j, 0), xytext=(0, -14), textcoords="offset points", ha="center", fontsize=7)
-        ax.annotate(hi, (j, 1), xytext=(0, 6), textcoords="offset points", ha="center", fontsize=7)
-    ax.set_xticks(xs, [_wrap(c) for c in columns], fontsize=8)
+        for pos, text in marks:
+            ax.plot([j - 0.03, j], [pos, pos], color="black", lw=0.6)
+            ax.annotate(text, (j, pos), xytext=(-4, 0), textcoords="offset points", ha="right", va="center",
+                        fontsize=7, bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+    ax.set_xticks(xs, [_wrap(pretty(c) if c in _NAMES else c) for c in columns], fontsize=8)
     ax.set_yticks([])
-    ax.set_ylim(-0.12, 1.12)
+    ax.set_xlim(-0.6, len(columns) - 0.6)
+    ax.set_ylim(-0.08, 1.08)
     ax.set_title(f"parallel coordinates ({int(is_front.sum())} Pareto designs in red)")
     return fig
 
@@ -185,35 +254,65 @@ def _wrap(text: str) -> str:
     return re.sub(r"\.", ".\n", text, count=1) if len(text) > 16 else text
 
 
-def sensitivity(df: pd.DataFrame, axes: Sequence[str], objectives: Sequence[Objective]) -> Figure:
-    """Per axis and objective: the median over the other axes at each axis value, with the min–max band."""
-    n_r, n_c = len(objectives), len(axes)
-    fig = Figure(figsize=(3.2 * n_c + 0.6, 2.6 * n_r + 0.6), layout="constrained")
+def _group_series(df: pd.DataFrame, group: Sequence[str]) -> pd.Series:
+    """One axis, or zipped axes as one categorical series ``"v1 / v2"``."""
+    if len(group) == 1:
+        return df[group[0]]
+    cols = [df[a] for a in group]
+    text = [" / ".join("null" if _is_null(v) else (f"{v:g}" if isinstance(v, (float, np.floating)) else str(v))
+                       for v in vals) for vals in zip(*cols, strict=True)]
+    return pd.Series(text, index=df.index)
+
+
+def sensitivity(df: pd.DataFrame, axes: Sequence[str | Sequence[str]], objectives: Sequence[Objective]) -> Figure:
+    """Per axis (zipped axes together, one panel) and objective: the median over the other axes at each axis
+    value, with the min–max band."""
+    groups = [[a] if isinstance(a, str) else list(a) for a in axes]
+    n_r, n_c = len(objectives), len(groups)
+    # at least 4.2 in per panel and 9 pt text: readable also when the page shows the figure at its own size
+    fig = Figure(figsize=(max(4.2 * n_c, 5.5) + 0.6, 3.2 * n_r + 0.8), layout="constrained")
     grid = fig.subplots(n_r, n_c, squeeze=False)
     for r, obj in enumerate(objectives):
         yv = _numeric(df[obj.key])
         d, u = scale_for(yv, unit_of(obj.key))
-        for c, axis in enumerate(axes):
+        for c, group in enumerate(groups):
             ax = grid[r][c]
-            xv, labels = _axis_values(df[axis])
+            xv, labels = _axis_values(_group_series(df, group))
             levels = np.unique(xv[np.isfinite(xv)])
             med = [np.nanmedian(yv[xv == lv]) / d for lv in levels]
             lo = [np.nanmin(yv[xv == lv]) / d for lv in levels]
             hi = [np.nanmax(yv[xv == lv]) / d for lv in levels]
             ax.fill_between(levels, lo, hi, color="#1f77b4", alpha=0.18, lw=0)
-            ax.plot(levels, med, "o-", color="#1f77b4", ms=4)
+            ax.plot(levels, med, "o-", color="#1f77b4", ms=5)
             if labels is not None:
-                ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=20)
+                ax.set_xticks(range(len(labels)), labels, fontsize=9, rotation=20 if len(labels) > 3 else 0)
             elif len(levels) > 2 and levels.min() > 0 and levels.max() / levels.min() > 20:
-                ax.set_xscale("log")
+                _set_log(ax, "x")
+            if _log_worthy(np.asarray(lo + hi, dtype=float)):
+                _set_log(ax, "y")
             if r == n_r - 1:
-                ax.set_xlabel(axis, fontsize=8)
+                ax.set_xlabel(" / ".join(group), fontsize=10)
             if c == 0:
-                ax.set_ylabel(label_of(obj.key, u), fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-    fig.suptitle("one-axis sensitivity: median over the other axes (band: min–max)", fontsize=10)
+                ax.set_ylabel(label_of(obj.key, u), fontsize=10)
+            ax.tick_params(labelsize=9)
+            ax.grid(alpha=0.3, which="both")
+    fig.suptitle("one-axis sensitivity: median over the other axes (band: min–max)", fontsize=11)
     return fig
+
+
+def setting_labels(rows: pd.DataFrame, axes: Sequence[str], width: int = 60) -> list[str]:
+    """Bar labels of designs by their axis settings (``rows_active=16, tiles=4``), the axis names shortened
+    to their last dotted part; a design without varying axes is labelled by its point index."""
+    def short(a: str) -> str:
+        return a.rsplit(".", 1)[-1]
+
+    out = []
+    for _, r in rows.iterrows():
+        parts = [f"{short(a)}={'null' if _is_null(r[a]) else (f'{r[a]:.4g}' if isinstance(r[a], float) else r[a])}"
+                 for a in axes]
+        text = ", ".join(parts) or f"point {int(r['index'])}"
+        out.append(text if len(text) <= width else text[: width - 1] + "…")
+    return out
 
 
 def breakdown_bars(rows: pd.DataFrame, prefix: str, title: str, labels: Sequence[str]) -> Figure:
@@ -234,7 +333,7 @@ def breakdown_bars(rows: pd.DataFrame, prefix: str, title: str, labels: Sequence
     ax.set_xticks(x, list(labels), fontsize=7, rotation=45, ha="right")
     ax.set_ylabel(label_of(prefix, u))
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    _legend(ax, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.grid(axis="y", alpha=0.3)
     return fig
 

@@ -169,24 +169,37 @@ def _fault_text(d: dict) -> list[str]:
     return parts
 
 
-def _years(s: float) -> str:
-    if s == float("inf"):
+def _years(s: float | None) -> str:
+    if s is None or s == float("inf"):
         return "never"
     return f"{s:.4g} s = {s / 3600:.4g} h = {s / 3.156e7:.3g} years"
 
 
 def lifetime_lines(lt: dict) -> list[str]:
-    """The dropout-MTJ lifetime block of the run report (also used by ``cimsim faults lifetime``)."""
-    return [
+    """The dropout-MTJ lifetime block of the run report (also used by ``cimsim faults lifetime``). The three
+    failure times are listed in time order, so that with one or two modules a small failed fraction (reached
+    before the median first failure) does not read as coming after it."""
+    times = [(f"median time to the first module failure ({lt['modules']} modules)", lt["lifetime_s"]),
+             (f"expected {lt['failed_fraction']:.3g} of the modules failed", lt["lifetime_fraction_s"]),
+             ("busiest module's characteristic life η / rate (63.2 % fail)", lt["module_characteristic_life_s"])]
+    times.sort(key=lambda kv: float("inf") if kv[1] is None else kv[1])
+    width = max(len(t) for t, _ in times)
+    rate = lt["inference_rate_per_s"]
+    lines = [
         f"  busiest module: {lt['writes_per_module_per_inference']:.4g} stochastic writes + "
-        f"{lt['resets_per_module_per_inference']:.4g} resets per inference → {lt['writes_per_module_per_s']:.4g} "
-        f"writes/s at {lt['inference_rate_per_s']:.4g} inferences/s ({lt['rate_source']})",
+        f"{lt['resets_per_module_per_inference']:.4g} resets per inference → "
+        f"{_num(lt['writes_per_module_per_s'])} writes/s at {_num(rate)} inferences/s ({lt['rate_source']})",
         f"  endurance Weibull η = {lt['endurance_cycles']:.3g} pulses, β = {lt['weibull_shape']:.3g} "
         f"(counting {lt['counted'].replace('_', ' ')}; {lt['modules']} modules, {lt['regenerate']}, {lt['granularity']})",
-        f"  first module fails (median)        {_years(lt['lifetime_s'])}",
-        f"  {lt['failed_fraction']:.3g} of modules failed           {_years(lt['lifetime_fraction_s'])}",
-        f"  busiest module η / rate             {_years(lt['module_characteristic_life_s'])}",
+        *[f"  {t:{width}}  {_years(v)}" for t, v in times],
     ]
+    if lt.get("note"):
+        lines.append(f"  note: {lt['note']}")
+    return lines
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
 
 
 def _lifetime_text(lt: dict) -> str:

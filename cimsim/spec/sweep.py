@@ -35,6 +35,12 @@ from cimsim.spec.common import Spec
 from cimsim.spec.workload import WorkloadSpec
 
 OPS = ("<=", ">=", "==", "!=", "<", ">")
+# Most points a sweep plans (grid size, random samples, optuna trials). Every planned point is resolved and
+# validated before anything runs (about 1 ms each, so the bound keeps planning under ~2 minutes) and gets a row
+# in the store; a larger grid is refused with its size before a single point is built.
+MAX_PLAN_POINTS = 100_000
+# optuna's samplers take a 32-bit seed (numpy RandomState); the sweep seed is also every point's run seed
+MAX_SEED = 2**32 - 1
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 _OBJECTIVE = re.compile(r"^\s*(min|max)\s+([A-Za-z_][\w.\-]*)\s*$")
 
@@ -97,14 +103,16 @@ def parse_constraint(text: str) -> Constraint:
         value = float(m.group(3))
     except ValueError:
         raise ValueError(f"constraint {text!r}: {m.group(3)!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"constraint {text!r}: the bound must be a finite number")
     return Constraint(key=m.group(1), op=m.group(2), value=value)
 
 
 class Range(Spec):
     """``num`` points from ``start`` to ``stop`` inclusive; ``integer`` rounds them (duplicates dropped)."""
 
-    start: float
-    stop: float
+    start: float = Field(allow_inf_nan=False)
+    stop: float = Field(allow_inf_nan=False)
     num: int = Field(ge=2, le=10000, description="points, ends included")
     integer: bool = Field(default=False, description="round to integers (for counts such as rows)")
 
@@ -177,14 +185,18 @@ class OptunaSpec(Spec):
 
 
 class SweepSpec(Spec):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="sweep name (default output folder)")
+    # a name of dots only ('.', '..') would make the default output results/.. escape results/
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=100,
+                      description="sweep name (default output folder results/<name>; letters, digits, _ . -, "
+                                  "not only dots)")
     description: str = ""
     arch: str | None = Field(default=None, description="arch YAML, relative to the sweep file (None: all defaults)")
     workload: str = Field(description="workload YAML, relative to the sweep file")
     search: Literal["grid", "random", "optuna"] = "grid"
-    samples: int | None = Field(default=None, ge=1, le=10_000_000,
+    samples: int | None = Field(default=None, ge=1, le=MAX_PLAN_POINTS,
                                 description="random: points drawn from the grid without replacement; optuna: trials")
-    seed: int = Field(default=0, ge=0, description="root seed of every run and of the random/optuna search")
+    seed: int = Field(default=0, ge=0, le=MAX_SEED,
+                      description="root seed of every run and of the random/optuna search (32-bit: optuna's samplers)")
     hardware_only: bool = Field(default=True, description="no functional run (energy from expected activity)")
     passes: int | None = Field(default=None, ge=1, le=1000, description="MC passes T (None: the workload's)")
     limit: int | None = Field(default=None, ge=1, description="functional runs: first N test inputs")
@@ -204,6 +216,13 @@ class SweepSpec(Spec):
     constraints: list[str] = Field(default_factory=list, description="'KEY OP NUMBER', OP one of <= >= < > == !=")
     color_by: str | None = Field(default=None, description="axis that colours the report's Pareto scatter")
     optuna: OptunaSpec = Field(default_factory=OptunaSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name_stays_inside(cls, v: str) -> str:
+        if set(v) == {"."}:
+            raise ValueError(f"sweep name {v!r} is only dots: its output folder results/{v} would leave results/")
+        return v
 
     @field_validator("objectives")
     @classmethod
