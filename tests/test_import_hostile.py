@@ -173,3 +173,13 @@ def test_nul_byte_in_a_path_is_named(tmp_path):
     _one_line_error(["import", "onnx", str(path), "--out", "x\0y", *ONNX_ARGS], "--out", "NUL")
     _one_line_error(["import", "torch", "m\0.py:make", "--out", str(tmp_path / "o"), "--input-shape", "1,2,2",
                      *ONNX_ARGS], "MODULE.py:FACTORY")
+
+
+def test_reshape_to_an_empty_shape_is_one_line(tmp_path):
+    """A Reshape whose shape initializer is empty (found by the ONNX fuzz test: IndexError, exit 70)."""
+    w = np.ones((3, 4), np.float32)
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["f"]),
+             helper.make_node("Gemm", ["f", "w"], ["y"], transB=1, name="/fc/Gemm")]
+    path = _model(nodes, [_arr(w, "w"), numpy_helper.from_array(np.zeros((0,), np.int64), "s")],
+                  tmp_path / "m.onnx")
+    _one_line_error(["import", "onnx", str(path), "--out", str(tmp_path / "o"), *ONNX_ARGS], "Reshape")

@@ -252,8 +252,10 @@ def _flatten(ctx: _Ctx, i: int, nd, a: dict, present: list[str]) -> None:
     if nd.op_type == "Reshape":
         shp = ctx.consts.get(present[1]) if len(present) > 1 else None
         rank = len(shp) if shp is not None else ctx.ranks.get(nd.output[0])
-        batch_ok = shp is None or int(shp[0]) in (0, -1, 1) or (ctx.batch > 0 and int(shp[0]) == ctx.batch)
-        if rank != 2 or not batch_ok:
+        # an empty or wrong-rank shape is refused before its batch entry is read
+        batch_ok = rank == 2 and (shp is None or int(shp[0]) in (0, -1, 1)
+                                  or (ctx.batch > 0 and int(shp[0]) == ctx.batch))
+        if not batch_ok:
             raise ctx.b.fail("Reshape (only to (batch, features), a flatten)")
     _set(ctx, nd, ctx.b.flatten(_input(ctx, present[0]), _label(nd, "flatten")))
 
