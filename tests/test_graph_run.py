@@ -55,6 +55,10 @@ def test_residual_graph_with_pools_flatten_runs_and_agrees(tmp_path, dropout):
         doc = {**doc, "dropout": {"layers": ["c3", "fc"], "p": 0.2}}
     wl = _setup(tmp_path, doc, 1, 5)
     assert_run_agrees(wl, tmp_path / "out", ("--passes", "3"))
+    report = (tmp_path / "out" / "report.txt").read_text()
+    # issue 18: a workload without dropout must not report a trained/hardware p it does not use
+    assert ("dropout p: trained 0.2" in report) is dropout
+    assert ("dropout: none" in report) is not dropout
 
 
 def test_simulate_api_runs_a_graph_network(tmp_path):

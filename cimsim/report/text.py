@@ -129,8 +129,11 @@ def run_text(r: Result) -> str:
         dd = j["dropout"]
         temp = (f" at {dd['operating_temperature_k']:g} K (tuned at {dd['calibration_temperature_k']:g} K, "
                 f"compensation {dd['temperature_compensation']})" if "operating_temperature_k" in dd else "")
-        out.append(f"  dropout p: trained {dd['trained_p']}, hardware {dd['hardware_p']}, realized{temp} "
-                   + ", ".join(f"{k} {v:.4f}" for k, v in dd.get("realized_p_by_layer", {}).items()))
+        if dd.get("realized_p_by_layer"):
+            out.append(f"  dropout p: trained {dd['trained_p']}, hardware {dd['hardware_p']}, realized{temp} "
+                       + ", ".join(f"{k} {v:.4f}" for k, v in dd["realized_p_by_layer"].items()))
+        else:  # a workload without dropout layers: its MC passes are all alike
+            out.append("  dropout: none (no layer of the workload is dropped; the MC passes are identical)")
         if "chips" in j:
             c = j["chips"]
             out.append(f"  chip Monte-Carlo over {c['n']} chips: " + ", ".join(
