@@ -52,15 +52,19 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _read_run_doc(path: Path) -> dict[str, Any]:
-    """``result.json`` of a run directory with the fields the report reads checked (ConfigError naming the
-    file and the field otherwise)."""
+def _load_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (ConfigError naming the file when it is unreadable or not an object)."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"unreadable result.json: {short_repr(str(exc), 100)}", file=str(path)) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"result.json holds {type(doc).__name__}, not an object", file=str(path))
+    return doc
+
+
+def _check_run_scalars(doc: dict[str, Any], path: Path) -> None:
+    """The headline numbers, ``passes``, ``hardware_only`` and ``timing.schedule`` have their types."""
     for k in _RUN_NUMBERS:
         if not _is_number(doc.get(k)):
             raise ConfigError(f"missing or not a number: {short_repr(doc.get(k))}", file=str(path), field=k)
@@ -70,10 +74,18 @@ def _read_run_doc(path: Path) -> dict[str, Any]:
         raise ConfigError("missing or not true/false", file=str(path), field="hardware_only")
     if not (isinstance(doc.get("timing"), dict) and isinstance(doc["timing"].get("schedule"), str)):
         raise ConfigError("missing or malformed", file=str(path), field="timing.schedule")
+
+
+def _check_run_breakdowns(doc: dict[str, Any], path: Path) -> None:
+    """The energy and area breakdowns map names to numbers."""
     for k in ("energy_breakdown_j", "area_breakdown_m2"):
         v = doc.get(k)
         if not (isinstance(v, dict) and all(isinstance(n, str) and _is_number(x) for n, x in v.items())):
             raise ConfigError("missing, or not a mapping of names to numbers", file=str(path), field=k)
+
+
+def _check_run_functional(doc: dict[str, Any], path: Path) -> None:
+    """A functional run's accuracies are numbers; the optional sections, when present, are mappings."""
     if not doc["hardware_only"]:
         for k in ("accuracy", "accuracy_deterministic"):
             if not _is_number(doc.get(k)):
@@ -81,6 +93,15 @@ def _read_run_doc(path: Path) -> dict[str, Any]:
     for k in ("config", "ood", "corrupted", "layer_latency_per_pass"):
         if doc.get(k) is not None and not isinstance(doc[k], dict):
             raise ConfigError("not a mapping", file=str(path), field=k)
+
+
+def _read_run_doc(path: Path) -> dict[str, Any]:
+    """``result.json`` of a run directory with the fields the report reads checked (ConfigError naming the
+    file and the field otherwise)."""
+    doc = _load_json_object(path)
+    _check_run_scalars(doc, path)
+    _check_run_breakdowns(doc, path)
+    _check_run_functional(doc, path)
     return doc
 
 
@@ -114,7 +135,8 @@ def run_report(directory: str | Path, out: str | Path | None = None) -> Report:
                           file=str(directory / "result.json")) from None
 
 
-def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
+def _run_summary(doc: dict[str, Any]) -> Report:
+    """A report titled by the run's workload and architecture with its headline numbers as summary rows."""
     cfg = doc.get("config") or {}
     name = (cfg.get("workload") or {}).get("name", "run")
     arch_name = (cfg.get("arch") or {}).get("name", "arch")
@@ -131,55 +153,76 @@ def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
         for k, v in (doc.get("ood") or {}).items():
             report.summary.append((f"OOD AUROC {k}", f"{v['auroc']:.4f} (entropy), "
                                                     f"{v['auroc_mutual_information']:.4f} (MI)"))
+    return report
+
+
+def _breakdown_figures(report: Report, out: Path, doc: dict[str, Any]) -> None:
+    """Energy and area by component type."""
     add_figure(report, out, "energy_breakdown", "Energy by component",
-         "Energy per inference by component type (all layers, all passes).",
-         plots.hbar(doc["energy_breakdown_j"], "energy_breakdown_j", "energy per inference"))
+               "Energy per inference by component type (all layers, all passes).",
+               plots.hbar(doc["energy_breakdown_j"], "energy_breakdown_j", "energy per inference"))
     add_figure(report, out, "area_breakdown", "Area by component", "Chip area by component type.",
-         plots.hbar(doc["area_breakdown_m2"], "area_breakdown_m2", "chip area"))
-    hw = None
-    latency: dict[str, float] = {}
+               plots.hbar(doc["area_breakdown_m2"], "area_breakdown_m2", "chip area"))
+
+
+def _latency_and_hardware(report: Report, doc: dict[str, Any]) -> tuple[dict[str, float], Any]:
+    """Per-layer seconds and the rebuilt hardware, or ({}, None) with a note when the config does not rebuild."""
     try:
-        latency, hw = _layer_latency_s(doc)
+        return _layer_latency_s(doc)
     except (CimsimError, ValueError, KeyError) as exc:
         report.notes.append(f"per-layer latency and P_sw unavailable: {exc}")
+        return {}, None
+
+
+def _per_layer_figure(report: Report, directory: Path, out: Path, doc: dict[str, Any],
+                      latency: dict[str, float]) -> None:
+    """Energy and latency by layer from layers.csv, with the energy no layer owns explained."""
     layers_csv = directory / "layers.csv"
-    if layers_csv.is_file():
-        layers = _read_csv(layers_csv, ("layer", "energy_per_inference_j"), ("energy_per_inference_j",))
-        in_layers = float(layers["energy_per_inference_j"].sum())
-        total = float(doc["energy_per_inference_j"])
-        rest = (f" The layers account for {in_layers * 1e9:.4g} of the {total * 1e9:.4g} nJ per inference; the "
-                f"other {(total - in_layers) * 1e9:.4g} nJ is leakage over the run's time and actions no single "
-                "layer owns (the '(leakage)' and shared rows of energy_ledger.csv)." if total > in_layers * (1 + 1e-9) else "")
-        add_figure(report, out, "per_layer", "Energy and latency by layer",
-             "Left: energy per inference of each layer. Right: one job's time on each layer when nothing "
-             f"overlaps (mask, compute, buffer write, transfer; steady state).{rest}",
-             plots.per_layer(layers, latency))
+    if not layers_csv.is_file():
+        return
+    layers = _read_csv(layers_csv, ("layer", "energy_per_inference_j"), ("energy_per_inference_j",))
+    in_layers = float(layers["energy_per_inference_j"].sum())
+    total = float(doc["energy_per_inference_j"])
+    rest = (f" The layers account for {in_layers * 1e9:.4g} of the {total * 1e9:.4g} nJ per inference; the "
+            f"other {(total - in_layers) * 1e9:.4g} nJ is leakage over the run's time and actions no single "
+            "layer owns (the '(leakage)' and shared rows of energy_ledger.csv)." if total > in_layers * (1 + 1e-9) else "")
+    add_figure(report, out, "per_layer", "Energy and latency by layer",
+               "Left: energy per inference of each layer. Right: one job's time on each layer when nothing "
+               f"overlaps (mask, compute, buffer write, transfer; steady state).{rest}",
+               plots.per_layer(layers, latency))
+
+
+def _ood_figures(report: Report, directory: Path, out: Path, doc: dict[str, Any]) -> None:
+    """ROC curves and uncertainty histograms from ood_scores.csv (a note when a functional run lacks it)."""
     scores_csv = directory / "ood_scores.csv"
     if scores_csv.is_file():
         scores = _read_csv(scores_csv, ("set", "entropy", "mutual_information"), ("entropy", "mutual_information"))
         if scores["set"].nunique() > 1:
             add_figure(report, out, "roc", "OOD detection ROC",
-                 "Test inputs (negatives) against each OOD set (positives), scored by MC predictive entropy "
-                 "(solid) and mutual information (dashed).", plots.roc_curves(scores))
+                       "Test inputs (negatives) against each OOD set (positives), scored by MC predictive entropy "
+                       "(solid) and mutual information (dashed).", plots.roc_curves(scores))
         add_figure(report, out, "uncertainty", "Uncertainty in and out of distribution",
-             "Per-input predictive entropy and mutual information of the MC ensemble.",
-             plots.uncertainty_hist(scores))
+                   "Per-input predictive entropy and mutual information of the MC ensemble.",
+                   plots.uncertainty_hist(scores))
     elif not doc["hardware_only"]:
         report.notes.append("no ood_scores.csv (run with OOD sets and --out to get ROC curves and histograms)")
-    if doc.get("corrupted"):
-        add_figure(report, out, "corruptions", "Accuracy under corruption",
-             "MC (solid) and deterministic (dashed) accuracy against corruption severity.",
-             plots.corruption_curves(doc["corrupted"], doc["accuracy"], doc["accuracy_deterministic"]))
-    if hw is not None:
-        src = hw.component("dropout_source")
-        if hasattr(src, "device"):  # a source that switches an MTJ
-            add_figure(report, out, "psw", "Spindrop switching probability",
-                 "Switching probability of the dropout MTJ against write current at the configured pulse "
-                 "(cimsim.components.mtj_switching.p_switch); the dot is the chip's operating point.",
-                 plots.psw_curve(src.device, src.write_pulse_s, hw.ctx.temperature_k, src.write_current_a,
-                                 src.p_realized))
-        else:
-            report.notes.append(f"dropout source {getattr(src, 'model', '?')}: no P_sw curve (not an MTJ)")
+
+
+def _psw_figure(report: Report, out: Path, hw: Any) -> None:
+    """The dropout MTJ's switching probability curve (a note when the dropout source is not an MTJ)."""
+    src = hw.component("dropout_source")
+    if hasattr(src, "device"):  # a source that switches an MTJ
+        add_figure(report, out, "psw", "Spindrop switching probability",
+                   "Switching probability of the dropout MTJ against write current at the configured pulse "
+                   "(cimsim.components.mtj_switching.p_switch); the dot is the chip's operating point.",
+                   plots.psw_curve(src.device, src.write_pulse_s, hw.ctx.temperature_k, src.write_current_a,
+                                   src.p_realized))
+    else:
+        report.notes.append(f"dropout source {getattr(src, 'model', '?')}: no P_sw curve (not an MTJ)")
+
+
+def _run_files_and_traces(report: Report, directory: Path) -> None:
+    """The run's data files, and a Perfetto link per trace (a note on how to record one when there is none)."""
     for f in ("result.json", "layers.csv", "components.csv", "energy_ledger.csv", "per_sample.csv",
               "ood_scores.csv"):
         if (directory / f).is_file():
@@ -192,6 +235,21 @@ def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
     if not traces:
         report.notes.append(f"no trace: rerun with --trace {directory}/trace.json to inspect the schedule in "
                             f"Perfetto ({PERFETTO_URL})")
+
+
+def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
+    report = _run_summary(doc)
+    _breakdown_figures(report, out, doc)
+    latency, hw = _latency_and_hardware(report, doc)
+    _per_layer_figure(report, directory, out, doc, latency)
+    _ood_figures(report, directory, out, doc)
+    if doc.get("corrupted"):
+        add_figure(report, out, "corruptions", "Accuracy under corruption",
+                   "MC (solid) and deterministic (dashed) accuracy against corruption severity.",
+                   plots.corruption_curves(doc["corrupted"], doc["accuracy"], doc["accuracy_deterministic"]))
+    if hw is not None:
+        _psw_figure(report, out, hw)
+    _run_files_and_traces(report, directory)
     return report
 
 
