@@ -1,5 +1,6 @@
-"""Plotted reports of a sweep directory or of a single ``cimsim run --out`` directory: figures (PNG + SVG)
-and an optional self-contained ``report.html`` (every figure embedded as a base64 SVG, no external files).
+"""Plotted reports of a sweep directory (built in :mod:`cimsim.report.sweep_report`) or of a single
+``cimsim run --out`` directory: figures (PNG + SVG) and an optional self-contained ``report.html`` (every figure
+embedded as a base64 SVG, no external files).
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,175 +15,19 @@ import numpy as np
 import pandas as pd
 
 from cimsim.atomic_io import OutputDir, atomic_write_bytes
-from cimsim.dse import results as dse_results
-from cimsim.dse.store import Store, is_sweep_dir
+from cimsim.dse.store import is_sweep_dir
 from cimsim.errors import CimsimError, ConfigError, short_repr
 from cimsim.report import plots
-from cimsim.spec.sweep import Objective, parse_constraint, parse_objective
+from cimsim.report.document import Report, add_figure
+from cimsim.report.sweep_report import sweep_report
 
 PERFETTO_URL = "https://ui.perfetto.dev"
-
-
-@dataclass
-class FigureEntry:
-    name: str
-    title: str
-    caption: str
-    files: dict[str, Path]
-
-
-@dataclass
-class Report:
-    """What a report holds: a title, summary rows, figures, notes and data files next to it."""
-
-    title: str
-    kind: str
-    summary: list[tuple[str, str]] = field(default_factory=list)
-    figures: list[FigureEntry] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    data_files: list[Path] = field(default_factory=list)
-    links: list[tuple[str, str, str]] = field(default_factory=list)  # (text, href, explanation)
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
-
-
-def _add(report: Report, out: Path, name: str, title: str, caption: str, fig: Any) -> None:
-    report.figures.append(FigureEntry(name, title, caption, plots.save(fig, out / "figures", name)))
 
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
-
-
-# ============================================================================================== sweep
-def _zip_groups(spec: dict[str, Any], axes: list[str]) -> list[list[str]]:
-    """The sweep's dimensions as lists of axis names (a zipped group together), from the stored spec."""
-    groups: list[list[str]] = []
-    for entry in spec.get("axes") or []:
-        if not isinstance(entry, dict):
-            continue
-        members = entry.get("zip") if isinstance(entry.get("zip"), list) else [entry]
-        names = [str(m.get("label") or m.get("path")) for m in members if isinstance(m, dict)]
-        names = [n for n in names if n in axes]
-        if names:
-            groups.append(names)
-    listed = {n for g in groups for n in g}
-    return groups + [[a] for a in axes if a not in listed]
-
-
-def _nearest(done: pd.DataFrame, cons: list[Any]) -> pd.DataFrame:
-    """Finished points ordered by their summed relative constraint violation (the nearest to feasible first)."""
-    total = pd.Series(0.0, index=done.index)
-    for c in cons:
-        col = pd.to_numeric(done[c.key], errors="coerce") if c.key in done.columns else pd.Series(np.nan, index=done.index)
-        scale = abs(c.value) or 1.0
-        total += col.map(lambda x, c=c: c.violation(x)).astype(float) / scale
-    out = done.assign(violation=total)
-    return out.sort_values("violation", kind="stable")
-
-
-def sweep_report(directory: str | Path, out: str | Path | None = None, *, color_by: str | None = None,
-                 objectives: list[str] | None = None) -> Report:
-    """Figures and tables of a sweep directory (results.csv/.parquet, pareto.csv, figures/) written into
-    ``out`` (default ``DIR/report``); the store is opened read-only."""
-    directory = Path(directory)
-    out = Path(out) if out is not None else directory / "report"
-    store = Store(directory)
-    try:
-        meta = store.meta()
-        status = store.status()
-    finally:
-        store.close()
-    spec = meta.get("spec", {})
-    df = dse_results.load(directory)
-    axes = list(meta.get("axes", []))
-    try:
-        objs = [parse_objective(str(o)) for o in (objectives or spec.get("objectives") or
-                                                  ["min energy_per_inference_j", "min latency_s"])]
-        cons = [parse_constraint(str(c)) for c in spec.get("constraints", []) or []]
-    except ValueError as exc:
-        raise ConfigError(str(exc), file=str(directory / "sweep.sqlite"), field="meta.spec") from None
-    search = str(spec.get("search"))
-    report = Report(title=f"Sweep {meta.get('name', directory.name)}", kind="sweep")
-    points = (f"{status.planned} trials ({status.distinct} distinct points)" if search == "optuna"
-              else f"{status.planned} planned")
-    points += f", {status.done} done, {status.failed} failed, {status.pending} pending"
-    report.summary = [("sweep file", str(meta.get("sweep_file"))), ("search", search), ("points", points),
-                      ("axes", ", ".join(axes)), ("objectives", ", ".join(map(str, objs))),
-                      ("constraints", ", ".join(map(str, cons)) or "none"),
-                      ("mode", "hardware-only" if spec.get("hardware_only", True) else "functional"),
-                      ("cimsim", str(meta.get("version")))]
-    if status.stored is not None and status.stored > (status.distinct or 0) and search != "grid":
-        report.notes.append(f"{status.stored - (status.distinct or 0)} more points are stored from an earlier plan "
-                            "of this sweep; the tables and figures include them")
-    if spec.get("description"):
-        report.summary.insert(0, ("description", str(spec["description"])))
-    out.mkdir(parents=True, exist_ok=True)
-    report.data_files.append(dse_results.export(df, out / "results.csv"))
-    try:
-        report.data_files.append(dse_results.export(df, out / "results.parquet"))
-    except ConfigError as exc:
-        report.notes.append(exc.one_line())
-    done = df[df["status"] == "done"].copy() if len(df) else df
-    if done.empty:
-        report.notes.append("no finished points yet: nothing to plot")
-        return report
-    front = dse_results.pareto(done, objs, cons)
-    feas = dse_results.feasible(done, cons)
-    n_feas = int(feas.sum())
-    if cons:
-        report.summary.insert(3, ("feasible", f"{n_feas} of {len(done)} finished points meet the constraints"))
-    report.data_files.append(dse_results.export(front, out / "pareto.csv"))
-    color = color_by or spec.get("color_by") or (axes[0] if axes else None)
-    if color is not None and color not in done.columns:
-        raise ConfigError(f"--color-by {color!r} is not an axis", field="--color-by", allowed=", ".join(axes))
-    x, y = (objs[0], objs[1]) if len(objs) >= 2 else (Objective("area_m2", "min"), objs[0])
-    infeasible_note = ""
-    if cons and n_feas == 0:
-        infeasible_note = " No point meets the constraints, so there is no front: see the nearest points below."
-        report.notes.append(f"0 feasible: none of the {len(done)} finished points meets "
-                            f"{', '.join(map(str, cons))}; the table 'Nearest points' lists the closest")
-    _add(report, out, "pareto", "Pareto front",
-         f"Every finished point of {x} against {y}, coloured by {color}; hollow grey points break a constraint "
-         f"or lack a value; red rings mark the {len(front)} non-dominated feasible designs over "
-         f"{', '.join(map(str, objs))}. An axis spanning over 20× is logarithmic.{infeasible_note}",
-         plots.pareto_scatter(done, front, x, y, color, feas))
-    cols = [a for a in axes if done[a].nunique(dropna=False) > 1] + [o.key for o in objs]
-    if len(cols) >= 2:
-        _add(report, out, "parallel", "Parallel coordinates",
-             "Each line is one design across its axes and objectives, each scaled to its own range (values "
-             "labelled along each axis); Pareto designs in red.", plots.parallel_coordinates(done, cols, front))
-    varying = [a for a in axes if done[a].nunique(dropna=False) > 1]
-    groups = [[a for a in g if a in varying] for g in _zip_groups(spec, axes)]
-    groups = [g for g in groups if g]
-    if groups:
-        _add(report, out, "sensitivity", "One-axis sensitivity",
-             "For each axis value (zipped axes together), the median of each objective over all other axes, with "
-             "the min–max band: how much one knob moves an objective on its own.",
-             plots.sensitivity(done, groups, objs))
-    shown = front.head(24)
-    labels = plots.setting_labels(shown, varying)
-    if any(c.startswith("energy_breakdown_j.") for c in shown.columns) and len(shown):
-        _add(report, out, "front_energy", "Energy breakdown of the Pareto designs",
-             "Energy per inference of each front design by component, labelled by its axis settings.",
-             plots.breakdown_bars(shown, "energy_breakdown_j", "energy per inference by component", labels))
-    if any(c.startswith("area_breakdown_m2.") for c in shown.columns) and len(shown):
-        _add(report, out, "front_area", "Area breakdown of the Pareto designs",
-             "Chip area by component of each front design, labelled by its axis settings.",
-             plots.breakdown_bars(shown, "area_breakdown_m2", "area by component", labels))
-    obj_keys = [o.key for o in objs]
-    table_cols = ["index", *varying, *obj_keys, *[c.key for c in cons if c.key not in obj_keys]]
-    report.tables.append(("Pareto designs", front[[c for c in dict.fromkeys(table_cols) if c in front.columns]]))
-    if cons and n_feas == 0:
-        near = _nearest(done, cons).head(10)
-        report.tables.append(("Nearest points (none feasible; violation: summed relative distance to the "
-                              "constraints)", near[[c for c in dict.fromkeys([*table_cols, "violation"])
-                                                   if c in near.columns]]))
-    failed = df[df["status"] == "failed"]
-    if len(failed):
-        report.tables.append((f"Failed points ({len(failed)})", failed[["index", *axes, "error"]].head(50)))
-    return report
 
 
 # =========================================================================================== single run
@@ -208,15 +52,19 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _read_run_doc(path: Path) -> dict[str, Any]:
-    """``result.json`` of a run directory with the fields the report reads checked (ConfigError naming the
-    file and the field otherwise)."""
+def _load_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (ConfigError naming the file when it is unreadable or not an object)."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"unreadable result.json: {short_repr(str(exc), 100)}", file=str(path)) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"result.json holds {type(doc).__name__}, not an object", file=str(path))
+    return doc
+
+
+def _check_run_scalars(doc: dict[str, Any], path: Path) -> None:
+    """The headline numbers, ``passes``, ``hardware_only`` and ``timing.schedule`` have their types."""
     for k in _RUN_NUMBERS:
         if not _is_number(doc.get(k)):
             raise ConfigError(f"missing or not a number: {short_repr(doc.get(k))}", file=str(path), field=k)
@@ -226,10 +74,18 @@ def _read_run_doc(path: Path) -> dict[str, Any]:
         raise ConfigError("missing or not true/false", file=str(path), field="hardware_only")
     if not (isinstance(doc.get("timing"), dict) and isinstance(doc["timing"].get("schedule"), str)):
         raise ConfigError("missing or malformed", file=str(path), field="timing.schedule")
+
+
+def _check_run_breakdowns(doc: dict[str, Any], path: Path) -> None:
+    """The energy and area breakdowns map names to numbers."""
     for k in ("energy_breakdown_j", "area_breakdown_m2"):
         v = doc.get(k)
         if not (isinstance(v, dict) and all(isinstance(n, str) and _is_number(x) for n, x in v.items())):
             raise ConfigError("missing, or not a mapping of names to numbers", file=str(path), field=k)
+
+
+def _check_run_functional(doc: dict[str, Any], path: Path) -> None:
+    """A functional run's accuracies are numbers; the optional sections, when present, are mappings."""
     if not doc["hardware_only"]:
         for k in ("accuracy", "accuracy_deterministic"):
             if not _is_number(doc.get(k)):
@@ -237,6 +93,15 @@ def _read_run_doc(path: Path) -> dict[str, Any]:
     for k in ("config", "ood", "corrupted", "layer_latency_per_pass"):
         if doc.get(k) is not None and not isinstance(doc[k], dict):
             raise ConfigError("not a mapping", file=str(path), field=k)
+
+
+def _read_run_doc(path: Path) -> dict[str, Any]:
+    """``result.json`` of a run directory with the fields the report reads checked (ConfigError naming the
+    file and the field otherwise)."""
+    doc = _load_json_object(path)
+    _check_run_scalars(doc, path)
+    _check_run_breakdowns(doc, path)
+    _check_run_functional(doc, path)
     return doc
 
 
@@ -270,7 +135,8 @@ def run_report(directory: str | Path, out: str | Path | None = None) -> Report:
                           file=str(directory / "result.json")) from None
 
 
-def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
+def _run_summary(doc: dict[str, Any]) -> Report:
+    """A report titled by the run's workload and architecture with its headline numbers as summary rows."""
     cfg = doc.get("config") or {}
     name = (cfg.get("workload") or {}).get("name", "run")
     arch_name = (cfg.get("arch") or {}).get("name", "arch")
@@ -287,55 +153,76 @@ def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
         for k, v in (doc.get("ood") or {}).items():
             report.summary.append((f"OOD AUROC {k}", f"{v['auroc']:.4f} (entropy), "
                                                     f"{v['auroc_mutual_information']:.4f} (MI)"))
-    _add(report, out, "energy_breakdown", "Energy by component",
-         "Energy per inference by component type (all layers, all passes).",
-         plots.hbar(doc["energy_breakdown_j"], "energy_breakdown_j", "energy per inference"))
-    _add(report, out, "area_breakdown", "Area by component", "Chip area by component type.",
-         plots.hbar(doc["area_breakdown_m2"], "area_breakdown_m2", "chip area"))
-    hw = None
-    latency: dict[str, float] = {}
+    return report
+
+
+def _breakdown_figures(report: Report, out: Path, doc: dict[str, Any]) -> None:
+    """Energy and area by component type."""
+    add_figure(report, out, "energy_breakdown", "Energy by component",
+               "Energy per inference by component type (all layers, all passes).",
+               plots.hbar(doc["energy_breakdown_j"], "energy_breakdown_j", "energy per inference"))
+    add_figure(report, out, "area_breakdown", "Area by component", "Chip area by component type.",
+               plots.hbar(doc["area_breakdown_m2"], "area_breakdown_m2", "chip area"))
+
+
+def _latency_and_hardware(report: Report, doc: dict[str, Any]) -> tuple[dict[str, float], Any]:
+    """Per-layer seconds and the rebuilt hardware, or ({}, None) with a note when the config does not rebuild."""
     try:
-        latency, hw = _layer_latency_s(doc)
+        return _layer_latency_s(doc)
     except (CimsimError, ValueError, KeyError) as exc:
         report.notes.append(f"per-layer latency and P_sw unavailable: {exc}")
+        return {}, None
+
+
+def _per_layer_figure(report: Report, directory: Path, out: Path, doc: dict[str, Any],
+                      latency: dict[str, float]) -> None:
+    """Energy and latency by layer from layers.csv, with the energy no layer owns explained."""
     layers_csv = directory / "layers.csv"
-    if layers_csv.is_file():
-        layers = _read_csv(layers_csv, ("layer", "energy_per_inference_j"), ("energy_per_inference_j",))
-        in_layers = float(layers["energy_per_inference_j"].sum())
-        total = float(doc["energy_per_inference_j"])
-        rest = (f" The layers account for {in_layers * 1e9:.4g} of the {total * 1e9:.4g} nJ per inference; the "
-                f"other {(total - in_layers) * 1e9:.4g} nJ is leakage over the run's time and actions no single "
-                "layer owns (the '(leakage)' and shared rows of energy_ledger.csv)." if total > in_layers * (1 + 1e-9) else "")
-        _add(report, out, "per_layer", "Energy and latency by layer",
-             "Left: energy per inference of each layer. Right: one job's time on each layer when nothing "
-             f"overlaps (mask, compute, buffer write, transfer; steady state).{rest}",
-             plots.per_layer(layers, latency))
+    if not layers_csv.is_file():
+        return
+    layers = _read_csv(layers_csv, ("layer", "energy_per_inference_j"), ("energy_per_inference_j",))
+    in_layers = float(layers["energy_per_inference_j"].sum())
+    total = float(doc["energy_per_inference_j"])
+    rest = (f" The layers account for {in_layers * 1e9:.4g} of the {total * 1e9:.4g} nJ per inference; the "
+            f"other {(total - in_layers) * 1e9:.4g} nJ is leakage over the run's time and actions no single "
+            "layer owns (the '(leakage)' and shared rows of energy_ledger.csv)." if total > in_layers * (1 + 1e-9) else "")
+    add_figure(report, out, "per_layer", "Energy and latency by layer",
+               "Left: energy per inference of each layer. Right: one job's time on each layer when nothing "
+               f"overlaps (mask, compute, buffer write, transfer; steady state).{rest}",
+               plots.per_layer(layers, latency))
+
+
+def _ood_figures(report: Report, directory: Path, out: Path, doc: dict[str, Any]) -> None:
+    """ROC curves and uncertainty histograms from ood_scores.csv (a note when a functional run lacks it)."""
     scores_csv = directory / "ood_scores.csv"
     if scores_csv.is_file():
         scores = _read_csv(scores_csv, ("set", "entropy", "mutual_information"), ("entropy", "mutual_information"))
         if scores["set"].nunique() > 1:
-            _add(report, out, "roc", "OOD detection ROC",
-                 "Test inputs (negatives) against each OOD set (positives), scored by MC predictive entropy "
-                 "(solid) and mutual information (dashed).", plots.roc_curves(scores))
-        _add(report, out, "uncertainty", "Uncertainty in and out of distribution",
-             "Per-input predictive entropy and mutual information of the MC ensemble.",
-             plots.uncertainty_hist(scores))
+            add_figure(report, out, "roc", "OOD detection ROC",
+                       "Test inputs (negatives) against each OOD set (positives), scored by MC predictive entropy "
+                       "(solid) and mutual information (dashed).", plots.roc_curves(scores))
+        add_figure(report, out, "uncertainty", "Uncertainty in and out of distribution",
+                   "Per-input predictive entropy and mutual information of the MC ensemble.",
+                   plots.uncertainty_hist(scores))
     elif not doc["hardware_only"]:
         report.notes.append("no ood_scores.csv (run with OOD sets and --out to get ROC curves and histograms)")
-    if doc.get("corrupted"):
-        _add(report, out, "corruptions", "Accuracy under corruption",
-             "MC (solid) and deterministic (dashed) accuracy against corruption severity.",
-             plots.corruption_curves(doc["corrupted"], doc["accuracy"], doc["accuracy_deterministic"]))
-    if hw is not None:
-        src = hw.component("dropout_source")
-        if hasattr(src, "device"):  # a source that switches an MTJ
-            _add(report, out, "psw", "Spindrop switching probability",
-                 "Switching probability of the dropout MTJ against write current at the configured pulse "
-                 "(cimsim.components.mtj_switching.p_switch); the dot is the chip's operating point.",
-                 plots.psw_curve(src.device, src.write_pulse_s, hw.ctx.temperature_k, src.write_current_a,
-                                 src.p_realized))
-        else:
-            report.notes.append(f"dropout source {getattr(src, 'model', '?')}: no P_sw curve (not an MTJ)")
+
+
+def _psw_figure(report: Report, out: Path, hw: Any) -> None:
+    """The dropout MTJ's switching probability curve (a note when the dropout source is not an MTJ)."""
+    src = hw.component("dropout_source")
+    if hasattr(src, "device"):  # a source that switches an MTJ
+        add_figure(report, out, "psw", "Spindrop switching probability",
+                   "Switching probability of the dropout MTJ against write current at the configured pulse "
+                   "(cimsim.components.mtj_switching.p_switch); the dot is the chip's operating point.",
+                   plots.psw_curve(src.device, src.write_pulse_s, hw.ctx.temperature_k, src.write_current_a,
+                                   src.p_realized))
+    else:
+        report.notes.append(f"dropout source {getattr(src, 'model', '?')}: no P_sw curve (not an MTJ)")
+
+
+def _run_files_and_traces(report: Report, directory: Path) -> None:
+    """The run's data files, and a Perfetto link per trace (a note on how to record one when there is none)."""
     for f in ("result.json", "layers.csv", "components.csv", "energy_ledger.csv", "per_sample.csv",
               "ood_scores.csv"):
         if (directory / f).is_file():
@@ -348,6 +235,21 @@ def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
     if not traces:
         report.notes.append(f"no trace: rerun with --trace {directory}/trace.json to inspect the schedule in "
                             f"Perfetto ({PERFETTO_URL})")
+
+
+def _run_report(directory: Path, out: Path, doc: dict[str, Any]) -> Report:
+    report = _run_summary(doc)
+    _breakdown_figures(report, out, doc)
+    latency, hw = _latency_and_hardware(report, doc)
+    _per_layer_figure(report, directory, out, doc, latency)
+    _ood_figures(report, directory, out, doc)
+    if doc.get("corrupted"):
+        add_figure(report, out, "corruptions", "Accuracy under corruption",
+                   "MC (solid) and deterministic (dashed) accuracy against corruption severity.",
+                   plots.corruption_curves(doc["corrupted"], doc["accuracy"], doc["accuracy_deterministic"]))
+    if hw is not None:
+        _psw_figure(report, out, hw)
+    _run_files_and_traces(report, directory)
     return report
 
 
