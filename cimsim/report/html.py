@@ -24,12 +24,6 @@ from cimsim.report.sweep_report import sweep_report
 PERFETTO_URL = "https://ui.perfetto.dev"
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 # =========================================================================================== single run
 def _layer_latency_s(doc: dict[str, Any]) -> tuple[dict[str, float], Any]:
     """One pass's seconds per layer (result.json ``layer_latency_per_pass``) and the hardware rebuilt from the
