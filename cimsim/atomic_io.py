@@ -63,7 +63,8 @@ def _tmp_name(target: Path, suffix: str) -> Path:
     return target.parent / f".{target.name}{_TMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}.{suffix}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0; a process of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -85,7 +86,7 @@ def clean_stale(target: Path) -> None:
         if not (head.isdigit() and len(head) <= 9):  # a pid; anything else is not ours
             continue
         pid = int(head)
-        if pid == os.getpid() or _pid_alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue  # a live writer (or this process) owns it
         if cand.name.endswith(".old") and not target.exists() and cand.is_dir() and not cand.is_symlink():
             os.rename(cand, target)  # the kill fell between the two renames of a fallback swap
@@ -272,8 +273,6 @@ class OutputDir:
 
     def commit(self, files: dict[str, str | bytes]) -> list[Path]:
         """Write ``files`` (name → content) and the manifest, then swap the directory into place."""
-        from cimsim import __version__
-
         meta = {}
         for name, content in files.items():
             if "/" in name or name in ("", ".", "..", MANIFEST):
@@ -284,6 +283,13 @@ class OutputDir:
                 fh.flush()
                 os.fsync(fh.fileno())
             meta[name] = {"bytes": len(data), "sha256": sha256_bytes(data)}
+        self._seal(meta)
+        return [self.path / n for n in files]
+
+    def _seal(self, meta: dict[str, dict[str, int | str]]) -> None:
+        """Write the manifest of ``meta`` (file → bytes, sha256) into :attr:`tmp`, fsync, swap into place."""
+        from cimsim import __version__
+
         manifest = {"cimsim_version": __version__, "run_id": self.run_id,
                     "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": meta}
         with open(self.tmp / MANIFEST, "x", encoding="utf-8") as fh:
@@ -292,13 +298,10 @@ class OutputDir:
             os.fsync(fh.fileno())
         _fsync_dir(self.tmp)
         self._swap()
-        return [self.path / n for n in files]
 
     def commit_tree(self) -> list[Path]:
         """Add the manifest over every file already written into :attr:`tmp` (sub-folders included), then
         swap the directory into place; returns the final paths."""
-        from cimsim import __version__
-
         meta = {}
         for rel in _tree(self.tmp):
             f = self.tmp / rel
@@ -306,14 +309,7 @@ class OutputDir:
                 raise ValueError(f"bad output file {rel!r}")
             data = f.read_bytes()
             meta[rel] = {"bytes": len(data), "sha256": sha256_bytes(data)}
-        manifest = {"cimsim_version": __version__, "run_id": self.run_id,
-                    "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": meta}
-        with open(self.tmp / MANIFEST, "x", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _fsync_dir(self.tmp)
-        self._swap()
+        self._seal(meta)
         return [self.path / rel for rel in meta]
 
     def final(self, p: str | Path) -> Path:

@@ -16,22 +16,14 @@ import sys
 import threading
 import time
 
+from cimsim.atomic_io import pid_alive
+
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 POLL_S = 1.0  # how often a worker checks that the sweep still runs, s
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _watch(pid: int) -> None:
-    while _alive(pid):
+    while pid_alive(pid):
         time.sleep(POLL_S)
     os._exit(1)  # the sweep is gone: nobody reads this worker's results
 
@@ -44,6 +36,6 @@ def die_with(pid: int) -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
-    if not _alive(pid):
+    if not pid_alive(pid):
         os._exit(1)
     threading.Thread(target=_watch, args=(pid,), name="cimsim-lifeline", daemon=True).start()
