@@ -34,9 +34,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import splu
 
 #: Spin-polarisation temperature coefficient α_sp, K^-3/2 [derived: Lee et al. APL 90, 212507 (2007), TMR
 #: 1144 % at 5 K and 604 % at 300 K, through P = sqrt(TMR/(2 + TMR)) and P(T) = P0 (1 − α T^1.5)]: 1.17e-5.
@@ -177,6 +174,10 @@ def solve(c: ArrayCircuit, driven: NDArray[np.bool_], lrs: NDArray[np.bool_]) ->
     # merge nodes joined by 0 Ω
     zero = fr == 0.0
     nn = 2 * na + 2
+    # scipy.sparse only here and in _solve_nodes: every run builds a crossbar, only the electrical read solves it
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     adj = coo_matrix((np.ones(int(zero.sum())), (fu[zero], fv[zero])), shape=(nn, nn))
     _, comp = connected_components(adj, directed=False)
     if comp[vsrc] == comp[gnd]:
@@ -224,6 +225,9 @@ def solve(c: ArrayCircuit, driven: NDArray[np.bool_], lrs: NDArray[np.bool_]) ->
 def _nodal(u: np.ndarray, v: np.ndarray, g: np.ndarray, index: np.ndarray, vfix: np.ndarray,
            n_free: int) -> np.ndarray:
     """Node voltages (by class) of a resistor network: free classes solved, fixed classes at ``vfix``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import splu
+
     volt = vfix.copy()
     if n_free == 0:
         return volt
