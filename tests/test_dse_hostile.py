@@ -22,6 +22,8 @@ from cimsim.dse.points import load_sweep
 from cimsim.dse.store import DB_NAME, LOCK_NAME, Lock
 from cimsim.errors import ConfigError
 
+from .helpers import cli, one_line_exit_2
+
 ROOT = Path(__file__).resolve().parent.parent
 ARCH = ROOT / "arch_configs" / "spindrop.yaml"
 MLP = ROOT / "workloads" / "digits_mlp.yaml"
@@ -37,25 +39,6 @@ def write(tmp: Path, name: str = "t", **spec) -> Path:
 AXES = [{"path": "crossbar.rows_active", "values": [4, 8]}, {"path": "mc_passes", "values": [5, 10]}]
 
 
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def exit_2(capsys, *args: str, needles: tuple[str, ...] = ()) -> str:
-    code, _, err = cli(capsys, *args)
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1 and len(lines[0]) <= 300 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def snapshot(directory: Path) -> dict[str, tuple[int, str]]:
@@ -98,7 +81,7 @@ def test_report_refuses_a_symlinked_report_folder(sweep_dir, tmp_path, capsys):
     (d / DB_NAME).write_bytes((sweep_dir / DB_NAME).read_bytes())
     (d / "report").symlink_to(victim, target_is_directory=True)
     before = snapshot(victim)
-    exit_2(capsys, "report", str(d), needles=("symbolic link",))
+    one_line_exit_2(capsys, "report", str(d), needles=("symbolic link",))
     assert snapshot(victim) == before and sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
 
 
@@ -124,7 +107,7 @@ def test_report_refuses_to_overwrite_user_files(sweep_dir, tmp_path, capsys):
     (out / "figures").mkdir()
     (out / "figures" / "pareto.png").write_text("my figure")
     before = snapshot(out)
-    exit_2(capsys, "report", str(sweep_dir), "--out", str(out), needles=("did not write",))
+    one_line_exit_2(capsys, "report", str(sweep_dir), "--out", str(out), needles=("did not write",))
     assert snapshot(out) == before
 
 
@@ -146,7 +129,7 @@ def test_run_out_never_deletes_a_folder_it_does_not_own(tmp_path, capsys):
     for name in ("result.json", "report.txt", "layers.csv"):  # names cimsim used to write, no manifest
         (out / name).write_text("user data")
     before = snapshot(out)
-    exit_2(capsys, "run", "--hardware-only", "--timing-inputs", "2", "--out", str(out), needles=("did not write",))
+    one_line_exit_2(capsys, "run", "--hardware-only", "--timing-inputs", "2", "--out", str(out), needles=("did not write",))
     assert snapshot(out) == before
 
 
@@ -156,7 +139,7 @@ def test_sweep_name_of_dots_is_refused(tmp_path, capsys, name):
     doc = yaml.safe_load(spec.read_text())
     doc["name"] = name
     spec.write_text(yaml.safe_dump(doc))
-    exit_2(capsys, "sweep", str(spec), needles=("name", "dots"))
+    one_line_exit_2(capsys, "sweep", str(spec), needles=("name", "dots"))
 
 
 def test_status_and_report_only_read_the_sweep_dir(sweep_dir, tmp_path, capsys):
@@ -393,7 +376,7 @@ BAD_STORES = {
 def test_damaged_store_is_one_line(sweep_dir, tmp_path, capsys, kind):
     d = _store_copy(sweep_dir, tmp_path, data=BAD_STORES[kind]((sweep_dir / DB_NAME).read_bytes()))
     for args in (["sweep", str(d), "--status"], ["report", str(d), "--out", str(tmp_path / "r")]):
-        exit_2(capsys, *args, needles=(DB_NAME,))
+        one_line_exit_2(capsys, *args, needles=(DB_NAME,))
 
 
 @pytest.mark.parametrize("sql, needle", [
@@ -406,7 +389,7 @@ def test_damaged_store_is_one_line(sweep_dir, tmp_path, capsys, kind):
 ])
 def test_malformed_store_values_are_one_line(sweep_dir, tmp_path, capsys, sql, needle):
     d = _store_copy(sweep_dir, tmp_path, sql)
-    exit_2(capsys, "report", str(d), "--out", str(tmp_path / "r"), needles=(needle,))
+    one_line_exit_2(capsys, "report", str(d), "--out", str(tmp_path / "r"), needles=(needle,))
 
 
 def test_huge_integers_in_results_do_not_break_the_report(sweep_dir, tmp_path, capsys):
@@ -445,7 +428,7 @@ SPEC_CASES = [
 @pytest.mark.parametrize("spec, needle", SPEC_CASES)
 def test_bad_sweep_values_are_one_line(tmp_path, capsys, spec, needle):
     path = write(tmp_path, **spec)
-    exit_2(capsys, "sweep", str(path), "--workers", "1", "--out", str(tmp_path / "o"), needles=(needle,))
+    one_line_exit_2(capsys, "sweep", str(path), "--workers", "1", "--out", str(tmp_path / "o"), needles=(needle,))
     assert not (tmp_path / "o").exists()
 
 
@@ -462,26 +445,26 @@ def test_random_search_over_a_grid_beyond_int64(tmp_path):
 
 @pytest.mark.parametrize("scheduler", ["", "not-a-url", "ucx://127.0.0.1:8786", "tcp://", "tcp://h:1/x"])
 def test_bad_scheduler_is_one_line(tmp_path, capsys, scheduler):
-    exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--scheduler", scheduler, needles=("--scheduler",))
+    one_line_exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--scheduler", scheduler, needles=("--scheduler",))
 
 
 @pytest.mark.parametrize("cmd", ["run", "sweep", "report"])
 def test_nul_byte_in_out_is_one_line(tmp_path, capsys, cmd, run_dir):
     args = {"run": ["run", "--hardware-only", "--timing-inputs", "2"], "sweep": ["sweep", str(write(tmp_path, axes=AXES))],
             "report": ["report", str(run_dir)]}[cmd]
-    exit_2(capsys, *args, "--out", str(tmp_path / "a\x00b"), needles=("--out",))
+    one_line_exit_2(capsys, *args, "--out", str(tmp_path / "a\x00b"), needles=("--out",))
 
 
 def test_optuna_missing_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
     path = write(tmp_path, search="optuna", samples=4, objectives=["min latency_s"], axes=AXES)
-    exit_2(capsys, "sweep", str(path), "--workers", "1", "--out", str(tmp_path / "o"), needles=("cimsim[dse]",))
+    one_line_exit_2(capsys, "sweep", str(path), "--workers", "1", "--out", str(tmp_path / "o"), needles=("cimsim[dse]",))
     assert not (tmp_path / "o").exists()
 
 
 def test_matplotlib_missing_names_the_extra(run_dir, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    exit_2(capsys, "report", str(run_dir), needles=("cimsim[report]",))
+    one_line_exit_2(capsys, "report", str(run_dir), needles=("cimsim[report]",))
 
 
 def test_warnings_before_an_error_are_not_printed(tmp_path, capsys, monkeypatch):
@@ -492,7 +475,7 @@ def test_warnings_before_an_error_are_not_printed(tmp_path, capsys, monkeypatch)
         raise ConfigError("the real problem", file="x.yaml")
 
     monkeypatch.setattr(runner, "run_sweep", noisy)
-    line = exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), needles=("the real problem",))
+    line = one_line_exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), needles=("the real problem",))
     assert "RuntimeWarning" not in line
 
 
@@ -512,18 +495,18 @@ def test_malformed_run_folder_is_one_line(run_dir, tmp_path, capsys, name, conte
     for f in ("result.json", "layers.csv"):
         (d / f).write_bytes((run_dir / f).read_bytes())
     (d / name).write_text(content)
-    exit_2(capsys, "report", str(d), needles=(needle,))
+    one_line_exit_2(capsys, "report", str(d), needles=(needle,))
     assert not (d / "report").exists()
 
 
 # ======================================================================================== nonsense
 def test_k_sigma_nan_is_refused(capsys):
-    exit_2(capsys, "faults", "test", "--k-sigma", "nan", needles=("--k-sigma",))
+    one_line_exit_2(capsys, "faults", "test", "--k-sigma", "nan", needles=("--k-sigma",))
 
 
 @pytest.mark.parametrize("flag, value", [("--temperature", "nan"), ("--pulse", "inf"), ("--current-ratio", "nan")])
 def test_mtj_non_finite_flags_are_refused(capsys, flag, value):
-    exit_2(capsys, "mtj", flag, value, needles=(flag,))
+    one_line_exit_2(capsys, "mtj", flag, value, needles=(flag,))
 
 
 def _strict(text: str):
@@ -617,11 +600,11 @@ def test_each_point_is_committed_on_its_own(tmp_path):
 
 
 def test_limit_with_hardware_only_is_refused(capsys):
-    exit_2(capsys, "run", "--hardware-only", "--limit", "3", needles=("--limit",))
+    one_line_exit_2(capsys, "run", "--hardware-only", "--limit", "3", needles=("--limit",))
 
 
 def test_chip_tiles_error_suggests_auto(capsys):
-    exit_2(capsys, "run", "--hardware-only", "--set", "chip.tiles=1", needles=("chip.tiles=auto",))
+    one_line_exit_2(capsys, "run", "--hardware-only", "--set", "chip.tiles=1", needles=("chip.tiles=auto",))
 
 
 def test_mtj_prints_micro_amps(capsys):
@@ -705,7 +688,7 @@ def test_sweep_into_a_folder_with_a_damaged_store_is_one_line(tmp_path, capsys, 
     out.mkdir()
     (out / DB_NAME).write_bytes(data)
     if data:
-        exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
+        one_line_exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
                needles=(DB_NAME,))
         assert (out / DB_NAME).read_bytes() == data
     else:  # an empty file is a new SQLite database: the sweep fills it
@@ -716,13 +699,13 @@ def test_sweep_into_a_folder_with_a_damaged_store_is_one_line(tmp_path, capsys, 
 def test_a_store_path_that_cannot_be_opened_is_one_line(tmp_path, capsys):
     out = tmp_path / "o"
     (out / DB_NAME).mkdir(parents=True)  # sqlite cannot open a folder as its database
-    exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
+    one_line_exit_2(capsys, "sweep", str(write(tmp_path, axes=AXES)), "--workers", "1", "--out", str(out),
            needles=(DB_NAME,))
 
 
 def test_non_utf8_text_in_the_store_is_one_line(sweep_dir, tmp_path, capsys):
     d = _store_copy(sweep_dir, tmp_path, "UPDATE meta SET v = CAST(X'22ff8022' AS TEXT) WHERE k = 'name'")
-    exit_2(capsys, "sweep", str(d), "--status", needles=(DB_NAME,))
+    one_line_exit_2(capsys, "sweep", str(d), "--status", needles=(DB_NAME,))
 
 
 def test_list_valued_axes_are_categories_in_the_report(tmp_path, capsys):

@@ -19,7 +19,6 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
-from cimsim.cli import main
 from cimsim.errors import MAX_LINE, ConfigError, DataError, NumericalError, ResourceError, WeightsError
 from cimsim.functional import metrics as M
 from cimsim.network.checks import check_data_against_network, check_finite, network_outputs
@@ -30,31 +29,12 @@ from cimsim.spec.workload import DatasetSpec, NetworkSpec
 
 from . import badfiles as B
 from .conftest import ARCH, MLP, ROOT
+from .helpers import cli, one_line_exit_2
 
 WEIGHTS = MLP.parent / "digits_mlp.npz"
 BOMB_MEMORY = 200 * 2**20  # the issue's bound: refused within 200 MB
 
 
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit status, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_exit_2(capsys, *args: str, needles: tuple[str, ...] = ()) -> str:
-    code, _, err = cli(capsys, *args)
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1 and len(lines[0]) <= 300, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def peak_bytes(fn) -> tuple[int, BaseException | None]:
