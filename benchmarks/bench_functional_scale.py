@@ -65,15 +65,7 @@ class Bench:
         self.net = load_network(self.wl.network, self.wl_path.parent)
         rng = np.random.default_rng(3)
         self.x = rng.integers(0, 2 ** self.wl.network.input_bits, (inputs, *self.wl.network.input_shape))
-        self.gemms = self._gemm_shapes(inputs)
-
-    def _gemm_shapes(self, n: int) -> list[tuple[int, int, int]]:
-        shapes, varying = [], False
-        for lm in self.mapping.layers:
-            varying = varying or lm.dropout
-            m = (PASSES if varying else 1) * n * lm.mvms * (lm.planes if lm.first else 1)
-            shapes.append((m, lm.fan_in, lm.outputs))
-        return shapes
+        self.gemms = self.executor().gemm_shapes(inputs)
 
     def executor(self, backend: str = "numpy", device: str = "cpu", threads: int | None = None):
         from cimsim.functional.backend import get_backend

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cimsim.functional import metrics
 from cimsim.functional.executor import Executor
@@ -79,3 +80,106 @@ def test_streamed_summary_equals_whole_set_metrics():
     for score in metrics.UNCERTAINTY_SCORES:
         got = metrics.ood_scores_summary(metrics.Summary.of(probs), metrics.Summary.of(p_out), score)
         assert got == metrics.ood_scores(probs, p_out, score)
+
+
+def _graph_workload(tmp_path):
+    """The residual graph of the graph-run tests with dropout, multi-bit weights (c1: 3 bits, fc: 4 bits) and
+    layers that read real tensors as signed bit planes (c4: 4 bits, fc: 6 bits)."""
+    import copy
+
+    from tests.graph_helpers import synthetic_weights, write_images, write_workload
+    from tests.test_graph_run import RESIDUAL
+
+    doc = copy.deepcopy(RESIDUAL)
+    layers = doc["network"]["layers"]
+    layers[5].update(input_bits=4, input_step=0.05)
+    layers[-1].update(input_bits=6, input_step=0.02)
+    doc["dropout"] = {"layers": ["c3", "fc"], "p": 0.2}
+    rng = np.random.default_rng(11)
+    write_images(tmp_path / "data.npz", (3, 8, 8), 5, 10, rng)
+    doc["dataset"] = {"name": "cifar10", "path": "data.npz"}
+    return write_workload(tmp_path, doc, synthetic_weights(doc, rng))
+
+
+def test_collapsed_planes_and_folded_slices_give_the_bits_of_the_plain_route(tmp_path, monkeypatch):
+    """On the exact route the bit planes run as one GEMM on their integer value and the weight slices' shift-add
+    inside the GEMM; simulate() gives the same bits (logits, per-sample table, activity counts and energies)
+    as the per-plane, per-slice route."""
+    from cimsim.simulate import Options, simulate
+
+    wl = _graph_workload(tmp_path)
+    opts = Options(passes=3, ood=False, corruptions=False)
+    arch = str(ROOT / "arch_configs" / "spindrop.yaml")
+    fast = simulate(arch, wl, opts)
+    used = [(lp.lm.name, Executor._collapsed(fast_ex, lp.lm), lp.folded is not None)
+            for fast_ex in [_executor_of(arch, wl)] for lp in fast_ex.layers]
+    assert ("c1", True, True) in used and ("c4", True, False) in used and ("fc", True, True) in used
+    monkeypatch.setattr(Executor, "_collapsed", lambda self, lm: False)
+    monkeypatch.setattr(Executor, "_folds", lambda self, lm: False)
+    plain = simulate(arch, wl, opts)
+    assert {**fast.to_json(), "wall_time_s": 0} == {**plain.to_json(), "wall_time_s": 0}
+    assert fast.per_sample_df().equals(plain.per_sample_df())
+    assert fast.ledger.table.equals(plain.ledger.table)
+
+
+def _executor_of(arch: str, wl) -> Executor:
+    from cimsim.network.weights import load_network
+    from cimsim.spec.loader import load_workload
+
+    w = load_workload(wl)
+    design = resolve(load_arch(arch), w)
+    mp = map_network(design)
+    return Executor(build_hardware(design, mp), mp, load_network(w.network, wl.parent), seed=0, passes=3)
+
+
+def test_gemm_shapes_are_the_gemms_the_executor_runs(tmp_path, monkeypatch):
+    """Executor.gemm_shapes (the benchmarks' roofline) lists, per crossbar layer, the rows, fan-in and columns of
+    the GEMMs forward() multiplies: pass-invariant layers once, planes collapsed, slices folded."""
+    from cimsim.functional import conversion
+
+    wl = _graph_workload(tmp_path)
+    ex = _executor_of(str(ROOT / "arch_configs" / "spindrop.yaml"), wl)
+    seen: dict[str, list[int]] = {}
+    real = conversion.ConversionRoutes._convert_sum
+
+    def spy(self, lp, xm, noise):
+        out = real(self, lp, xm, noise)
+        rows = int(np.prod(xm.shape[:-1]))
+        prev = seen.setdefault(lp.lm.name, [0, xm.shape[-1], out.shape[-1]])
+        prev[0] += rows
+        return out
+
+    monkeypatch.setattr(conversion.ConversionRoutes, "_convert_sum", spy)
+    x = np.random.default_rng(0).integers(0, 8, (5, 3, 8, 8))
+    ex.run(x, chunk=2)
+    assert [tuple(seen[lp.lm.name]) for lp in ex.layers] == ex.gemm_shapes(5)
+    shapes = dict(zip([lp.lm.name for lp in ex.layers], ex.gemm_shapes(5), strict=True))
+    assert shapes["c1"][0] == 5 * 64 and shapes["fc"][0] == 3 * 5 and shapes["c3"][0] == 3 * 5 * 64
+
+
+@pytest.mark.parametrize("c,h,w,k,s,p", [(3, 5, 4, 3, 1, 1), (4, 4, 4, 3, 2, 1), (2, 7, 7, 2, 2, 0),
+                                          (5, 3, 3, 3, 1, 1), (8, 9, 9, 3, 1, 1), (6, 17, 16, 3, 2, 1)])
+def test_unfold_by_take_and_by_taps_equal_the_reference(c, h, w, k, s, p, monkeypatch):
+    """Both im2col routes of functional.ops.unfold (one gather below TAKE_BELOW positions, stacked taps above)
+    equal layers.unfold, the reference, on numpy and (when installed) torch."""
+    import array_api_compat.numpy as xnp
+
+    from cimsim.functional import ops
+    from cimsim.network.layers import BinaryConv2d
+    from cimsim.network.layers import unfold as reference
+
+    layer = BinaryConv2d("c", np.ones((2, c, k, k), np.int8), stride=s, padding=p)
+    x = np.random.default_rng(c * h).standard_normal((3, c, h, w)).astype(np.float32)
+    want = reference(x, layer)
+    namespaces = [(xnp, x, np.asarray)]
+    try:
+        import array_api_compat.torch as xt
+        import torch
+
+        namespaces.append((xt, torch.from_numpy(x), lambda a: a.numpy()))
+    except ImportError:
+        pass
+    for below in (0, 10 ** 6):   # force each route
+        monkeypatch.setattr(ops, "TAKE_BELOW", below)
+        for xp, xa, host in namespaces:
+            np.testing.assert_array_equal(host(ops.unfold(xp, xa, layer)), want)

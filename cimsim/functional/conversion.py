@@ -64,6 +64,7 @@ class ConversionRoutes:
 
     def _convert_sum(self, lp: Any, xm: Any, noise: Any | None) -> Any:
         """Σ_g Q(s_g) for rows ``xm`` (T, N, P, F) → (T, N, P, O); ``noise`` (T, N, P·G·O) sense noise in LSB.
+        A layer with ``folded`` weights (exact route only) returns its neurons' shift-added sums instead.
 
         Every route gives the same bits: the exact route and the clip-correction route add integers (exact in
         float32 below 2^24, so the order does not matter); the dense route adds the groups in g order, as a
@@ -74,7 +75,8 @@ class ConversionRoutes:
         o = lp.w.shape[1]
         flat = xp.reshape(xm, (-1, xm.shape[-1]))   # one 2-D GEMM, not T·N vector–matrix products
         if self.exact:
-            return xp.reshape(flat @ lp.w, (*lead, o))
+            w = lp.w if lp.folded is None else lp.folded   # folded: the weight slices' shift-add is in the GEMM
+            return xp.reshape(flat @ w, (*lead, w.shape[1]))
         if self._integer_sums and self._table_integer and self._table_ok:
             out = self._clip_corrected(lp, flat)
             if out is not None:

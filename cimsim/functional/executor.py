@@ -79,6 +79,7 @@ class _Prepared:
     scale: Any = None        # folded affine of the layer's output (float64), on the device
     bias: Any = None
     theta: Any = None
+    folded: Any = None       # (F, neurons) Σ_k 2^k W_k when the exact route adds the weight slices in the GEMM
 
 
 def check_exact_bounds(lm: LayerMap) -> None:
@@ -152,8 +153,10 @@ class Executor(ConversionRoutes):
     def _prepare(self, lm: LayerMap, layer: Any, ls: Any, seed: int) -> _Prepared:
         """Device copies of one layer's weights (faults applied), variation and module probabilities."""
         ra, bk = self.ra, self.bk
-        # the arrays hold the ±1 slices (one column group per weight bit; binary layers: the matrix itself)
-        w, bias = self.faults.weights(lm, layer.sliced_matrix.T.astype(np.float32))
+        # the arrays hold the ±1 slices (one column group per weight bit; binary layers: the matrix itself);
+        # row-major, as BLAS packs a row-major B fastest for the executor's small-M GEMMs (a transposed view
+        # cost 30 % on ResNet-18's (320, 4608) @ (4608, 512): docs/performance.md)
+        w, bias = self.faults.weights(lm, np.ascontiguousarray(layer.sliced_matrix.T, dtype=np.float32))
         g = lm.total_row_groups
         if bias is not None:  # stuck 2T-2MTJ devices: a bias on every driven row, grouped like wg
             self._fault_bias[lm.index] = bk.asarray(np.pad(bias, ((0, g * ra - w.shape[0]), (0, 0)))
@@ -175,8 +178,12 @@ class Executor(ConversionRoutes):
             pk = self.source.module_probabilities(lm.modules, _rng(seed, _MODULE_VARIATION, lm.index), sigmas)
             pk = self.faults.apply_p(lm, pk)
         one_hot = (np.arange(w.shape[0])[:, None] // ra == np.arange(g)[None, :]).astype(np.float32)
-        lp = _Prepared(lm, layer, bk.asarray(w), bk.asarray(wg), bk.asarray(w.sum(axis=1)), eg, weg,
+        lp = _Prepared(lm, layer, bk.asarray(np.ascontiguousarray(w)), bk.asarray(wg), bk.asarray(w.sum(axis=1)), eg, weg,
                        bk.asarray(one_hot), pk, ls.conv_hw, ls.out_shape)
+        if self._folds(lm):
+            slices = w.reshape(w.shape[0], lm.weight_bits, lm.outputs)
+            lp.folded = bk.asarray(np.ascontiguousarray(np.einsum("fko,k->fo", slices, 2.0 ** np.arange(lm.weight_bits,
+                                                                                                      dtype=np.float32))))
         if getattr(layer, "scale", None) is not None:
             lp.scale, lp.bias = bk.asarray(layer.scale, np.float64), bk.asarray(layer.bias, np.float64)
         if getattr(layer, "threshold", None) is not None:
@@ -227,13 +234,19 @@ class Executor(ConversionRoutes):
         return z
 
     # ------------------------------------------------------------------ core
-    def _activity(self, tally, lp: _Prepared, xm: Any, weight: int) -> None:
+    def _activity(self, tally, lp: _Prepared, xm: Any, weight: int, sums: Any | None = None) -> None:
+        """Driven rows and LRS cells read of rows ``xm`` (values −1, 0, +1): Σ|x| = the non-zeros, and
+        Σ_rows x·wsum = (Σ_rows x)·wsum, or the total of ``sums`` = x @ W when the exact route gives them
+        (wsum = W's row sums), all exact integers in float64 (any order gives the same bits)."""
         xp = self.xp
         flat = xp.reshape(xm, (-1, xm.shape[-1]))
-        # integer-valued float32 (|Σ| < 2^24 per row), summed in float64: exact in any order
-        n_d = float(xp.sum(xp.sum(xp.abs(flat), axis=1), dtype=xp.float64)) * weight
+        n_d = float(xp.count_nonzero(flat)) * weight
         tally.driven_rows += n_d
-        tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + float(xp.sum(flat @ lp.wsum, dtype=xp.float64)) * weight)
+        if sums is not None:
+            lrs = xp.sum(sums, dtype=xp.float64)
+        else:
+            lrs = xp.sum(xp.sum(flat, axis=0, dtype=xp.float64) * xp.astype(lp.wsum, xp.float64))
+        tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + float(lrs) * weight)
 
     def _rows(self, lp: _Prepared, h: Any) -> Any:
         """Layer input (T_, N, ...) → crossbar rows (T_, N, P, F)."""
@@ -297,10 +310,15 @@ class Executor(ConversionRoutes):
                 # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
                 # at the digital scale step (docs/models.md "Scale-Dropout")
                 scale_keep = keep[..., :1]                            # (T, N, 1, 1)
+            elif isinstance(lp.layer, BinaryConv2d) and rows.shape[0] == keep.shape[0]:
+                rows *= keep           # unfold's fresh copy: masked in place, without a second (T, N, P, F) array
             else:
                 rows = rows * keep
         if self._noisy and rows.shape[0] != t:
             rows = xp.broadcast_to(rows, (t, *rows.shape[1:]))
+        # one (rows, F) layout for the GEMM, the tallies and the planes: unfold's strided view, masked, cannot
+        # merge its (T, N, P) axes, so every later flattening would copy it again
+        rows = xp.reshape(xp.reshape(rows, (-1, rows.shape[-1])), rows.shape)
         # the hardware runs every layer in every pass; a pass-invariant layer is computed once here
         weight = t // rows.shape[0]
         tally = tallies.node(lm.name) if tallies is not None else None
@@ -310,25 +328,49 @@ class Executor(ConversionRoutes):
             noise = self._noise(lp, input_ids, stream, 0, rows) if self._noisy else None
             s = self._convert_sum(lp, rows, noise)
             if tally is not None:
-                self._activity(tally, lp, rows, weight)
+                self._activity(tally, lp, rows, weight, s if self.exact and lp.folded is None else None)
         if tally is not None:
             tally.jobs += t * n
         if scale_keep is not None:
             s = s * scale_keep                                        # a dropped scale step passes 0 on
-        if lm.weight_bits > 1:  # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
+        if lm.weight_bits > 1 and lp.folded is None:  # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
             s = xp.reshape(xp.astype(s, xp.float64), (*s.shape[:-1], lm.weight_bits, lm.outputs))
             pow2 = self.bk.asarray(2.0 ** np.arange(lm.weight_bits))
             s = xp.tensordot(s, pow2, axes=([-2], [0]))
         return s, dropped
 
+    def _collapsed(self, lm: LayerMap) -> bool:
+        """Whether a multi-bit layer's bit planes can run as one GEMM on the integer inputs: on the exact route
+        Σ_b c_b (x_b @ W) = (Σ_b c_b x_b) @ W, and when every product and partial sum of either side stays below
+        2^24 in magnitude both are the same float32 integers (so the same bits), at 1/B of the GEMM work."""
+        return self.exact and lm.planes > 1 and 2 ** lm.planes * lm.fan_in < FLOAT32_EXACT
+
+    def _folds(self, lm: LayerMap) -> bool:
+        """Whether a multi-bit-weight layer's shift-add Σ_k 2^k s_k runs inside its GEMM, as x @ Σ_k 2^k W_k: on the
+        exact route every s_k is an exact integer, and when |x|·2^K·F < 2^24 so is every partial sum of the folded
+        GEMM, so both give the same integers (the same bits) at 1/K of the GEMM work."""
+        if not (self.exact and lm.weight_bits > 1):
+            return False
+        if lm.planes > 1 and not self._collapsed(lm):
+            return False
+        x_max = 2 ** lm.planes if lm.planes > 1 else 1
+        return x_max * 2 ** lm.weight_bits * lm.fan_in < FLOAT32_EXACT
+
     def _bit_planes(self, lp: _Prepared, rows: Any, input_ids: np.ndarray, stream: int, tally, weight: int) -> Any:
         """Multi-bit inputs streamed bit-serially: every bit plane in one GEMM (rows of plane b after those of
         plane b − 1), the planes then added in b order, as the bit-serial accumulator does. The first layer's
         inputs are unsigned; a quantized real input (signed integers, layers.quantize_real) is streamed in two's
-        complement, so its top plane counts −2^(B−1)."""
+        complement, so its top plane counts −2^(B−1). On the exact route the planes are one GEMM on their
+        integer value (:meth:`_collapsed`)."""
         xp, lm = self.xp, lp.lm
         xi = xp.astype(rows, xp.int64) & (2 ** lm.planes - 1)
         signed = not lm.first
+        weights = [-(2 ** b) if signed and b == lm.planes - 1 else 2 ** b for b in range(lm.planes)]
+        if self._collapsed(lm):
+            if tally is not None:
+                self._plane_activity(tally, lp, xi, weight)
+            value = xi - (2 ** lm.planes) * (xi >> (lm.planes - 1)) if signed else xi
+            return self._convert_sum(lp, xp.astype(value, xp.float32), None)
         shifts = xp.reshape(self.bk.asarray(np.arange(lm.planes, dtype=np.int64)), (-1, *([1] * xi.ndim)))
         planes = xp.astype((xi[None, ...] >> shifts) & 1, xp.float32)       # (B, T_, N, P, F)
         noise = None
@@ -337,10 +379,22 @@ class Executor(ConversionRoutes):
         sb = self._convert_sum(lp, planes, noise)
         s = xp.zeros((*rows.shape[:-1], lm.columns), dtype=xp.float32, device=device_of(rows))
         for b in range(lm.planes):
-            s = s + np.float32(-(2 ** b) if signed and b == lm.planes - 1 else 2 ** b) * sb[b, ...]
+            s = s + np.float32(weights[b]) * sb[b, ...]
             if tally is not None:
                 self._activity(tally, lp, planes[b, ...], weight)
         return s
+
+    def _plane_activity(self, tally, lp: _Prepared, xi: Any, weight: int) -> None:
+        """:meth:`_activity` of every bit plane of integer inputs ``xi``, from per-row bit counts (the same
+        integers, added to the tallies in the same plane order, so the same bits) without building the planes."""
+        xp = self.xp
+        flat = xp.reshape(xi, (-1, xi.shape[-1]))
+        wsum = xp.astype(lp.wsum, xp.float64)
+        for b in range(lp.lm.planes):
+            count = xp.astype(xp.sum((flat >> b) & 1, axis=0), xp.float64)       # (F,) driven rows per row
+            n_d = float(xp.sum(count)) * weight
+            tally.driven_rows += n_d
+            tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + float(xp.sum(count * wsum)) * weight)
 
     def _digital(self, node: Any, vals: dict[str, Any], ins: list[str]) -> Any:
         """A digital node (add, pools, flatten) in exact layers.py semantics. The float64 pools run on the host's
@@ -415,11 +469,13 @@ class Executor(ConversionRoutes):
             z = self._threshold(lp, self.keep_scale if dropped else 1.0)
             out = xp.where(s >= z, self._one, self._minus_one)                    # (T_, N, P, O)
         else:
-            a = xp.astype(s, xp.float64)
+            a = xp.astype(s, xp.float64)                   # a fresh array: scaled in place
             if dropped:
-                a = a * self.keep_scale
+                a *= self.keep_scale
             if lm.out_real:
-                out = lp.scale * a + lp.bias                                        # (T_, N, P, O) float64
+                a *= lp.scale
+                a += lp.bias
+                out = a                                                             # (T_, N, P, O) float64
             else:
                 out = xp.where(a >= lp.theta, self._one, self._minus_one)
         if isinstance(lp.layer, BinaryConv2d):
@@ -427,6 +483,26 @@ class Executor(ConversionRoutes):
             out = xp.permute_dims(xp.reshape(out, (t_ * n, hc, wc, lm.outputs)), (0, 3, 1, 2))
             return xp.reshape(maxpool(xp, out, lp.layer.pool), (t_, n, *lp.out_shape))
         return out[:, :, 0, :]
+
+    def gemm_shapes(self, n: int, *, mc: bool = True) -> list[tuple[int, int, int]]:
+        """(rows, fan-in, columns) of the dense float32 GEMM each crossbar layer amounts to for ``n`` inputs, in
+        network order: the shapes :meth:`forward` multiplies (rows = T_·n·MVMs, times B bit planes unless
+        :meth:`_collapsed`; T_ = 1 while a tensor does not depend on the pass). The benchmarks' roofline."""
+        t = self.passes if mc else 1
+        prepared = {lp.lm.name: lp for lp in self.layers}
+        varying = {INPUT: False}
+        shapes = []
+        for i, node in enumerate(self.net.nodes):
+            v = any(varying[src] for src in self.net.inputs_of(i))
+            lp = prepared.get(node.name)
+            if lp is not None:
+                lm = lp.lm
+                v = v or (mc and lm.dropout) or self._noisy
+                planes = 1 if self._collapsed(lm) else lm.planes
+                shapes.append(((t if v else 1) * n * lm.mvms * planes, lm.fan_in,
+                               lm.columns if lp.folded is None else lm.outputs))
+            varying[node.name] = v
+        return shapes
 
     def _forward_parts(self, x_int: np.ndarray, *, mc: bool, stream: int, input_ids: np.ndarray,
                        tallies: Tallies | None) -> np.ndarray:

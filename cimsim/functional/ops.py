@@ -18,6 +18,13 @@ from cimsim.network.layers import BinaryConv2d, conv_hw
 FLOAT32_EXACT = 2 ** 24
 
 
+#: Below this many output positions per image, :func:`unfold` gathers every window element with one ``take``
+#: (one pass); above it, it stacks the k·k strided taps and permutes (two passes, but long contiguous runs).
+#: Measured on ResNet-18's CIFAR shapes (1 thread): 4×4 outputs 2.4× faster by ``take``, 8×8 equal, 32×32
+#: 2.4× slower.
+TAKE_BELOW = 64
+
+
 def unfold(xp: Any, x: Any, layer: BinaryConv2d) -> Any:
     """im2col of (N, C, H, W) → (N, P, C·k·k), rows in (C_in, kh, kw) order, zero padding; any backend."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
@@ -29,11 +36,22 @@ def unfold(xp: Any, x: Any, layer: BinaryConv2d) -> Any:
         padded = xp.zeros((n, c, h + 2 * p, w + 2 * p), dtype=x.dtype, device=_device(x))
         padded[:, :, p: p + h, p: p + w] = x
         x = padded
+    if ho * wo < TAKE_BELOW:
+        idx = xp.asarray(_window_index(c, x.shape[2], x.shape[3], k, s, ho, wo), device=_device(x))
+        return xp.reshape(xp.take(xp.reshape(x, (n, -1)), idx, axis=1), (n, ho * wo, c * k * k))
     # one strided view per kernel offset, stacked in (kh, kw) order: window element kh·k + kw
     taps = [x[:, :, i: i + (ho - 1) * s + 1: s, j: j + (wo - 1) * s + 1: s] for i in range(k) for j in range(k)]
     win = xp.stack(taps, axis=2)                                     # (N, C, k·k, Ho, Wo)
     win = xp.permute_dims(win, (0, 3, 4, 1, 2))                       # (N, Ho, Wo, C, k·k)
     return xp.reshape(win, (n, ho * wo, c * k * k))
+
+
+@functools.lru_cache(maxsize=64)
+def _window_index(c: int, hp: int, wp: int, k: int, s: int, ho: int, wo: int) -> np.ndarray:
+    """Flat index into one padded (C, Hp, Wp) image of every (position, C_in, kh, kw) window element."""
+    y, x, ci, kh, kw = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(c), np.arange(k), np.arange(k),
+                                   indexing="ij")
+    return (ci * hp * wp + (y * s + kh) * wp + (x * s + kw)).reshape(-1).astype(np.int64)
 
 
 def maxpool(xp: Any, y: Any, pool: int) -> Any:
