@@ -5,10 +5,12 @@ VGG-small and ResNet-18 (CIFAR shapes, the shipped ``*_shapes`` workloads) on se
 images made here (:mod:`benchmarks.synthetic`), SpinDrop arch with 256×256 arrays and ``chip.tiles: auto``,
 T = 20, MC test set only. Inputs/s for: numpy on 1 core and on all cores (this process's worker threads),
 torch on the CPU (1 thread and its default threads), 2 local processes, a 2-worker Dask LocalCluster, and torch on CUDA when a GPU is present.
-Each is set side by side with the float32 GEMM roofline of the same im2col shapes on the same device (the
-GEMMs the executor runs: (T_·N·P·planes, F) @ (F, O) per crossbar layer, T_ = 1 up to the first dropped
-layer), measured in this one run, best of ``REPEATS``. ``--rss`` adds peak RSS of a whole ``simulate()`` run
-against the number of inputs (subprocesses). Prints a markdown table and the machine it ran on.
+Every run tallies activity, as ``simulate()`` does. Each is set side by side with the float32 GEMM roofline of
+the same shapes on the same device (the GEMMs the executor runs, :meth:`Executor.gemm_shapes`: (T_·N·P, F) @
+(F, columns) per crossbar layer, T_ = 1 while a tensor does not depend on the pass), the two timed alternately
+in this one run, best of ``REPEATS`` each, so that a busy spell on a shared machine hits both. ``--rss`` adds
+peak RSS of a whole ``simulate()`` run against the number of inputs (subprocesses). Prints a markdown table and
+the machine it ran on.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from benchmarks.synthetic import synthetic_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSES = 20
-REPEATS = 2
+REPEATS = 3
 NETS = {"vgg": "cifar10_vgg_small_shapes", "resnet": "cifar10_resnet18_shapes"}
 ARCH_SETS = [("chip.tiles", "auto"), ("crossbar.rows", 256), ("crossbar.cols", 256)]
 
@@ -42,6 +44,13 @@ def _best(fn, repeats: int = REPEATS) -> float:
         fn()
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def _side_by_side(run, roofline, repeats: int = REPEATS) -> tuple[float, float]:
+    """Best times of ``run`` and ``roofline``, timed alternately (after one warm-up of ``run``)."""
+    run()
+    pairs = [(_best(run, 1), roofline()) for _ in range(repeats)]
+    return min(p[0] for p in pairs), min(p[1] for p in pairs)
 
 
 class Bench:
@@ -74,7 +83,7 @@ class Bench:
         return Executor(self.hw, self.mapping, self.net, seed=0, passes=PASSES, threads=threads,
                         backend=get_backend(backend, device))
 
-    def roofline(self, backend: str = "numpy", device: str = "cpu") -> float:
+    def roofline(self, backend: str = "numpy", device: str = "cpu", repeats: int = 1) -> float:
         """Best time of the float32 GEMM chain of the executor's shapes (±1 operands) on ``backend``."""
         from cimsim.functional.backend import get_backend
 
@@ -97,7 +106,11 @@ class Bench:
                     torch.cuda.synchronize()
                 del r
 
-        return _best(chain)
+        return _best(chain, repeats)
+
+    def run(self, ex) -> None:
+        """The MC test set through executor ``ex``, tallying activity as simulate() does."""
+        ex.run(self.x, tallies=ex.new_tallies())
 
     def sharded(self, runner) -> float:
         """Best time of the MC test set through the sharding (units of one executor chunk)."""
@@ -124,10 +137,10 @@ def _rows(b: Bench, gpu: bool) -> list[tuple[str, float, float]]:
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         ex = b.executor(threads=1)
-        t, roof = _best(lambda: ex.run(b.x)), b.roofline()
+        t, roof = _side_by_side(lambda: b.run(ex), b.roofline)
     rows.append(("numpy, 1 core", n / t, roof / t))
     ex = b.executor()
-    t, roof_all = _best(lambda: ex.run(b.x)), b.roofline()
+    t, roof_all = _side_by_side(lambda: b.run(ex), b.roofline)
     rows.append((f"numpy, all {os.cpu_count()} cores (threads)", n / t, roof_all / t))
     import torch
 
@@ -135,7 +148,7 @@ def _rows(b: Bench, gpu: bool) -> list[tuple[str, float, float]]:
     for nt in (1, default_threads):
         torch.set_num_threads(nt)
         ex = b.executor("torch")
-        t, roof_t = _best(lambda ex=ex: ex.run(b.x)), b.roofline("torch")
+        t, roof_t = _side_by_side(lambda ex=ex: b.run(ex), lambda: b.roofline("torch"))
         rows.append((f"torch, CPU, {nt} thread{'s' if nt > 1 else ''}", n / t, roof_t / t))
     torch.set_num_threads(default_threads)
     from concurrent.futures import ProcessPoolExecutor
@@ -158,7 +171,7 @@ def _rows(b: Bench, gpu: bool) -> list[tuple[str, float, float]]:
     rows.append(("2-worker Dask LocalCluster", n / t, roof_all / t))
     if gpu:
         ex = b.executor("torch", "cuda")
-        t, roof_g = _best(lambda: ex.run(b.x)), b.roofline("torch", "cuda")
+        t, roof_g = _side_by_side(lambda: b.run(ex), lambda: b.roofline("torch", "cuda"))
         rows.append(("torch, CUDA", n / t, roof_g / t))
     return rows
 
@@ -169,7 +182,16 @@ def _rss_child(wl: str, n: int) -> None:
 
     simulate(load_arch(ROOT / "arch_configs" / "spindrop.yaml", ARCH_SETS), wl,
              Options(limit=n, passes=PASSES, ood=False, corruptions=False))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(_peak_rss_mib())
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak RSS (MiB). Linux: VmHWM, the high-water mark of this program's own memory
+    (``ru_maxrss`` survives exec, so a child started by a big parent would report the parent's peak)."""
+    with contextlib.suppress(OSError, StopIteration):
+        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss(folder: Path, net: str, sizes: tuple[int, ...]) -> list[tuple[int, str]]:
@@ -224,7 +246,7 @@ def main() -> None:
         if args.rss:
             print("\n| network | inputs | peak RSS (MiB) |\n|---|---|---|")
             for net in args.nets.split(","):
-                for n, mib in _rss(Path(tmp), net, (4, 32)):
+                for n, mib in _rss(Path(tmp), net, (4, 64)):
                     print(f"| {net} | {n} | {mib} |", flush=True)
 
 

@@ -46,6 +46,7 @@ from cimsim.network.layers import (
     avgpool,
     read_input,
 )
+from cimsim.network.layers import unfold as layers_unfold
 from cimsim.rng import CounterStream
 
 # Seed domains (first element of every spawn_key).
@@ -80,6 +81,8 @@ class _Prepared:
     bias: Any = None
     theta: Any = None
     folded: Any = None       # (F, neurons) Σ_k 2^k W_k when the exact route adds the weight slices in the GEMM
+    window: Any = None       # (P, F) float32: 1 where a window element lies inside the image (not padding)
+    window_rows: Any = None  # (F,) float64: positions at which each crossbar row reads the image
 
 
 def check_exact_bounds(lm: LayerMap) -> None:
@@ -180,6 +183,10 @@ class Executor(ConversionRoutes):
         one_hot = (np.arange(w.shape[0])[:, None] // ra == np.arange(g)[None, :]).astype(np.float32)
         lp = _Prepared(lm, layer, bk.asarray(np.ascontiguousarray(w)), bk.asarray(wg), bk.asarray(w.sum(axis=1)), eg, weg,
                        bk.asarray(one_hot), pk, ls.conv_hw, ls.out_shape)
+        # which row elements read the image rather than padding: with ±1 inputs these are the driven rows
+        window = (layers_unfold(np.ones((1, *ls.in_shape), np.float32), layer)[0]
+                  if isinstance(layer, BinaryConv2d) else np.ones((1, lm.fan_in), np.float32))
+        lp.window, lp.window_rows = bk.asarray(window), bk.asarray(window.sum(axis=0, dtype=np.float64))
         if self._folds(lm):
             slices = w.reshape(w.shape[0], lm.weight_bits, lm.outputs)
             lp.folded = bk.asarray(np.ascontiguousarray(np.einsum("fko,k->fo", slices, 2.0 ** np.arange(lm.weight_bits,
@@ -234,19 +241,32 @@ class Executor(ConversionRoutes):
         return z
 
     # ------------------------------------------------------------------ core
-    def _activity(self, tally, lp: _Prepared, xm: Any, weight: int, sums: Any | None = None) -> None:
-        """Driven rows and LRS cells read of rows ``xm`` (values −1, 0, +1): Σ|x| = the non-zeros, and
-        Σ_rows x·wsum = (Σ_rows x)·wsum, or the total of ``sums`` = x @ W when the exact route gives them
-        (wsum = W's row sums), all exact integers in float64 (any order gives the same bits)."""
+    def _activity(self, tally, lp: _Prepared, xm: Any, weight: int, sums: Any | None = None,
+                  driven: float | None = None) -> None:
+        """Driven rows and LRS cells read of rows ``xm`` (values −1, 0, +1): Σ|x| = the non-zeros (or
+        ``driven``, the same count from :meth:`_driven_rows`), and Σ_rows x·wsum = (Σ_rows x)·wsum, or the
+        total of ``sums`` = x @ W when the exact route gives them (wsum = W's row sums), all exact integers in
+        float64 (any order gives the same bits)."""
         xp = self.xp
         flat = xp.reshape(xm, (-1, xm.shape[-1]))
-        n_d = float(xp.count_nonzero(flat)) * weight
+        n_d = (float(xp.count_nonzero(flat)) if driven is None else driven) * weight
         tally.driven_rows += n_d
         if sums is not None:
             lrs = xp.sum(sums, dtype=xp.float64)
         else:
             lrs = xp.sum(xp.sum(flat, axis=0, dtype=xp.float64) * xp.astype(lp.wsum, xp.float64))
         tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + float(lrs) * weight)
+
+    def _driven_rows(self, lp: _Prepared, rows: Any, keep: Any | None, n: int) -> float:
+        """Σ|x| of ±1 layer inputs without reading the rows: every window element inside the image drives its
+        row, unless ``keep`` (the row keep mask the rows were multiplied by) dropped it."""
+        xp = self.xp
+        if keep is None:
+            return float(rows.shape[0] * n) * float(xp.sum(lp.window_rows))
+        if keep.shape[2] == 1:                      # one mask per job (or per pass) for all of its windows
+            per_job = xp.astype(keep[:, :, 0, :], xp.float64) @ lp.window_rows
+            return float(xp.sum(per_job)) * (n if keep.shape[1] == 1 else 1)
+        return float(xp.sum(keep * lp.window, dtype=xp.float64))          # per_window: a mask per window
 
     def _rows(self, lp: _Prepared, h: Any) -> Any:
         """Layer input (T_, N, ...) → crossbar rows (T_, N, P, F)."""
@@ -328,7 +348,9 @@ class Executor(ConversionRoutes):
             noise = self._noise(lp, input_ids, stream, 0, rows) if self._noisy else None
             s = self._convert_sum(lp, rows, noise)
             if tally is not None:
-                self._activity(tally, lp, rows, weight, s if self.exact and lp.folded is None else None)
+                masked = keep if dropped and scale_keep is None else None
+                self._activity(tally, lp, rows, weight, s if self.exact and lp.folded is None else None,
+                               self._driven_rows(lp, rows, masked, n))
         if tally is not None:
             tally.jobs += t * n
         if scale_keep is not None:
