@@ -159,9 +159,9 @@ def test_gemm_shapes_are_the_gemms_the_executor_runs(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("c,h,w,k,s,p", [(3, 5, 4, 3, 1, 1), (4, 4, 4, 3, 2, 1), (2, 7, 7, 2, 2, 0),
                                           (5, 3, 3, 3, 1, 1), (8, 9, 9, 3, 1, 1), (6, 17, 16, 3, 2, 1)])
-def test_unfold_by_take_and_by_taps_equal_the_reference(c, h, w, k, s, p, monkeypatch):
-    """Both im2col routes of functional.ops.unfold (one gather below TAKE_BELOW positions, stacked taps above)
-    equal layers.unfold, the reference, on numpy and (when installed) torch."""
+def test_unfold_by_gather_and_by_view_equal_the_reference(c, h, w, k, s, p, monkeypatch):
+    """Both im2col routes of functional.ops.unfold (a gather, or a strided view of stacked taps for one image)
+    equal layers.unfold, the reference, with and without a row mask, on numpy and (when installed) torch."""
     import array_api_compat.numpy as xnp
 
     from cimsim.functional import ops
@@ -169,20 +169,25 @@ def test_unfold_by_take_and_by_taps_equal_the_reference(c, h, w, k, s, p, monkey
     from cimsim.network.layers import unfold as reference
 
     layer = BinaryConv2d("c", np.ones((2, c, k, k), np.int8), stride=s, padding=p)
-    x = np.random.default_rng(c * h).standard_normal((3, c, h, w)).astype(np.float32)
+    rng = np.random.default_rng(c * h)
+    x = rng.standard_normal((3, c, h, w)).astype(np.float32)
+    keep = (rng.random((3, c * k * k)) < 0.7).astype(np.float32)
     want = reference(x, layer)
-    namespaces = [(xnp, x, np.asarray)]
+    namespaces = [(xnp, np.asarray, np.asarray)]
     try:
         import array_api_compat.torch as xt
         import torch
 
-        namespaces.append((xt, torch.from_numpy(x), lambda a: a.numpy()))
+        namespaces.append((xt, torch.from_numpy, lambda a: a.numpy()))
     except ImportError:
         pass
-    for below in (0, 10 ** 6):   # force each route
-        monkeypatch.setattr(ops, "TAKE_BELOW", below)
-        for xp, xa, host in namespaces:
-            np.testing.assert_array_equal(host(ops.unfold(xp, xa, layer)), want)
+    for view_above in (0, 10 ** 6):   # one image unmasked: the view route when its output is large enough
+        monkeypatch.setattr(ops, "VIEW_ABOVE", view_above)
+        for xp, dev, host in namespaces:
+            np.testing.assert_array_equal(host(ops.unfold(xp, dev(x), layer)), want)
+            np.testing.assert_array_equal(host(ops.unfold(xp, dev(x), layer, dev(keep))), want * keep[:, None])
+            for i in range(3):
+                np.testing.assert_array_equal(host(ops.unfold(xp, dev(x[i: i + 1]), layer)), want[i: i + 1])
 
 
 @pytest.mark.parametrize("workload,sets", [

@@ -30,7 +30,7 @@ from cimsim.faults.inject import ChipFaults, sample_chip_faults
 from cimsim.functional.backend import Backend, get_backend
 from cimsim.functional.conversion import ConversionRoutes, device_of
 from cimsim.functional.dropout import PASS_STRIDE, MaskSource, job_ids, variation_sigmas
-from cimsim.functional.ops import FLOAT32_EXACT, integer_threshold, maxpool, unfold
+from cimsim.functional.ops import FLOAT32_EXACT, integer_threshold, maxpool, maxpool_nhwc, unfold
 from cimsim.functional.tallies import Tallies
 from cimsim.hardware import Hardware
 from cimsim.limits import CHUNK_BYTES, usable_cpus
@@ -268,14 +268,19 @@ class Executor(ConversionRoutes):
             return float(xp.sum(per_job)) * (n if keep.shape[1] == 1 else 1)
         return float(xp.sum(keep * lp.window, dtype=xp.float64))          # per_window: a mask per window
 
-    def _rows(self, lp: _Prepared, h: Any) -> Any:
-        """Layer input (T_, N, ...) → crossbar rows (T_, N, P, F)."""
+    def _rows(self, lp: _Prepared, h: Any, keep: Any | None = None) -> Any:
+        """Layer input (T_, N, ...) → crossbar rows (T_, N, P, F), each job's rows times its row keep mask
+        ``keep`` (T_, N or 1, 1, F) if given."""
         xp = self.xp
         t_, n = h.shape[:2]
         if isinstance(lp.layer, BinaryConv2d):
-            r = unfold(xp, xp.reshape(h, (t_ * n, *h.shape[2:])), lp.layer)
+            row_keep = None
+            if keep is not None:
+                row_keep = xp.reshape(xp.broadcast_to(keep, (t_, n, 1, keep.shape[-1])), (t_ * n, -1))
+            r = unfold(xp, xp.reshape(h, (t_ * n, *h.shape[2:])), lp.layer, row_keep)
             return xp.reshape(r, (t_, n, *r.shape[1:]))
-        return xp.reshape(h, (t_, n, 1, -1))
+        rows = xp.reshape(h, (t_, n, 1, -1))
+        return rows if keep is None else rows * keep
 
     def _keep(self, lp: _Prepared, input_ids: np.ndarray, stream: int, tallies: Tallies | None) -> Any:
         """Row keep mask of the jobs of ``input_ids``: (T, N, 1, F), (T, N, P, F) per_window, (T, 1, 1, F)
@@ -302,7 +307,9 @@ class Executor(ConversionRoutes):
         keep = np.logical_not(drops)
         if rows.size != keep.shape[-1] or np.any(rows != np.arange(rows.size)):
             keep = keep[..., rows]
-        return self.bk.asarray(keep, np.float32)
+        # row-major: the gather above leaves the row axis outermost in memory, and a product with such a mask
+        # takes its layout (and every later flattening of it would copy)
+        return self.bk.asarray(np.ascontiguousarray(keep, dtype=np.float32))
 
     def _noise(self, lp: _Prepared, input_ids: np.ndarray, stream: int, plane: int, rows: Any) -> Any:
         """Sense noise (T, N, P·G·O) for the conversions of these jobs (one draw per column read; host draws)."""
@@ -319,21 +326,23 @@ class Executor(ConversionRoutes):
         applies the 1/(1 − p) rescale, exactly or on integers)."""
         xp = self.xp
         lm = lp.lm
-        rows = self._rows(lp, h)                 # (T_, N, P, F)
         dropped = mc and lm.dropout
-        scale_keep = None
-        if dropped:
+        scale_keep = keep = None
+        if not dropped:
+            rows = self._rows(lp, h)                                  # (T_, N, P, F)
+        else:
             keep = self._keep(lp, input_ids, stream, tallies)
-            if record is not None:
-                record[lm.name] = xp.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
             if lm.granularity == "layer_scale":
                 # Scale-Dropout: the rows are read as usual; the one bit selects the layer's scaled sum or 0
                 # at the digital scale step (docs/models.md "Scale-Dropout")
                 scale_keep = keep[..., :1]                            # (T, N, 1, 1)
-            elif isinstance(lp.layer, BinaryConv2d) and rows.shape[0] == keep.shape[0]:
-                rows *= keep           # unfold's fresh copy: masked in place, without a second (T, N, P, F) array
-            else:
-                rows = rows * keep
+                rows = self._rows(lp, h)
+            elif keep.shape[2] == 1 and h.shape[0] == keep.shape[0]:
+                rows = self._rows(lp, h, keep)       # masked while unfolding, in the copy's own layout
+            else:                                    # per_window masks, or a pass-invariant input
+                rows = self._rows(lp, h) * keep
+            if record is not None:
+                record[lm.name] = xp.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
         if self._noisy and rows.shape[0] != t:
             rows = xp.broadcast_to(rows, (t, *rows.shape[1:]))
         # one (rows, F) layout for the GEMM, the tallies and the planes: unfold's strided view, masked, cannot
@@ -348,9 +357,8 @@ class Executor(ConversionRoutes):
             noise = self._noise(lp, input_ids, stream, 0, rows) if self._noisy else None
             s = self._convert_sum(lp, rows, noise)
             if tally is not None:
-                masked = keep if dropped and scale_keep is None else None
                 self._activity(tally, lp, rows, weight, s if self.exact and lp.folded is None else None,
-                               self._driven_rows(lp, rows, masked, n))
+                               self._driven_rows(lp, rows, keep if scale_keep is None else None, n))
         if tally is not None:
             tally.jobs += t * n
         if scale_keep is not None:
@@ -483,13 +491,21 @@ class Executor(ConversionRoutes):
 
     def _output(self, lp: _Prepared, s: Any, dropped: bool, n: int) -> Any:
         """A hidden layer's output from its sums: ±1 by the folded threshold, or the real affine; conv outputs
-        max-pooled back to (T_, N, C, H, W)."""
+        max-pooled back to (T_, N, C, H, W). A ±1 output is pooled before the comparator: the comparator is
+        non-decreasing in s per channel, so max-pooling commutes with it (the same bits on a quarter of the
+        sums); a real output is pooled after its affine, whose scale may be negative."""
         xp, lm = self.xp, lp.lm
         t_ = s.shape[0]
+        conv = isinstance(lp.layer, BinaryConv2d)
+        if conv:
+            hc, wc = lp.conv_hw
+            s = xp.reshape(s, (t_ * n, hc, wc, s.shape[-1]))                      # (T_·N, H, W, O)
+            if not lm.out_real:
+                s = maxpool_nhwc(xp, s, lp.layer.pool)
         if not lm.out_real and self._integer_out and lm.weight_bits == 1:
             # s·scale ≥ θ in float64 ⇔ s ≥ z for integer s (see ops.integer_threshold)
             z = self._threshold(lp, self.keep_scale if dropped else 1.0)
-            out = xp.where(s >= z, self._one, self._minus_one)                    # (T_, N, P, O)
+            out = xp.where(s >= z, self._one, self._minus_one)
         else:
             a = xp.astype(s, xp.float64)                   # a fresh array: scaled in place
             if dropped:
@@ -497,13 +513,14 @@ class Executor(ConversionRoutes):
             if lm.out_real:
                 a *= lp.scale
                 a += lp.bias
-                out = a                                                             # (T_, N, P, O) float64
+                out = a
             else:
                 out = xp.where(a >= lp.theta, self._one, self._minus_one)
-        if isinstance(lp.layer, BinaryConv2d):
-            hc, wc = lp.conv_hw
-            out = xp.permute_dims(xp.reshape(out, (t_ * n, hc, wc, lm.outputs)), (0, 3, 1, 2))
-            return xp.reshape(maxpool(xp, out, lp.layer.pool), (t_, n, *lp.out_shape))
+        if conv:
+            out = xp.permute_dims(out, (0, 3, 1, 2))
+            if lm.out_real:
+                out = maxpool(xp, out, lp.layer.pool)
+            return xp.reshape(out, (t_, n, *lp.out_shape))
         return out[:, :, 0, :]
 
     def gemm_shapes(self, n: int, *, mc: bool = True) -> list[tuple[int, int, int]]:

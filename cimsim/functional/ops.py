@@ -18,15 +18,19 @@ from cimsim.network.layers import BinaryConv2d, conv_hw
 FLOAT32_EXACT = 2 ** 24
 
 
-#: Below this many output positions per image, :func:`unfold` gathers every window element with one ``take``
-#: (one pass); above it, it stacks the k·k strided taps and permutes (two passes, but long contiguous runs).
-#: Measured on ResNet-18's CIFAR shapes (1 thread): 4×4 outputs 2.4× faster by ``take``, 8×8 equal, 32×32
-#: 2.4× slower.
-TAKE_BELOW = 64
+#: One unmasked image with more than this many output positions is unfolded as a strided view of its k·k
+#: stacked taps (one copy; BLAS reads the view transposed); anything else (several images, a mask, small
+#: outputs), whose rows must end up contiguous, by one gather (``take``). Measured on ResNet-18 and VGG-small
+#: CIFAR shapes (1 thread): the gather is 3–4× faster than taps plus a contiguous copy, the view 2× faster than
+#: the gather for one 32×32 image.
+VIEW_ABOVE = 64
 
 
-def unfold(xp: Any, x: Any, layer: BinaryConv2d) -> Any:
-    """im2col of (N, C, H, W) → (N, P, C·k·k), rows in (C_in, kh, kw) order, zero padding; any backend."""
+def unfold(xp: Any, x: Any, layer: BinaryConv2d, row_keep: Any | None = None) -> Any:
+    """im2col of (N, C, H, W) → (N, P, C·k·k), rows in (C_in, kh, kw) order, zero padding; any backend.
+
+    ``row_keep`` (N, C·k·k), if given, multiplies every window of image i by ``row_keep[i]`` (a dropout mask
+    shared by an image's windows), in place on the gathered rows."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
     n, c, h, w = x.shape
     if c != layer.in_channels:
@@ -36,14 +40,16 @@ def unfold(xp: Any, x: Any, layer: BinaryConv2d) -> Any:
         padded = xp.zeros((n, c, h + 2 * p, w + 2 * p), dtype=x.dtype, device=_device(x))
         padded[:, :, p: p + h, p: p + w] = x
         x = padded
-    if ho * wo < TAKE_BELOW:
-        idx = xp.asarray(_window_index(c, x.shape[2], x.shape[3], k, s, ho, wo), device=_device(x))
-        return xp.reshape(xp.take(xp.reshape(x, (n, -1)), idx, axis=1), (n, ho * wo, c * k * k))
-    # one strided view per kernel offset, stacked in (kh, kw) order: window element kh·k + kw
-    taps = [x[:, :, i: i + (ho - 1) * s + 1: s, j: j + (wo - 1) * s + 1: s] for i in range(k) for j in range(k)]
-    win = xp.stack(taps, axis=2)                                     # (N, C, k·k, Ho, Wo)
-    win = xp.permute_dims(win, (0, 3, 4, 1, 2))                       # (N, Ho, Wo, C, k·k)
-    return xp.reshape(win, (n, ho * wo, c * k * k))
+    if n == 1 and row_keep is None and ho * wo > VIEW_ABOVE:
+        # one strided view per kernel offset, stacked in (kh, kw) order: window element kh·k + kw
+        taps = [x[:, :, i: i + (ho - 1) * s + 1: s, j: j + (wo - 1) * s + 1: s] for i in range(k) for j in range(k)]
+        win = xp.permute_dims(xp.stack(taps, axis=2), (0, 3, 4, 1, 2))   # (N, Ho, Wo, C, k·k)
+        return xp.reshape(win, (n, ho * wo, c * k * k))
+    idx = xp.asarray(_window_index(c, x.shape[2], x.shape[3], k, s, ho, wo), device=_device(x))
+    rows = xp.reshape(xp.take(xp.reshape(x, (n, -1)), idx, axis=1), (n, ho * wo, c * k * k))
+    if row_keep is not None:
+        rows *= row_keep[:, None, :]
+    return rows
 
 
 @functools.lru_cache(maxsize=64)
@@ -62,6 +68,16 @@ def maxpool(xp: Any, y: Any, pool: int) -> Any:
     ho, wo = h // pool, w // pool
     y = xp.reshape(y[:, :, : ho * pool, : wo * pool], (n, c, ho, pool, wo, pool))
     return xp.max(y, axis=(3, 5))
+
+
+def maxpool_nhwc(xp: Any, y: Any, pool: int) -> Any:
+    """:func:`maxpool` of channels-last (N, H, W, C): the same maxima, read along contiguous channels."""
+    if pool == 1:
+        return y
+    n, h, w, c = y.shape
+    ho, wo = h // pool, w // pool
+    y = xp.reshape(y[:, : ho * pool, : wo * pool, :], (n, ho, pool, wo, pool, c))
+    return xp.max(y, axis=(2, 4))
 
 
 def _device(x: Any) -> Any:
