@@ -115,11 +115,13 @@ class Bench:
     def sharded(self, runner) -> float:
         """Best time of the MC test set through the sharding (units of one executor chunk)."""
         from cimsim.functional.evaluate import RunSpec, SetRecipe, units_of
+        from cimsim.functional.shard import unit_size
 
         spec = RunSpec(self.arch, self.wl, str(self.wl_path.parent), PASSES, seed=0, threads=1)
         x01 = self.x / (2 ** self.wl.network.input_bits - 1)
         recipes = [SetRecipe("test", True, 0, lambda: x01)]
-        size = max(1, self.x.shape[0] // 8)
+        ex = self.executor()
+        size = unit_size(self.x.shape[0], ex.chunk, ex.flop_per_input(), 2)   # as `cimsim run --workers 2` cuts
 
         def go() -> None:
             for _ in runner(units_of(recipes, spec, bits=self.wl.network.input_bits, size=size)):

@@ -113,3 +113,15 @@ def test_a_killed_worker_s_units_are_recomputed(tmp_path):
     for a in (10, 20):
         total.add(crashed[("test", a)].tallies)
     assert ctx.executor(9).counts(total) == ctx.executor(9).counts(local[("test", 0)].tallies)
+
+
+def test_unit_size_carries_enough_work_and_keeps_every_worker_busy():
+    from cimsim.functional.shard import IN_FLIGHT, UNIT_WORK, unit_size
+
+    # a large set of a heavy network: enough inputs for UNIT_WORK flop, at least one executor chunk
+    assert unit_size(10_000, 1, UNIT_WORK / 3.5, 2) == 4
+    assert unit_size(10_000, 8, UNIT_WORK / 3.5, 2) == 8
+    # a light network: capped so every worker holds IN_FLIGHT units
+    assert unit_size(540, 4096, 1e6, 2) == -(-540 // (IN_FLIGHT * 2))
+    # tiny sets still make units
+    assert unit_size(1, 1, 1e12, 8) == 1 and unit_size(3, 1, 0.0, 2) == 1

@@ -543,6 +543,10 @@ class Executor(ConversionRoutes):
             varying[node.name] = v
         return shapes
 
+    def flop_per_input(self, *, mc: bool = True) -> float:
+        """GEMM work (flop) of one input: 2·rows·fan-in·columns summed over :meth:`gemm_shapes`."""
+        return float(sum(2 * m * f * o for m, f, o in self.gemm_shapes(1, mc=mc)))
+
     def _forward_parts(self, x_int: np.ndarray, *, mc: bool, stream: int, input_ids: np.ndarray,
                        tallies: Tallies | None) -> np.ndarray:
         """:meth:`forward` of one chunk, logits on the host. numpy: as :data:`PARTS` parts by input on up to

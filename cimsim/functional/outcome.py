@@ -3,7 +3,6 @@ activity counts and the chip Monte-Carlo (docs/architecture.md, "functional/")."
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,7 @@ import numpy as np
 from cimsim.activity import Counts
 from cimsim.functional import metrics
 from cimsim.functional.evaluate import Collected, Context, chip_seed, set_recipes, set_sizes, units_of
-from cimsim.functional.shard import IN_FLIGHT, run_units
+from cimsim.functional.shard import run_units, unit_size
 from cimsim.spec.workload import WorkloadSpec
 
 if TYPE_CHECKING:
@@ -53,8 +52,8 @@ def functional_run(ctx: Context, workload: WorkloadSpec, x01: np.ndarray, y: np.
             opt.progress("functional", done[0], total)
 
     sharded = opt.scheduler is not None or (opt.workers or 1) > 1
-    # sharded: units of at most one executor chunk, a few per worker; here: one unit per set (chunked inside)
-    size = max(1, min(ex.chunk, math.ceil(n / (IN_FLIGHT * (opt.workers or 2))))) if sharded else sys.maxsize
+    # sharded: units of a few per worker, each enough work to pay its scheduling; here: one unit per set
+    size = unit_size(n, ex.chunk, ex.flop_per_input(), opt.workers or 2) if sharded else sys.maxsize
     col = Collected(tallies=ex.new_tallies())
     ex.shared_mask_tallies(col.tallies, stream=0)  # per_pass masks: drawn once per run, tallied once
     recipes = set_recipes(workload, x01, seed=opt.seed, ood=opt.ood, corruptions=opt.corruptions, chips=chips)
