@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import peak_rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 3
@@ -151,7 +152,7 @@ def cli_wall() -> list[tuple[str, str]]:
 
 def _rss_child(n: int) -> None:
     """Streamed functional run of the benchmark MLP on ``n`` inputs (generated chunk by chunk, as simulate()
-    quantizes them chunk by chunk), keeping per-input summaries only; prints peak RSS in MB."""
+    quantizes them chunk by chunk), keeping per-input summaries only; prints peak RSS in MiB."""
     from benchmarks import mlp
     from cimsim.functional import metrics
 
@@ -161,7 +162,7 @@ def _rss_child(n: int) -> None:
         x = mlp.inputs(min(ex.chunk, n - start), seed=start)
         parts.append(metrics.Summary.of(metrics.softmax(ex.run(x, first=start))))
     metrics.Summary.concat(parts)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_rss_mib())
 
 
 def rss(sizes: list[int]) -> list[tuple[str, str]]:
@@ -171,7 +172,7 @@ def rss(sizes: list[int]) -> list[tuple[str, str]]:
         r = subprocess.run([sys.executable, "-m", "benchmarks", "--rss-child", str(n)], cwd=ROOT, env=env,
                            check=True, capture_output=True, text=True)
         out.append((n, float(r.stdout.split()[-1])))
-    text = "; ".join(f"{n} inputs: {mb:.0f} MB" for n, mb in out)
+    text = "; ".join(f"{n} inputs: {mib:.0f} MiB" for n, mib in out)
     return [("peak RSS, streamed functional MLP (784-1024-1024-10, T=20)",
              f"{text} (×{out[-1][1] / out[0][1]:.2f})")]
 

@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import peak_rss_mib
 from benchmarks.synthetic import synthetic_workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,16 +184,7 @@ def _rss_child(wl: str, n: int) -> None:
 
     simulate(load_arch(ROOT / "arch_configs" / "spindrop.yaml", ARCH_SETS), wl,
              Options(limit=n, passes=PASSES, ood=False, corruptions=False))
-    print(_peak_rss_mib())
-
-
-def _peak_rss_mib() -> float:
-    """This process's peak RSS (MiB). Linux: VmHWM, the high-water mark of this program's own memory
-    (``ru_maxrss`` survives exec, so a child started by a big parent would report the parent's peak)."""
-    with contextlib.suppress(OSError, StopIteration):
-        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(peak_rss_mib())
 
 
 def _rss(folder: Path, net: str, sizes: tuple[int, ...]) -> list[tuple[int, str]]:
