@@ -239,7 +239,7 @@ def main() -> None:
         if args.rss:
             print("\n| network | inputs | peak RSS (MiB) |\n|---|---|---|")
             for net in args.nets.split(","):
-                for n, mib in _rss(Path(tmp), net, (4, 64)):
+                for n, mib in _rss(Path(tmp), net, (32, 256)):
                     print(f"| {net} | {n} | {mib} |", flush=True)
 
 

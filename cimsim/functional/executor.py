@@ -54,6 +54,8 @@ _MODULE_VARIATION, _CELL_VARIATION, _MASKS, _SENSE_NOISE, _SHARED_MASKS = range(
 # A numpy chunk runs as this many parts, by input, on up to as many worker threads (a quarter chunk keeps the
 # masks and sums of one part in cache better than a whole one; measured: docs/performance.md).
 PARTS = 4
+#: Rows a hidden layer's GEMM gets at least, by running that many inputs' rows together (when the part has them).
+GEMM_ROWS = 1024
 #: Grid of the relative cell-conductance errors (2⁻²⁰ ≈ 1e-6, far below any σ of variation): with ±1/0 rows,
 #: a row group's error sum is a multiple of 2⁻²⁰ below 2⁵³·2⁻²⁰ in magnitude, so float64 GEMMs add it exactly
 #: in any order, and the run does not depend on the BLAS, its threads or the backend.
@@ -145,13 +147,31 @@ class Executor(ConversionRoutes):
         for lm, layer, ls in zip(mapping.layers, net.layers, self.design.layers, strict=True):
             check_exact_bounds(lm)
             self.layers.append(self._prepare(lm, layer, ls, seed))
-        # float32 rows, keep masks and sums plus their float64 post-processing, per input (all T passes)
-        per_input = max(lp.lm.mvms * (lp.lm.fan_in + lp.lm.columns) * 16 * passes for lp in self.layers)
-        self.chunk = max(1, CHUNK_BYTES // per_input)
+        self.chunk, self._blocks = self._chunking()
+        last_read = {src: i for i in range(len(net.nodes)) for src in net.inputs_of(i)}
+        self._freed_after: dict[int, list[str]] = {}
+        for name, i in last_read.items():
+            self._freed_after.setdefault(i, []).append(name)
         self._streams: dict[tuple[int, ...], CounterStream] = {}
         self._thresholds: dict[tuple[int, float], Any] = {}
         self._one = self.bk.asarray(np.float32(1))
         self._minus_one = self.bk.asarray(np.float32(-1))
+
+    def _chunking(self) -> tuple[int, dict[str, int]]:
+        """Inputs per chunk, and per crossbar layer inputs per block (:meth:`_layer`), so that no array of a
+        chunk exceeds CHUNK_BYTES. A layer's float32 rows, keep masks and sums with their float64
+        post-processing take 16 B per row element (T_ passes). When every layer's rows for a whole part of a
+        chunk fit, the chunk is as many inputs as fit (each part then runs as one block, its rows in cache);
+        when even :data:`PARTS` inputs' rows do not fit, layers run in blocks (of about :data:`GEMM_ROWS` GEMM
+        rows, never over the budget) and the chunk is as many inputs as the outputs (16 B per element) allow.
+        Measured: docs/performance.md."""
+        blocks, rows_bytes, out_bytes = {}, 1, 1
+        for (rows, fan_in, columns), lp in zip(self.gemm_shapes(1), self.layers, strict=True):
+            per_input = rows * (fan_in + columns) * 16
+            blocks[lp.lm.name] = max(1, min(GEMM_ROWS // rows, CHUNK_BYTES // per_input))
+            rows_bytes, out_bytes = max(rows_bytes, per_input), max(out_bytes, rows * columns * 16)
+        whole = CHUNK_BYTES // rows_bytes
+        return (whole if whole >= PARTS else max(1, CHUNK_BYTES // out_bytes)), blocks
 
     def _prepare(self, lm: LayerMap, layer: Any, ls: Any, seed: int) -> _Prepared:
         """Device copies of one layer's weights (faults applied), variation and module probabilities."""
@@ -337,9 +357,13 @@ class Executor(ConversionRoutes):
                 # at the digital scale step (docs/models.md "Scale-Dropout")
                 scale_keep = keep[..., :1]                            # (T, N, 1, 1)
                 rows = self._rows(lp, h)
-            elif keep.shape[2] == 1 and h.shape[0] == keep.shape[0]:
-                rows = self._rows(lp, h, keep)       # masked while unfolding, in the copy's own layout
-            else:                                    # per_window masks, or a pass-invariant input
+            elif keep.shape[2] == 1:
+                # masked while unfolding, in the copy's own layout; a pass-invariant conv input is repeated
+                # for the T passes first (T small images, cheaper than a broadcast product of their rows)
+                if isinstance(lp.layer, BinaryConv2d) and h.shape[0] != keep.shape[0]:
+                    h = xp.broadcast_to(h, (keep.shape[0], *h.shape[1:]))
+                rows = self._rows(lp, h, keep)
+            else:                                    # per_window masks: one per window
                 rows = self._rows(lp, h) * keep
             if record is not None:
                 record[lm.name] = xp.broadcast_to(keep, (keep.shape[0], *rows.shape[1:]))
@@ -463,6 +487,8 @@ class Executor(ConversionRoutes):
         last = len(net.nodes) - 1
         for i, node in enumerate(net.nodes):
             ins = net.inputs_of(i)
+            for done in self._freed_after.get(i - 1, ()):   # tensors no later node reads: memory back
+                vals.pop(done, None)
             lp = prepared.get(node.name)
             if lp is None:
                 if tallies is not None:
@@ -478,16 +504,41 @@ class Executor(ConversionRoutes):
                     h = xp.where(h >= 0, self._one, self._minus_one)
                 else:
                     h = self.bk.asarray(read_input(self.bk.to_numpy(h), lp.layer).astype(np.float32))
-            s, dropped = self._crossbar(lp, h, mc=mc, t=t, n=n, stream=stream, input_ids=input_ids,
-                                        tallies=tallies, record=record)
             if i == last:
+                s, dropped = self._crossbar(lp, h, mc=mc, t=t, n=n, stream=stream, input_ids=input_ids,
+                                            tallies=tallies, record=record)
                 a = xp.astype(s, xp.float64)
                 if dropped:
                     a = a * self.keep_scale
                 logits = lp.scale * a[:, :, 0, :] + lp.bias
                 return xp.broadcast_to(logits, (t, n, logits.shape[-1]))
-            vals[node.name], real[node.name] = self._output(lp, s, dropped, n), lp.lm.out_real
+            vals[node.name] = self._layer(lp, h, mc=mc, t=t, stream=stream, input_ids=input_ids,
+                                          tallies=tallies, record=record)
+            real[node.name] = lp.lm.out_real
         raise AssertionError("unreachable")
+
+    def _layer(self, lp: _Prepared, h: Any, *, mc: bool, t: int, stream: int, input_ids: np.ndarray,
+               tallies: Tallies | None, record: dict[str, Any] | None) -> Any:
+        """A hidden crossbar layer's output (T_, N, ...) for input ``h``, in blocks of inputs whose GEMM has about
+        :data:`GEMM_ROWS` rows: one input of a large feature map alone (its rows stay in cache, unfold can hand
+        the GEMM a view), the inputs of a small one together (the weights are packed once for more rows). Every
+        input's result depends on its id only, so the blocking changes no bit."""
+        xp, n = self.xp, h.shape[1]
+        lm = lp.lm
+        block = self._blocks[lm.name]
+        outs = []
+        recs: list[Any] = []
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            rec = {} if record is not None else None
+            s, dropped = self._crossbar(lp, h[:, a:b], mc=mc, t=t, n=b - a, stream=stream,
+                                        input_ids=input_ids[a:b], tallies=tallies, record=rec)
+            outs.append(self._output(lp, s, dropped, b - a))
+            if rec:
+                recs.append(rec[lm.name])
+        if recs:
+            record[lm.name] = recs[0] if len(recs) == 1 else xp.concat(recs, axis=1)
+        return outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)
 
     def _output(self, lp: _Prepared, s: Any, dropped: bool, n: int) -> Any:
         """A hidden layer's output from its sums: ±1 by the folded threshold, or the real affine; conv outputs
