@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import time
 from pathlib import Path
+
+REPEATS = 3
 
 
 def peak_rss_mib() -> float:
@@ -14,3 +17,15 @@ def peak_rss_mib() -> float:
         line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmHWM:"))
         return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def interleaved(fns: dict, repeats: int = REPEATS) -> dict[str, float]:
+    """Best wall time of each function, the functions run in turn ``repeats`` times (so that a busy spell on a
+    shared machine hits all of them)."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best

@@ -20,21 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import peak_rss_mib
+from benchmarks import interleaved, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 3
-
-
-def _interleaved(fns: dict, repeats: int = REPEATS) -> dict[str, float]:
-    """Best wall time of each function, the functions run in turn ``repeats`` times."""
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
-    return best
 
 
 def functional(n: int) -> list[tuple[str, str]]:
@@ -51,7 +40,7 @@ def functional(n: int) -> list[tuple[str, str]]:
             # all cores: BLAS threads for the roofline, cimsim's worker threads; one core: one of each
             ex = mlp.executor(arch, threads=threads)
             with threadpool_limits(limits=threads, user_api="blas"):
-                t = _interleaved({"roof": lambda: roof.run(x, 20), "cim": lambda ex=ex: ex.run(x)})
+                t = interleaved({"roof": lambda: roof.run(x, 20), "cim": lambda ex=ex: ex.run(x)})
             tl = f"all {os.cpu_count()} cores" if threads is None else "1 core (1 BLAS thread, 1 worker thread)"
             rows.append((f"functional MLP, {label}, {tl}, {n} inputs × T=20",
                          f"{t['roof'] / t['cim']:.2f} of roofline ({t['cim']:.2f} s vs {t['roof']:.2f} s)"))
@@ -92,7 +81,7 @@ def engine() -> list[tuple[str, str]]:
 
     # every input simulated (the repeated-input mode would simulate 2 of the 32 and multiply out)
     box["events"] = run_engine(plan, repeat_inputs=False).events
-    t = _interleaved({"engine": lambda: run_engine(plan, repeat_inputs=False), "raw": raw})
+    t = interleaved({"engine": lambda: run_engine(plan, repeat_inputs=False), "raw": raw})
     ev = box["events"]
     rows = [("engine event rate vs raw simpy env.timeout loop (VGG-small, sequential)",
              f"{t['raw'] / t['engine']:.2f} ({ev / t['engine']:.0f} vs {ev / t['raw']:.0f} events/s)")]
@@ -116,7 +105,7 @@ def engine() -> list[tuple[str, str]]:
         rows.append((f"events per job, VGG-small, {schedule}", "; ".join(per_tiles)))
     piped = replace(plan, schedule="layer_pipelined")
     box["events"] = run_engine(piped).events
-    t = _interleaved({"engine": lambda: run_engine(piped), "raw": raw})
+    t = interleaved({"engine": lambda: run_engine(piped), "raw": raw})
     ev = box["events"]
     rows.append(("engine event rate vs raw simpy, VGG-small, layer_pipelined (contended ports and bus)",
                  f"{t['raw'] / t['engine']:.2f} ({ev / t['engine']:.0f} vs {ev / t['raw']:.0f} events/s)"))
@@ -126,7 +115,7 @@ def engine() -> list[tuple[str, str]]:
     doubled = replace(plan, layers=tuple(
         replace(layer, **{f.name: twice(getattr(layer, f.name)) for f in fields(layer) if f.name.endswith("_cycles")})
         for layer in plan.layers))
-    t = _interleaved({"base": lambda: run_engine(plan), "doubled": lambda: run_engine(doubled)})
+    t = interleaved({"base": lambda: run_engine(plan), "doubled": lambda: run_engine(doubled)})
     a, b = run_engine(plan), run_engine(doubled)
     rows.append(("doubling every latency (VGG-small)",
                  f"events {a.events} → {b.events}; cycles ×{b.total_cycles / a.total_cycles:.2f}; "

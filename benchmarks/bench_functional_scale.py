@@ -8,7 +8,8 @@ torch on the CPU (1 thread and its default threads), 2 local processes, a 2-work
 Every run tallies activity, as ``simulate()`` does. Each is set side by side with the float32 GEMM roofline of
 the same shapes on the same device (the GEMMs the executor runs, :meth:`Executor.gemm_shapes`: (T_·N·P, F) @
 (F, columns) per crossbar layer, T_ = 1 while a tensor does not depend on the pass), the two timed alternately
-in this one run, best of ``REPEATS`` each, so that a busy spell on a shared machine hits both. ``--rss`` adds
+in this one run, best of ``benchmarks.REPEATS`` each, so that a busy spell on a shared machine hits both
+(the 2-core modes, threads, local processes and Dask, alternately with each other too). ``--rss`` adds
 peak RSS of a whole ``simulate()`` run against the number of inputs (subprocesses). Prints a markdown table and
 the machine it ran on.
 """
@@ -22,35 +23,17 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks import peak_rss_mib
+from benchmarks import interleaved, peak_rss_mib
 from benchmarks.synthetic import synthetic_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSES = 20
-REPEATS = 3
 NETS = {"vgg": "cifar10_vgg_small_shapes", "resnet": "cifar10_resnet18_shapes"}
 ARCH_SETS = [("chip.tiles", "auto"), ("crossbar.rows", 256), ("crossbar.cols", 256)]
-
-
-def _best(fn, repeats: int = REPEATS) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def _side_by_side(run, roofline, repeats: int = REPEATS) -> tuple[float, float]:
-    """Best times of ``run`` and ``roofline``, timed alternately (after one warm-up of ``run``)."""
-    run()
-    pairs = [(_best(run, 1), roofline()) for _ in range(repeats)]
-    return min(p[0] for p in pairs), min(p[1] for p in pairs)
 
 
 class Bench:
@@ -83,8 +66,8 @@ class Bench:
         return Executor(self.hw, self.mapping, self.net, seed=0, passes=PASSES, threads=threads,
                         backend=get_backend(backend, device))
 
-    def roofline(self, backend: str = "numpy", device: str = "cpu", repeats: int = 1) -> float:
-        """Best time of the float32 GEMM chain of the executor's shapes (±1 operands) on ``backend``."""
+    def roofline(self, backend: str = "numpy", device: str = "cpu"):
+        """The float32 GEMM chain of the executor's shapes (±1 operands, made here) on ``backend``, to time."""
         from cimsim.functional.backend import get_backend
 
         bk = get_backend(backend, device)
@@ -106,75 +89,73 @@ class Bench:
                     torch.cuda.synchronize()
                 del r
 
-        return _best(chain, repeats)
+        return chain
 
     def run(self, ex) -> None:
         """The MC test set through executor ``ex``, tallying activity as simulate() does."""
         ex.run(self.x, tallies=ex.new_tallies())
 
-    def sharded(self, runner) -> float:
-        """Best time of the MC test set through the sharding (units of one executor chunk)."""
+    def sharded(self, runner):
+        """The MC test set through the sharding (units cut as `cimsim run --workers 2` cuts them), warmed up:
+        the workers have built the chip and loaded the weights."""
         from cimsim.functional.evaluate import RunSpec, SetRecipe, units_of
         from cimsim.functional.shard import unit_size
 
         spec = RunSpec(self.arch, self.wl, str(self.wl_path.parent), PASSES, seed=0, threads=1)
         x01 = self.x / (2 ** self.wl.network.input_bits - 1)
-        recipes = [SetRecipe("test", True, 0, lambda: x01)]
+        recipes = [SetRecipe("test", True, 0, lambda: x01, tally=True)]
         ex = self.executor()
-        size = unit_size(self.x.shape[0], ex.chunk, ex.flop_per_input(), 2)   # as `cimsim run --workers 2` cuts
+        size = unit_size(self.x.shape[0], ex.chunk, ex.flop_per_input(), 2)
 
         def go() -> None:
             for _ in runner(units_of(recipes, spec, bits=self.wl.network.input_bits, size=size)):
                 pass
 
-        go()  # warm-up: workers build the chip and load the weights once
-        return _best(go)
+        go()
+        return go
 
 
 def _rows(b: Bench, gpu: bool) -> list[tuple[str, float, float]]:
-    """(mode, inputs/s, fraction of the roofline of the same device and cores)."""
+    """(mode, inputs/s, fraction of the roofline of the same device and cores). Each mode is timed alternately
+    with its roofline; the 2-core modes (threads, local processes, Dask) alternately with each other too."""
     from threadpoolctl import threadpool_limits
 
     n = b.x.shape[0]
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
-        ex = b.executor(threads=1)
-        t, roof = _side_by_side(lambda: b.run(ex), b.roofline)
-    rows.append(("numpy, 1 core", n / t, roof / t))
-    ex = b.executor()
-    t, roof_all = _side_by_side(lambda: b.run(ex), b.roofline)
-    rows.append((f"numpy, all {os.cpu_count()} cores (threads)", n / t, roof_all / t))
+        ex1 = b.executor(threads=1)
+        t = interleaved({"run": lambda: b.run(ex1), "roof": b.roofline()})
+    rows.append(("numpy, 1 core", n / t["run"], t["roof"] / t["run"]))
     import torch
 
     default_threads = torch.get_num_threads()
     for nt in (1, default_threads):
         torch.set_num_threads(nt)
-        ex = b.executor("torch")
-        t, roof_t = _side_by_side(lambda ex=ex: b.run(ex), lambda: b.roofline("torch"))
-        rows.append((f"torch, CPU, {nt} thread{'s' if nt > 1 else ''}", n / t, roof_t / t))
+        ext = b.executor("torch")
+        t = interleaved({"run": lambda ext=ext: b.run(ext), "roof": b.roofline("torch")})
+        rows.append((f"torch, CPU, {nt} thread{'s' if nt > 1 else ''}", n / t["run"], t["roof"] / t["run"]))
     torch.set_num_threads(default_threads)
-    from concurrent.futures import ProcessPoolExecutor
-
-    from cimsim.functional.shard import _new_pool, run_pool
-
-    pool: ProcessPoolExecutor = _new_pool(2)
-    try:
-        t = b.sharded(lambda units: run_pool(units, 2, None, pool=pool))
-    finally:
-        pool.shutdown()
-    rows.append(("2 local processes", n / t, roof_all / t))
     from dask.distributed import Client, LocalCluster
 
-    from cimsim.functional.shard import run_dask
+    from cimsim.functional.shard import _new_pool, run_dask, run_pool
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        t = b.sharded(lambda units: run_dask(units, client, None))
-    rows.append(("2-worker Dask LocalCluster", n / t, roof_all / t))
+    ex = b.executor()
+    pool = _new_pool(2)
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            t = interleaved({"threads": lambda: b.run(ex), "roof": b.roofline(),
+                             "processes": b.sharded(lambda units: run_pool(units, 2, None, pool=pool)),
+                             "dask": b.sharded(lambda units: run_dask(units, client, None))})
+    finally:
+        pool.shutdown()
+    for key, mode in (("threads", f"numpy, all {os.cpu_count()} cores (threads)"), ("processes", "2 local processes"),
+                      ("dask", "2-worker Dask LocalCluster")):
+        rows.append((mode, n / t[key], t["roof"] / t[key]))
     if gpu:
-        ex = b.executor("torch", "cuda")
-        t, roof_g = _side_by_side(lambda: b.run(ex), lambda: b.roofline("torch", "cuda"))
-        rows.append(("torch, CUDA", n / t, roof_g / t))
+        exg = b.executor("torch", "cuda")
+        t = interleaved({"run": lambda: b.run(exg), "roof": b.roofline("torch", "cuda")})
+        rows.append(("torch, CUDA", n / t["run"], t["roof"] / t["run"]))
     return rows
 
 
