@@ -29,3 +29,12 @@ def interleaved(fns: dict, repeats: int = REPEATS) -> dict[str, float]:
             fn()
             best[name] = min(best[name], time.perf_counter() - t)
     return best
+
+
+def markdown(df) -> str:
+    """A markdown table of DataFrame ``df`` (numbers to 4 significant digits)."""
+    def cell(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ swept points).
 
 Run on demand (not part of the test suite; ~8 min on one idle core):
 
-    nice -n 10 python benchmarks/study_retention.py [--chips 3] [--out DIR]
+    nice -n 10 python -m benchmarks.study_retention [--chips 3] [--out DIR]
 
 Prints markdown tables (docs/analog.md holds their numbers) and writes ``retention_study.csv``.
 """
@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import markdown
 from cimsim.components import mtj
 from cimsim.faults.inject import storage_flips
 from cimsim.faults.storage import StorageFlips
@@ -172,14 +173,6 @@ def policy(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
                                refresh_time_fraction=cost["time_s"] / (inferences * lat))
                 rows.append(row)
     return pd.DataFrame(rows), cost
-
-
-def markdown(df: pd.DataFrame) -> str:
-    def cell(v: object) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def axes(df: pd.DataFrame) -> pd.DataFrame:

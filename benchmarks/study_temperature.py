@@ -8,7 +8,7 @@ images, 500 images per OOD set).
 
 Run on demand (not part of the test suite):
 
-    python benchmarks/study_temperature.py [--out DIR]
+    python -m benchmarks.study_temperature [--out DIR]
 
 Prints a markdown table (docs/models.md "Temperature" holds its numbers) and writes ``temperature_study.csv``.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import markdown
 from cimsim.simulate import Options, simulate
 from cimsim.spec.arch import ArchSpec
 from cimsim.spec.loader import apply_overrides, load_arch, load_workload, validate
@@ -58,15 +59,6 @@ def main() -> None:
     cols = ["compensation", "temperature_k", "write_current_a", "realized_p", "accuracy", "nll", "ece",
             "auroc_mean", "auroc_uniform_noise"]
     print(markdown(df[cols]))
-
-
-def markdown(df: pd.DataFrame) -> str:
-    """A markdown table of ``df`` (numbers to 4 significant digits)."""
-    def cell(v: object) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

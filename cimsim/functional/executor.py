@@ -87,6 +87,14 @@ class _Prepared:
     window_rows: Any = None  # (F,) float64: positions at which each crossbar row reads the image
 
 
+def _tally_reads(tally, lp: _Prepared, driven: float, lrs_sum: float, weight: int) -> None:
+    """Add one read of a layer's rows to its tallies: ``driven`` rows driven, ``lrs_sum`` = Σ x·wsum over them
+    (so half of driven·columns + lrs_sum cells are in the low-resistance state), ``weight`` passes it stands for."""
+    n_d = driven * weight
+    tally.driven_rows += n_d
+    tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + lrs_sum * weight)
+
+
 def check_exact_bounds(lm: LayerMap) -> None:
     """Every partial sum, row sum and bit-plane sum of layer ``lm`` must be an integer float32 holds exactly."""
     if lm.fan_in >= FLOAT32_EXACT:
@@ -201,16 +209,15 @@ class Executor(ConversionRoutes):
             pk = self.source.module_probabilities(lm.modules, _rng(seed, _MODULE_VARIATION, lm.index), sigmas)
             pk = self.faults.apply_p(lm, pk)
         one_hot = (np.arange(w.shape[0])[:, None] // ra == np.arange(g)[None, :]).astype(np.float32)
-        lp = _Prepared(lm, layer, bk.asarray(np.ascontiguousarray(w)), bk.asarray(wg), bk.asarray(w.sum(axis=1)), eg, weg,
+        lp = _Prepared(lm, layer, bk.asarray(w), bk.asarray(wg), bk.asarray(w.sum(axis=1)), eg, weg,
                        bk.asarray(one_hot), pk, ls.conv_hw, ls.out_shape)
         # which row elements read the image rather than padding: with ±1 inputs these are the driven rows
         window = (layers_unfold(np.ones((1, *ls.in_shape), np.float32), layer)[0]
                   if isinstance(layer, BinaryConv2d) else np.ones((1, lm.fan_in), np.float32))
         lp.window, lp.window_rows = bk.asarray(window), bk.asarray(window.sum(axis=0, dtype=np.float64))
         if self._folds(lm):
-            slices = w.reshape(w.shape[0], lm.weight_bits, lm.outputs)
-            lp.folded = bk.asarray(np.ascontiguousarray(np.einsum("fko,k->fo", slices, 2.0 ** np.arange(lm.weight_bits,
-                                                                                                      dtype=np.float32))))
+            pow2 = np.float32(2) ** np.arange(lm.weight_bits, dtype=np.float32)
+            lp.folded = bk.asarray(np.einsum("fko,k->fo", w.reshape(w.shape[0], lm.weight_bits, lm.outputs), pow2))
         if getattr(layer, "scale", None) is not None:
             lp.scale, lp.bias = bk.asarray(layer.scale, np.float64), bk.asarray(layer.bias, np.float64)
         if getattr(layer, "threshold", None) is not None:
@@ -269,13 +276,12 @@ class Executor(ConversionRoutes):
         float64 (any order gives the same bits)."""
         xp = self.xp
         flat = xp.reshape(xm, (-1, xm.shape[-1]))
-        n_d = (float(xp.count_nonzero(flat)) if driven is None else driven) * weight
-        tally.driven_rows += n_d
+        n_d = float(xp.count_nonzero(flat)) if driven is None else driven
         if sums is not None:
             lrs = xp.sum(sums, dtype=xp.float64)
         else:
             lrs = xp.sum(xp.sum(flat, axis=0, dtype=xp.float64) * xp.astype(lp.wsum, xp.float64))
-        tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + float(lrs) * weight)
+        _tally_reads(tally, lp, n_d, float(lrs), weight)
 
     def _driven_rows(self, lp: _Prepared, rows: Any, keep: Any | None, n: int) -> float:
         """Σ|x| of ±1 layer inputs without reading the rows: every window element inside the image drives its
@@ -387,7 +393,8 @@ class Executor(ConversionRoutes):
             tally.jobs += t * n
         if scale_keep is not None:
             s = s * scale_keep                                        # a dropped scale step passes 0 on
-        if lm.weight_bits > 1 and lp.folded is None:  # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
+        if lm.weight_bits > 1 and lp.folded is None:
+            # digital shift-add of the weight slices: Σ_k 2^k s_k (columns k·neurons + o)
             s = xp.reshape(xp.astype(s, xp.float64), (*s.shape[:-1], lm.weight_bits, lm.outputs))
             pow2 = self.bk.asarray(2.0 ** np.arange(lm.weight_bits))
             s = xp.tensordot(s, pow2, axes=([-2], [0]))
@@ -419,7 +426,6 @@ class Executor(ConversionRoutes):
         xp, lm = self.xp, lp.lm
         xi = xp.astype(rows, xp.int64) & (2 ** lm.planes - 1)
         signed = not lm.first
-        weights = [-(2 ** b) if signed and b == lm.planes - 1 else 2 ** b for b in range(lm.planes)]
         if self._collapsed(lm):
             if tally is not None:
                 self._plane_activity(tally, lp, xi, weight)
@@ -433,7 +439,7 @@ class Executor(ConversionRoutes):
         sb = self._convert_sum(lp, planes, noise)
         s = xp.zeros((*rows.shape[:-1], lm.columns), dtype=xp.float32, device=device_of(rows))
         for b in range(lm.planes):
-            s = s + np.float32(weights[b]) * sb[b, ...]
+            s = s + np.float32(-(2 ** b) if signed and b == lm.planes - 1 else 2 ** b) * sb[b, ...]
             if tally is not None:
                 self._activity(tally, lp, planes[b, ...], weight)
         return s
@@ -446,9 +452,7 @@ class Executor(ConversionRoutes):
         wsum = xp.astype(lp.wsum, xp.float64)
         for b in range(lp.lm.planes):
             count = xp.astype(xp.sum((flat >> b) & 1, axis=0), xp.float64)       # (F,) driven rows per row
-            n_d = float(xp.sum(count)) * weight
-            tally.driven_rows += n_d
-            tally.lrs_cells += 0.5 * (n_d * lp.lm.columns + float(xp.sum(count * wsum)) * weight)
+            _tally_reads(tally, lp, float(xp.sum(count)), float(xp.sum(count * wsum)), weight)
 
     def _digital(self, node: Any, vals: dict[str, Any], ins: list[str]) -> Any:
         """A digital node (add, pools, flatten) in exact layers.py semantics. The float64 pools run on the host's
